@@ -1,0 +1,318 @@
+"""Rules that span fields of an experiment which pydantic's structural check has accepted.
+
+They run over the raw document (already known to have the right shape), so every finding
+carries the exact path of the offending key, hence its line in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from daemon.catalog import providers
+from daemon.catalog.documents import Document, PathKey
+from daemon.catalog.extension import AftershockSettings
+from daemon.catalog.models import KNOWN_ACTIVITY_KEYS, KNOWN_EXPERIMENT_KEYS
+from daemon.catalog.problems import Problem, error, suggest, warning
+
+_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+
+
+@dataclass(frozen=True)
+class GlobalLimits:
+    """The global settings the checks compare an experiment against."""
+
+    process_allowlist: tuple[str, ...] = ()
+    prometheus_url: str | None = None
+    max_pods: int | None = None
+    max_percent: float | None = None
+
+
+def activities(data: dict[str, Any]) -> Iterator[tuple[PathKey, dict[str, Any]]]:
+    """Every activity in the experiment with its path, including tolerance probes."""
+
+    def with_tolerance(path: PathKey, activity: dict[str, Any]) -> Iterator[tuple[PathKey, Any]]:
+        yield path, activity
+        tolerance = activity.get("tolerance")
+        if isinstance(tolerance, dict) and tolerance.get("type") == "probe":
+            yield from with_tolerance((*path, "tolerance"), tolerance)
+
+    hypothesis = data.get("steady-state-hypothesis") or {}
+    for i, probe in enumerate(hypothesis.get("probes") or []):
+        yield from with_tolerance(("steady-state-hypothesis", "probes", i), probe)
+    for section in ("method", "rollbacks"):
+        for i, activity in enumerate(data.get(section) or []):
+            yield from with_tolerance((section, i), activity)
+    for key, value in (data.get("configuration") or {}).items():
+        if isinstance(value, dict) and value.get("type") == "probe":
+            yield ("configuration", key), value
+
+
+def check_experiment(data: dict[str, Any], doc: Document, limits: GlobalLimits) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _unknown_keys(data, doc)
+    if not data.get("description"):
+        problems.append(
+            warning(
+                "no description; older Chaos Toolkit releases refuse to run a file without one",
+                ("title",),
+                doc,
+            )
+        )
+    if data.get("controls"):
+        problems.append(
+            warning(
+                "controls are kept in the journal but not run by aftershock", ("controls",), doc
+            )
+        )
+    if not data.get("method"):
+        problems.append(
+            warning("the method is empty: runs will only check the hypothesis", ("method",), doc)
+        )
+    problems += _activity_rules(data, doc, limits)
+    problems += _references(data, doc)
+    return problems
+
+
+def _unknown_keys(data: dict[str, Any], doc: Document) -> list[Problem]:
+    problems = [
+        warning(
+            f"unknown key {key!r}; Chaos Toolkit ignores it" + suggest(key, KNOWN_EXPERIMENT_KEYS),
+            (key,),
+            doc,
+        )
+        for key in data
+        if key not in KNOWN_EXPERIMENT_KEYS
+    ]
+    for path, activity in activities(data):
+        problems.extend(
+            warning(
+                f"unknown activity key {key!r}; Chaos Toolkit ignores it"
+                + suggest(key, KNOWN_ACTIVITY_KEYS),
+                (*path, key),
+                doc,
+            )
+            for key in activity
+            if key not in KNOWN_ACTIVITY_KEYS and path[-1] != "tolerance"
+        )
+    return problems
+
+
+def _activity_rules(data: dict[str, Any], doc: Document, limits: GlobalLimits) -> list[Problem]:
+    problems: list[Problem] = []
+    names: dict[str, PathKey] = {}
+    hypothesis_probes = {
+        ("steady-state-hypothesis", "probes", i)
+        for i in range(len((data.get("steady-state-hypothesis") or {}).get("probes") or []))
+    }
+    for path, activity in activities(data):
+        if "ref" in activity:
+            continue
+        name = activity.get("name")
+        if path[0] != "configuration" and path[-1] != "tolerance" and isinstance(name, str):
+            if name in names and path[0] != "rollbacks":
+                problems.append(
+                    warning(
+                        f"activity name {name!r} is used twice; `ref` and journals will be "
+                        "ambiguous",
+                        (*path, "name"),
+                        doc,
+                    )
+                )
+            names.setdefault(name, path)
+        if path in hypothesis_probes and "tolerance" not in activity:
+            problems.append(
+                error("a hypothesis probe needs a tolerance", (*path, "tolerance"), doc)
+            )
+        if path[0] == "configuration":
+            problems.append(
+                error(
+                    "dynamic configuration (type: probe) is not supported by aftershock; "
+                    "use a literal or an env entry",
+                    path,
+                    doc,
+                )
+            )
+        problems += _tolerance_rules(path, activity, doc)
+        provider = activity.get("provider") or {}
+        kind = provider.get("type")
+        ppath = (*path, "provider")
+        if kind == "python":
+            problems += _python_rules(ppath, provider, doc, limits, data)
+        elif kind == "process":
+            allowed = limits.process_allowlist
+            if provider.get("path") not in allowed:
+                listed = ", ".join(allowed) if allowed else "empty: process providers are off"
+                problems.append(
+                    error(
+                        f"process provider {provider.get('path')!r} is not on the allow-list "
+                        f"(settings safety.process_allowlist; now {listed})",
+                        (*ppath, "path"),
+                        doc,
+                    )
+                )
+    return problems
+
+
+def _tolerance_rules(path: PathKey, activity: dict[str, Any], doc: Document) -> list[Problem]:
+    tolerance = activity.get("tolerance")
+    if not isinstance(tolerance, dict):
+        return []
+    tpath = (*path, "tolerance")
+    if tolerance.get("type") == "regex":
+        pattern = tolerance.get("pattern", "")
+        if not providers.is_template(pattern):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                return [error(f"regex pattern does not compile: {exc}", (*tpath, "pattern"), doc)]
+    if tolerance.get("type") == "jsonpath":
+        path_text = tolerance.get("path", "")
+        if not providers.is_template(path_text):
+            from jsonpath_ng.ext.parser import parse as jsonpath_parse
+
+            try:
+                jsonpath_parse(path_text)
+            except Exception as exc:  # noqa: BLE001 - jsonpath-ng raises bare Exception subclasses
+                return [error(f"invalid JSONPath {path_text!r}: {exc}", (*tpath, "path"), doc)]
+    return []
+
+
+def _python_rules(
+    ppath: PathKey,
+    provider: dict[str, Any],
+    doc: Document,
+    limits: GlobalLimits,
+    data: dict[str, Any],
+) -> list[Problem]:
+    module, func = provider.get("module"), provider.get("func")
+    if (module, func) not in providers.SUPPORTED:
+        return [
+            error(
+                f"{module}.{func} is not supported; supported Python providers: "
+                + ", ".join(providers.supported_names()),
+                (*ppath, "func"),
+                doc,
+            )
+        ]
+    assert isinstance(module, str)
+    assert isinstance(func, str)
+    arguments = provider.get("arguments") or {}
+    problems = [
+        error(message, (*ppath, "arguments", name) if name else (*ppath, "arguments"), doc)
+        for name, message in providers.check_arguments(module, func, arguments)
+    ]
+    if module == "chaosk8s.pod.actions" and not (
+        arguments.get("label_selector") or arguments.get("name_pattern")
+    ):
+        problems.append(
+            warning(
+                "no label_selector or name_pattern: every pod of the namespace is a candidate "
+                "(the blast-radius guard still applies)",
+                (*ppath, "arguments"),
+                doc,
+            )
+        )
+    configured = "prometheus_base_url" in (data.get("configuration") or {})
+    if module == "chaosprometheus.probes" and not (configured or limits.prometheus_url):
+        problems.append(
+            warning(
+                "a Prometheus probe needs configuration prometheus_base_url or settings "
+                "prometheus.url",
+                ppath,
+                doc,
+            )
+        )
+    return problems
+
+
+def _references(data: dict[str, Any], doc: Document) -> list[Problem]:
+    problems: list[Problem] = []
+    names = {activity.get("name") for _, activity in activities(data) if "name" in activity}
+    for path, activity in activities(data):
+        ref = activity.get("ref")
+        if ref is not None and ref not in names:
+            problems.append(
+                error(
+                    f"ref {ref!r} names no activity of this experiment"
+                    + suggest(ref, map(str, names)),
+                    (*path, "ref"),
+                    doc,
+                )
+            )
+    defined = set(data.get("configuration") or {})
+    for scope in (data.get("secrets") or {}).values():
+        if isinstance(scope, dict):
+            defined.update(scope)
+    for path, text in _strings(data, ()):
+        if path and path[0] in ("configuration", "secrets", "extensions"):
+            continue
+        problems.extend(
+            warning(
+                f"${{{name}}} is not defined in configuration or secrets; it will stay "
+                "as written" + suggest(name, defined),
+                path,
+                doc,
+            )
+            for name in _REFERENCE.findall(text)
+            if name not in defined
+        )
+    return problems
+
+
+def _strings(value: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
+    stack: list[tuple[PathKey, Any]] = [(path, value)]
+    while stack:
+        here, node = stack.pop()
+        if isinstance(node, str):
+            yield here, node
+        elif isinstance(node, dict):
+            stack.extend(((*here, k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*here, i), v) for i, v in enumerate(node))
+
+
+def check_settings(
+    settings: AftershockSettings, base: PathKey, doc: Document | None, limits: GlobalLimits
+) -> list[Problem]:
+    """Warnings where an experiment asks for more than the global limits allow."""
+    problems: list[Problem] = []
+    radius = settings.blast_radius
+    if (
+        limits.max_pods is not None
+        and radius.max_pods is not None
+        and radius.max_pods > limits.max_pods
+    ):
+        problems.append(
+            warning(
+                f"max_pods {radius.max_pods} is above the global limit {limits.max_pods}; "
+                "the global limit applies",
+                (*base, "blast_radius", "max_pods"),
+                doc,
+            )
+        )
+    if (
+        limits.max_percent is not None
+        and radius.max_percent is not None
+        and radius.max_percent > limits.max_percent
+    ):
+        problems.append(
+            warning(
+                f"max_percent {radius.max_percent:g} is above the global limit "
+                f"{limits.max_percent:g}; the global limit applies",
+                (*base, "blast_radius", "max_percent"),
+                doc,
+            )
+        )
+    if settings.stop_conditions and not limits.prometheus_url:
+        problems.append(
+            warning(
+                "stop conditions need settings prometheus.url; until it is set, runs are "
+                "refused (stop conditions fail safe)",
+                (*base, "stop_conditions"),
+                doc,
+            )
+        )
+    return problems

@@ -1,0 +1,166 @@
+"""The `aftershock` command line.
+
+Exit codes: 0 success, 1 the input is invalid (validate) or the command failed, 2 usage or
+configuration errors (bad flags, missing paths, bad settings).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from daemon import __version__
+from daemon.settings import Settings, SettingsLoadError, load_settings
+
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+class Context:
+    def __init__(self, config_file: Path | None, log_level: str | None):
+        self.config_file = config_file
+        self.log_level = log_level
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """Built once, on first use, so `--help` never trips over a bad environment."""
+        if self._settings is None:
+            try:
+                settings = load_settings(self.config_file)
+            except SettingsLoadError as exc:
+                click.echo("aftershock: invalid settings:", err=True)
+                for line in exc.lines:
+                    click.echo(f"  {line}", err=True)
+                sys.exit(EXIT_USAGE)
+            if self.log_level:
+                settings = settings.model_copy(
+                    update={
+                        "logging": settings.logging.model_copy(
+                            update={"level": self.log_level.upper()}
+                        )
+                    }
+                )
+            from daemon.logging import configure_logging
+
+            configure_logging(settings.logging)
+            self._settings = settings
+        return self._settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="aftershock")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML settings file (environment AFTERSHOCK_* overrides it).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="Override settings logging.level.",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None, log_level: str | None) -> None:
+    """aftershock: scheduled, guarded, continuous chaos for Kubernetes."""
+    if config_file is not None and not config_file.exists():
+        raise click.BadParameter(
+            f"settings file {config_file} does not exist", param_hint="--config"
+        )
+    ctx.obj = Context(config_file, log_level)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only files with problems.")
+@click.pass_obj
+def validate(obj: Context, paths: tuple[Path, ...], as_json: bool, quiet: bool) -> None:
+    """Check experiment files or catalog directories (PATH...) and report every problem."""
+    for path in paths:
+        try:
+            path.stat()
+        except OSError as exc:
+            from daemon.catalog.documents import describe_os_error
+
+            raise click.BadParameter(
+                f"{path}: {describe_os_error(exc)}", param_hint="PATH"
+            ) from None
+    from daemon.catalog.loader import load_catalog, options_from_settings
+
+    report = load_catalog(list(paths), options_from_settings(obj.settings))
+    if as_json:
+        click.echo(json.dumps(report_as_json(report), indent=2))
+    else:
+        _print_report(report, quiet)
+    sys.exit(0 if report.ok else EXIT_INVALID)
+
+
+def report_as_json(report: Any) -> dict[str, Any]:
+    def entry(result: Any) -> dict[str, Any]:
+        loaded = result.loaded
+        return {
+            "id": result.experiment_id,
+            "file": str(result.path),
+            "ok": result.ok,
+            "title": loaded.title if loaded else None,
+            "settings_source": loaded.settings_source if loaded else None,
+            "enabled": loaded.settings.enabled if loaded else None,
+            "schedule": (
+                loaded.settings.schedule.describe() if loaded and loaded.settings.schedule else None
+            ),
+            "errors": [p.as_dict() for p in result.problems if p.severity == "error"],
+            "warnings": [p.as_dict() for p in result.problems if p.severity == "warning"],
+        }
+
+    return {
+        "ok": report.ok,
+        "loaded": len(report.experiments),
+        "invalid": sum(1 for f in report.files if not f.ok),
+        "experiments": [entry(f) for f in report.files],
+        "index": entry(report.index) if report.index else None,
+        "errors": [p.as_dict() for p in report.problems],
+    }
+
+
+def _print_report(report: Any, quiet: bool) -> None:
+    results = ([report.index] if report.index else []) + list(report.files)
+    for result in results:
+        is_index = result.experiment_id is None
+        if quiet and not result.problems and (result.ok or is_index):
+            continue
+        if is_index:
+            status = "OK" if not any(p.severity == "error" for p in result.problems) else "INVALID"
+            click.echo(f"{status:8} {result.path}")
+        elif result.ok:
+            loaded = result.loaded
+            schedule = (
+                loaded.settings.schedule.describe()
+                if loaded.settings.schedule
+                else "on demand only"
+            )
+            if not loaded.settings.enabled:
+                schedule += " [disabled]"
+            click.echo(f"{'OK':8} {result.path}  id={result.experiment_id}  {schedule}")
+        else:
+            click.echo(f"{'INVALID':8} {result.path}  id={result.experiment_id}")
+        for problem in sorted(result.problems, key=_reading_order):
+            click.echo(f"  {problem.severity:7} {problem.render()}")
+    for problem in report.problems:
+        click.echo(f"{problem.severity.upper():8} {problem.render()}")
+    loaded = len(report.experiments)
+    invalid = sum(1 for f in report.files if not f.ok)
+    click.echo(f"{loaded} experiment(s) loaded, {invalid} invalid")
+
+
+def _reading_order(problem: Any) -> tuple[int, int]:
+    return (problem.line or 0, problem.column or 0)
+
+
+def main() -> None:
+    cli(prog_name="aftershock")

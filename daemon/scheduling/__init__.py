@@ -1,0 +1,1 @@
+"""When experiments fire: cron, interval with jitter, MTBF inside windows."""

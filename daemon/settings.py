@@ -1,0 +1,272 @@
+"""All of aftershock's settings: one pydantic-settings root, built once by the CLI.
+
+Precedence: environment (`AFTERSHOCK_GROUP__KEY`) over the YAML file given by `--config`
+over defaults. Defaults sit on the safe side of DESIGN §6: dry-run on, opt-in required,
+system namespaces protected. Nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from daemon.catalog.documents import DocumentError, ReadLimits, read_document
+from daemon.catalog.extension import check_timezone
+from daemon.durations import Duration, PositiveDuration
+
+ENV_PREFIX = "AFTERSHOCK_"
+DELIMITER = "__"
+
+
+def _split_list(value: Any) -> Any:
+    """Lists from the environment: a JSON array or comma-separated words."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a valid JSON list: {exc.msg}") from None
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+StrList = Annotated[list[str], NoDecode]
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KubeSettings(Group):
+    mode: Literal["auto", "in-cluster", "kubeconfig", "url"] = "auto"
+    kubeconfig: Path | None = None
+    context: str | None = None
+    api_url: str | None = None
+    request_timeout: PositiveDuration = timedelta(seconds=10)
+    namespace: str = "aftershock"
+
+
+class CatalogSettings(Group):
+    path: Path = Path("/etc/aftershock/experiments")
+    max_file_bytes: Annotated[int, Field(gt=0, le=64 * 1024 * 1024)] = 1024 * 1024
+    max_depth: Annotated[int, Field(ge=4, le=1000)] = 64
+    max_nodes: Annotated[int, Field(ge=100, le=10_000_000)] = 100_000
+    max_files: Annotated[int, Field(gt=0, le=100_000)] = 2000
+    reload_interval: PositiveDuration = timedelta(seconds=10)
+
+    def read_limits(self) -> ReadLimits:
+        return ReadLimits(self.max_file_bytes, self.max_depth, self.max_nodes)
+
+
+DEFAULT_PROTECTED = ["kube-system", "kube-public", "kube-node-lease"]
+
+
+class SafetySettings(Group):
+    dry_run: bool = True
+    require_opt_in: bool = True
+    opt_in_label: str = "aftershock/enabled"
+    protected_namespaces: StrList = Field(default_factory=lambda: list(DEFAULT_PROTECTED))
+    max_pods: Annotated[int, Field(gt=0)] = 10
+    max_percent: Annotated[float, Field(gt=0, le=100)] = 50.0
+    min_ready_replicas: Annotated[int, Field(ge=0)] = 1
+    require_workload_ready: bool = True
+    respect_pdb: bool = True
+    allow_bare_pods: bool = False
+    cooldown: Duration = timedelta(minutes=10)
+    max_disruptions_per_day: Annotated[int, Field(gt=0)] = 100
+    on_limit: Literal["refuse", "cap"] = "refuse"
+    process_allowlist: StrList = Field(default_factory=list)
+    halt_configmap: str = "aftershock-halt"
+
+    @field_validator("protected_namespaces", "process_allowlist", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+
+class SchedulingSettings(Group):
+    max_concurrent_runs: Annotated[int, Field(ge=1, le=64)] = 1
+    misfire_grace: Duration = timedelta(seconds=60)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return check_timezone(value)
+
+
+class ApiSettings(Group):
+    host: str = "0.0.0.0"  # noqa: S104 - a pod must be reachable by its Service and probes
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    auth: Literal["token", "kubernetes", "none"] = "token"
+    token_file: Path | None = None
+    protect_reads: bool = False
+
+
+class StoreSettings(Group):
+    path: Path = Path("/var/lib/aftershock/history.db")
+    retention: PositiveDuration = timedelta(days=30)
+    max_runs_per_experiment: Annotated[int, Field(ge=1)] = 1000
+
+
+class LoggingSettings(Group):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class PrometheusSettings(Group):
+    url: str | None = None
+    timeout: PositiveDuration = timedelta(seconds=5)
+
+
+class EngineSettings(Group):
+    activity_timeout: PositiveDuration = timedelta(seconds=30)
+
+
+class Settings(BaseSettings):
+    """The root; build it with `load_settings`, not directly, to get file + env merging."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=DELIMITER,
+        extra="forbid",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    kube: KubeSettings = Field(default_factory=KubeSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
+    scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Init kwargs carry the --config file, which the environment overrides.
+        del settings_cls, dotenv_settings, file_secret_settings
+        return env_settings, init_settings
+
+
+class SettingsLoadError(Exception):
+    """Start-up must stop; `lines` say which setting is wrong and what it accepts."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+_HINTS = {
+    "bool_parsing": "accepted: true, false, 1, 0, yes, no, on, off",
+    "bool_type": "accepted: true, false",
+    "int_parsing": "accepted: a whole number",
+    "float_parsing": "accepted: a number",
+    "path_type": "accepted: a file system path",
+}
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    return ENV_PREFIX + DELIMITER.join(str(p).upper() for p in loc if isinstance(p, str))
+
+
+def _known_env_names() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for group, info in Settings.model_fields.items():
+        model = info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            for key in model.model_fields:
+                names[_env_name((group, key))] = f"{group}.{key}"
+    return names
+
+
+def _unknown_env(environ: Mapping[str, str]) -> list[str]:
+    """Typos like AFTERSHOCK_SAFETY__DRYRUN would otherwise be ignored silently.
+
+    Only names with the nested delimiter are judged: Kubernetes service links inject
+    AFTERSHOCK_PORT, AFTERSHOCK_SERVICE_HOST and the like for a Service named aftershock.
+    """
+    known = _known_env_names()
+    lines = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX) and DELIMITER in upper and upper not in known:
+            close = difflib.get_close_matches(upper, sorted(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            lines.append(f"{name}: unknown setting{hint}")
+    return lines
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Build the settings or raise SettingsLoadError naming every bad variable or key."""
+    file_data: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            document = read_document(config_file, ReadLimits(max_bytes=1024 * 1024))
+        except DocumentError as exc:
+            where = f"line {exc.line}: " if exc.line else ""
+            raise SettingsLoadError([f"{config_file}: {where}{exc.message}"]) from None
+        if not isinstance(document.data, dict):
+            raise SettingsLoadError([f"{config_file}: settings file must be a mapping of groups"])
+        file_data = document.data
+    environ = dict(os.environ)
+    problems = _unknown_env(environ)
+    if problems:
+        raise SettingsLoadError(problems)
+    try:
+        return Settings(**file_data)
+    except SettingsError as exc:
+        raise SettingsLoadError([str(exc)]) from None
+    except ValidationError as exc:
+        raise SettingsLoadError(_describe(exc, environ, config_file)) from None
+
+
+def _describe(exc: ValidationError, env: Mapping[str, str], config_file: Path | None) -> list[str]:
+    upper_env = {k.upper(): v for k, v in env.items()}
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc)
+        name = _env_name(loc)
+        if name in upper_env:
+            source = f"{name}={upper_env[name]!r}"
+        elif config_file is not None:
+            source = f"{dotted} in {config_file} (or env {name})"
+        else:
+            source = f"{dotted} (env {name})"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown setting"
+        hint = _HINTS.get(err["type"])
+        lines.append(f"{source}: {message}" + (f" ({hint})" if hint else ""))
+    return lines
