@@ -122,7 +122,7 @@ def _activity_rules(data: dict[str, Any], doc: Document, limits: GlobalLimits) -
                     )
                 )
             names.setdefault(name, path)
-        if path in hypothesis_probes and "tolerance" not in activity:
+        if path in hypothesis_probes and activity.get("tolerance") is None:
             problems.append(
                 error("a hypothesis probe needs a tolerance", (*path, "tolerance"), doc)
             )

@@ -155,9 +155,15 @@ def parse_text(text: str, fmt: Format, limits: ReadLimits, source: str = "<text>
         raise DocumentError("file is empty")
     if fmt == "json":
         data = _parse_json(text, limits)
-        return Document(data, source, fmt, _position_builder=lambda: _yaml_positions(text, limits))
-    data, positions = _parse_yaml(text, limits, want_positions=True)
-    return Document(data, source, fmt, _positions=positions)
+        document = Document(
+            data, source, fmt, _position_builder=lambda: _yaml_positions(text, limits)
+        )
+    else:
+        data, positions = _parse_yaml(text, limits, want_positions=True)
+        document = Document(data, source, fmt, _positions=positions)
+    if data is None:
+        raise DocumentError("file has no content (only comments, blank lines or null)")
+    return document
 
 
 # --------------------------------------------------------------------------- JSON
@@ -299,6 +305,7 @@ def _parse_yaml(  # noqa: PLR0912, PLR0915 - one event loop reads clearer than a
         nonlocal result
         if not stack:
             result = value
+            positions[()] = mark
             return
         top = stack[-1]
         top.size += size
@@ -322,7 +329,8 @@ def _parse_yaml(  # noqa: PLR0912, PLR0915 - one event loop reads clearer than a
             return
         top.container[key] = value
         if want_positions:
-            positions.setdefault((*top.path, key), top.key_mark or mark)
+            # A mapping member is located at its key, where users look for it.
+            positions[(*top.path, key)] = top.key_mark or mark
 
     for event in _events(text):
         if isinstance(event, yaml.DocumentStartEvent):

@@ -323,9 +323,11 @@ def _aftershock_settings(
     index_entry_given: bool,
     result: FileResult,
 ) -> tuple[AftershockSettings | None, SettingsSource]:
+    extensions = data.get("extensions")
+    # This runs even when the structure is invalid (that error is already reported).
     found = [
         (i, ext)
-        for i, ext in enumerate(data.get("extensions") or [])
+        for i, ext in enumerate(extensions if isinstance(extensions, list) else [])
         if isinstance(ext, dict) and ext.get("name") == "aftershock"
     ]
     if len(found) > 1:

@@ -8,6 +8,7 @@ function signature (unknown argument or missing required one = invalid experimen
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,9 +164,16 @@ def supported_names() -> list[str]:
     return sorted(f"{module}.{func}" for module, func in SUPPORTED)
 
 
+_PLACEHOLDER = re.compile(r"\$(?:\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+
+
 def is_template(value: Any) -> bool:
-    """A `${name}` string is resolved at run time; its type is unknown until then."""
-    return isinstance(value, str) and "$" in value
+    """A `${name}` (or `$name`) string is resolved at run time; its type is unknown until then.
+
+    Same placeholders as chaoslib's string.Template substitution; `$.a` (JSONPath) or `ok$`
+    (regex) are not templates.
+    """
+    return isinstance(value, str) and _PLACEHOLDER.search(value) is not None
 
 
 def kind_matches(value: Any, kind: ArgKind) -> bool:

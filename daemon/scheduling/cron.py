@@ -8,8 +8,10 @@ field, and hands APScheduler explicit day names it cannot misread.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
+from datetime import date
 
 MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -73,13 +75,8 @@ class CronSpec:
                 {**base, "day": _join(self.days), "day_of_week": "*"},
                 {**base, "day": "*", "day_of_week": day_names},
             ]
-        return [
-            {
-                **base,
-                "day": _join(self.days) if self.days_restricted else "*",
-                "day_of_week": day_names if self.weekdays_restricted else "*",
-            }
-        ]
+        # The OR rule aside, a field like */3 still restricts: pass its values through.
+        return [{**base, "day": _join(self.days), "day_of_week": day_names}]
 
 
 def _join(values: frozenset[int]) -> str:
@@ -141,7 +138,7 @@ def parse_cron(expression: str) -> CronSpec:
         )
     parsed = [_parse_field(part, spec) for part, spec in zip(parts, _FIELDS, strict=True)]
     (minutes, _), (hours, _), (days, days_r), (months, _), (weekdays, weekdays_r) = parsed
-    return CronSpec(
+    spec = CronSpec(
         expression=expression,
         minutes=minutes,
         hours=hours,
@@ -151,3 +148,20 @@ def parse_cron(expression: str) -> CronSpec:
         days_restricted=days_r,
         weekdays_restricted=weekdays_r,
     )
+    if not _fires_ever(spec):
+        raise CronError(f"{expression!r} never fires: no calendar date matches it (e.g. 30 feb)")
+    return spec
+
+
+def _fires_ever(spec: CronSpec) -> bool:
+    """True if some date matches; weekday patterns of dates repeat within 28 years."""
+    either = spec.days_restricted and spec.weekdays_restricted
+    for year in range(2024, 2024 + 29):
+        for month in sorted(spec.months):
+            last = calendar.monthrange(year, month)[1]
+            for day in range(1, last + 1):
+                dom = day in spec.days
+                dow = (date(year, month, day).isoweekday() % 7) in spec.weekdays
+                if (dom or dow) if either else (dom and dow):
+                    return True
+    return False
