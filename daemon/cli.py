@@ -101,6 +101,57 @@ def validate(obj: Context, paths: tuple[Path, ...], as_json: bool, quiet: bool) 
     sys.exit(0 if report.ok else EXIT_INVALID)
 
 
+@cli.command()
+@click.option(
+    "--cluster",
+    "cluster_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Cluster file (see README: the simulated cluster).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=0, type=click.IntRange(0, 65535), help="Port (0: any free port).")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write a kubeconfig for kubectl and clients (default: a temporary file).",
+)
+@click.option("--seed", type=int, help="Seed for names, delays and faults (reproducible runs).")
+def simulate(
+    cluster_file: Path, host: str, port: int, kubeconfig: Path | None, seed: int | None
+) -> None:
+    """Run a simulated Kubernetes API server with controllers, until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
+    from daemon.simulator.cluster_file import ClusterFileError
+    from daemon.simulator.runner import SimulatedCluster
+
+    try:
+        sim = SimulatedCluster.from_file(
+            cluster_file, host=host, port=port, kubeconfig=kubeconfig, seed=seed
+        )
+        sim.start()
+    except ClusterFileError as exc:
+        click.echo("aftershock: invalid cluster file:", err=True)
+        for line in exc.lines:
+            click.echo(f"  {line}", err=True)
+        sys.exit(EXIT_USAGE)
+    except (OSError, ValueError) as exc:
+        click.echo(f"aftershock: cannot start the simulated cluster: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"simulated cluster listening on {sim.url}")
+    sys.stdout.flush()
+    click.echo(f"kubeconfig: {sim.kubeconfig}  (export KUBECONFIG={sim.kubeconfig})", err=True)
+    for name, url in sorted((sim.server.service_urls if sim.server else {}).items()):
+        click.echo(f"service {name}: {url}", err=True)
+    stop.wait()
+    sim.stop()
+
+
 def report_as_json(report: Any) -> dict[str, Any]:
     def entry(result: Any) -> dict[str, Any]:
         loaded = result.loaded

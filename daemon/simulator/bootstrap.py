@@ -1,0 +1,259 @@
+"""Turn a cluster file into API objects, the way `kubectl apply` of manifests would."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from daemon.durations import format_duration
+from daemon.simulator.cluster_file import Namespace, Workload
+from daemon.simulator.resources import BY_KIND
+from daemon.simulator.store import Obj
+
+if TYPE_CHECKING:
+    from daemon.simulator.cluster import Cluster
+
+ANNOTATION = "sim.aftershock.io/"
+
+
+def populate(cluster: Cluster) -> None:
+    spec = cluster.spec
+    for node in spec.node_list():
+        create(cluster, node_object(node.name, node.labels, node.unschedulable))
+    names = {n.name for n in spec.namespaces}
+    for system in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        if system not in names:
+            create_namespace(cluster, system, {})
+    for namespace in spec.namespaces:
+        create_namespace(cluster, namespace.name, namespace.labels)
+        populate_namespace(cluster, namespace)
+    for obj in [*spec.rbac.objects, *spec.objects]:
+        create(cluster, obj)
+
+
+def create(cluster: Cluster, obj: Obj) -> Obj:
+    resource = BY_KIND.get((obj.get("apiVersion", ""), obj.get("kind", "")))
+    if resource is None:
+        raise ValueError(
+            f"cluster file object of kind {obj.get('kind')!r} ({obj.get('apiVersion')}) is not served"
+        )
+    return cluster.store.create(
+        resource.storage or resource.key, resource.group_resource, json.loads(json.dumps(obj))
+    )
+
+
+def node_object(name: str, labels: dict[str, str], unschedulable: bool) -> Obj:
+    return {
+        "kind": "Node",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": name,
+            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **labels},
+        },
+        "spec": {"unschedulable": unschedulable} if unschedulable else {},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                }
+            ],
+            "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+            "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+            "nodeInfo": {
+                "kubeletVersion": "v1.31.0-sim",
+                "osImage": "aftershock simulated node",
+                "containerRuntimeVersion": "sim://1.0",
+                "architecture": "amd64",
+                "operatingSystem": "linux",
+            },
+        },
+    }
+
+
+def create_namespace(cluster: Cluster, name: str, labels: dict[str, str]) -> None:
+    create(
+        cluster,
+        {
+            "kind": "Namespace",
+            "apiVersion": "v1",
+            "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name, **labels}},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        },
+    )
+    create(
+        cluster,
+        {
+            "kind": "ServiceAccount",
+            "apiVersion": "v1",
+            "metadata": {"name": "default", "namespace": name},
+        },
+    )
+
+
+def _timing_annotations(workload: Workload) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for field, value in workload.timing.model_dump(exclude_none=True).items():
+        key = ANNOTATION + field.replace("_", "-")
+        out[key] = (
+            str(value)
+            if isinstance(value, float | int)
+            else format_duration(getattr(workload.timing, field))
+        )
+    out[ANNOTATION + "logs"] = json.dumps(workload.logs)
+    return out
+
+
+def pod_template(workload: Workload, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "labels": dict(labels),
+            "annotations": {**workload.annotations, **_timing_annotations(workload)},
+        },
+        "spec": {
+            "terminationGracePeriodSeconds": workload.grace_period,
+            "containers": [
+                {
+                    "name": workload.name,
+                    "image": workload.image or f"registry.local/{workload.name}:1.0",
+                    "ports": [{"containerPort": 8080, "name": "http", "protocol": "TCP"}],
+                    "readinessProbe": {
+                        "httpGet": {"path": "/healthz", "port": 8080},
+                        "periodSeconds": 1,
+                    },
+                }
+            ],
+        },
+    }
+
+
+def populate_namespace(cluster: Cluster, namespace: Namespace) -> None:
+    ns = namespace.name
+    for workload in namespace.workloads:
+        labels = workload.labels or {"app": workload.name}
+        template = pod_template(workload, labels)
+        base_meta = {"name": workload.name, "namespace": ns, "labels": dict(labels)}
+        if workload.kind == "Deployment":
+            create(
+                cluster,
+                {
+                    "kind": "Deployment",
+                    "apiVersion": "apps/v1",
+                    "metadata": base_meta,
+                    "spec": {
+                        "replicas": workload.replicas,
+                        "selector": {"matchLabels": dict(labels)},
+                        "template": template,
+                        "strategy": {
+                            "type": "RollingUpdate",
+                            "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+                        },
+                    },
+                },
+            )
+        elif workload.kind == "StatefulSet":
+            create(
+                cluster,
+                {
+                    "kind": "StatefulSet",
+                    "apiVersion": "apps/v1",
+                    "metadata": base_meta,
+                    "spec": {
+                        "replicas": workload.replicas,
+                        "selector": {"matchLabels": dict(labels)},
+                        "template": template,
+                        "serviceName": workload.name,
+                        "podManagementPolicy": workload.pod_management_policy,
+                    },
+                },
+            )
+        elif workload.kind == "DaemonSet":
+            create(
+                cluster,
+                {
+                    "kind": "DaemonSet",
+                    "apiVersion": "apps/v1",
+                    "metadata": base_meta,
+                    "spec": {
+                        "selector": {"matchLabels": dict(labels)},
+                        "template": template,
+                    },
+                },
+            )
+        else:
+            for index in range(workload.replicas):
+                name = workload.name if workload.replicas == 1 else f"{workload.name}-{index}"
+                create(
+                    cluster,
+                    {
+                        "kind": "Pod",
+                        "apiVersion": "v1",
+                        "metadata": {**template["metadata"], "name": name, "namespace": ns},
+                        "spec": {
+                            **template["spec"],
+                            "restartPolicy": "Always",
+                            "schedulerName": "default-scheduler",
+                        },
+                        "status": {"phase": "Pending"},
+                    },
+                )
+        if workload.service is not None:
+            service = workload.service
+            annotations = (
+                {ANNOTATION + "depends-on": ",".join(service.depends_on)}
+                if service.depends_on
+                else {}
+            )
+            annotations[ANNOTATION + "unavailable-status"] = str(service.unavailable.status)
+            annotations[ANNOTATION + "unavailable-delay"] = format_duration(
+                service.unavailable.delay
+            )
+            if service.http:
+                annotations[ANNOTATION + "listen-port"] = str(service.listen_port)
+            create(
+                cluster,
+                {
+                    "kind": "Service",
+                    "apiVersion": "v1",
+                    "metadata": {
+                        "name": workload.name,
+                        "namespace": ns,
+                        "labels": dict(labels),
+                        "annotations": annotations,
+                    },
+                    "spec": {
+                        "selector": dict(labels),
+                        "type": "ClusterIP",
+                        "ports": [
+                            {
+                                "name": "http",
+                                "port": service.port,
+                                "targetPort": 8080,
+                                "protocol": "TCP",
+                            }
+                        ],
+                    },
+                },
+            )
+    for pdb in namespace.pdbs:
+        spec: dict[str, Any] = {"selector": {"matchLabels": dict(pdb.selector)}}
+        if pdb.min_available is not None:
+            spec["minAvailable"] = pdb.min_available
+        else:
+            spec["maxUnavailable"] = pdb.max_unavailable
+        create(
+            cluster,
+            {
+                "kind": "PodDisruptionBudget",
+                "apiVersion": "policy/v1",
+                "metadata": {"name": pdb.name, "namespace": ns},
+                "spec": spec,
+            },
+        )
+    for raw in namespace.objects:
+        obj = json.loads(json.dumps(raw))
+        obj.setdefault("metadata", {}).setdefault("namespace", ns)
+        create(cluster, obj)

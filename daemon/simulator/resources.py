@@ -1,0 +1,212 @@
+"""The API resources the simulator serves, with what discovery says about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    subresources: tuple[str, ...] = ()
+    singular: str = ""
+    storage: str = ""  # another resource's key whose objects this one shows (events.k8s.io)
+    list_kind: str = ""
+    categories: tuple[str, ...] = ()
+    status: bool = field(default=False)
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def key(self) -> str:
+        """Storage key: `pods`, `deployments.apps`, ..."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def group_resource(self) -> str:
+        """How error messages name it: `pods`, `leases.coordination.k8s.io`."""
+        return self.key
+
+
+R = Resource
+RESOURCES: tuple[Resource, ...] = (
+    R("", "v1", "namespaces", "Namespace", False, ("ns",), subresources=("status",), status=True),
+    R("", "v1", "nodes", "Node", False, ("no",), subresources=("status",), status=True),
+    R(
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        True,
+        ("po",),
+        subresources=("status", "log", "eviction"),
+        status=True,
+        categories=("all",),
+    ),
+    R("", "v1", "events", "Event", True, ("ev",)),
+    R("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
+    R("", "v1", "secrets", "Secret", True),
+    R(
+        "",
+        "v1",
+        "services",
+        "Service",
+        True,
+        ("svc",),
+        subresources=("status",),
+        status=True,
+        categories=("all",),
+    ),
+    R("", "v1", "endpoints", "Endpoints", True, ("ep",)),
+    R("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",), subresources=("token",)),
+    R(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        True,
+        ("deploy",),
+        subresources=("status", "scale"),
+        status=True,
+        categories=("all",),
+    ),
+    R(
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        True,
+        ("rs",),
+        subresources=("status", "scale"),
+        status=True,
+        categories=("all",),
+    ),
+    R(
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        True,
+        ("sts",),
+        subresources=("status", "scale"),
+        status=True,
+        categories=("all",),
+    ),
+    R(
+        "apps",
+        "v1",
+        "daemonsets",
+        "DaemonSet",
+        True,
+        ("ds",),
+        subresources=("status",),
+        status=True,
+        categories=("all",),
+    ),
+    R(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        True,
+        ("pdb",),
+        subresources=("status",),
+        status=True,
+    ),
+    R("coordination.k8s.io", "v1", "leases", "Lease", True),
+    R("events.k8s.io", "v1", "events", "Event", True, ("ev",), storage="events"),
+    R("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    R("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
+    R("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    R("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    R("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False, verbs=("create",)),
+    R(
+        "authorization.k8s.io",
+        "v1",
+        "subjectaccessreviews",
+        "SubjectAccessReview",
+        False,
+        verbs=("create",),
+    ),
+)
+
+BY_PATH: dict[tuple[str, str, str], Resource] = {
+    (r.group, r.version, r.plural): r for r in RESOURCES
+}
+BY_KEY: dict[str, Resource] = {r.key: r for r in RESOURCES if not r.storage}
+BY_KIND: dict[tuple[str, str], Resource] = {(r.api_version, r.kind): r for r in RESOURCES}
+
+
+def group_versions() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for resource in RESOURCES:
+        if resource.group:
+            versions = out.setdefault(resource.group, [])
+            if resource.version not in versions:
+                versions.append(resource.version)
+    return out
+
+
+def resource_list(group: str, version: str) -> dict[str, object] | None:
+    """An APIResourceList, as `/api/v1` or `/apis/apps/v1` returns it."""
+    members = [r for r in RESOURCES if r.group == group and r.version == version]
+    if not members:
+        return None
+    items: list[dict[str, object]] = []
+    for r in members:
+        entry: dict[str, object] = {
+            "name": r.plural,
+            "singularName": r.singular or r.kind.lower(),
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": list(r.verbs),
+        }
+        if r.short_names:
+            entry["shortNames"] = list(r.short_names)
+        if r.categories:
+            entry["categories"] = list(r.categories)
+        items.append(entry)
+        for sub in r.subresources:
+            sub_kind = {
+                "scale": "Scale",
+                "eviction": "Eviction",
+                "log": "Pod",
+                "token": "TokenRequest",
+            }.get(sub, r.kind)
+            sub_verbs = {
+                "status": ["get", "patch", "update"],
+                "scale": ["get", "patch", "update"],
+                "eviction": ["create"],
+                "log": ["get"],
+                "token": ["create"],
+            }[sub]
+            entry_sub: dict[str, object] = {
+                "name": f"{r.plural}/{sub}",
+                "singularName": "",
+                "namespaced": r.namespaced,
+                "kind": sub_kind,
+                "verbs": sub_verbs,
+            }
+            if sub == "scale":
+                entry_sub["group"] = "autoscaling"
+                entry_sub["version"] = "v1"
+            if sub == "eviction":
+                entry_sub["group"] = "policy"
+                entry_sub["version"] = "v1"
+            items.append(entry_sub)
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/{version}" if group else version,
+        "resources": items,
+    }
