@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from daemon.labels import SelectorError, parse_selector
 from daemon.simulator import events as event_views
 from daemon.simulator import patch as patching
+from daemon.simulator import tables
 from daemon.simulator.cluster import PODS, Cluster, UserInfo, deleting, meta, pod_ready
 from daemon.simulator.cluster_file import Faults
 from daemon.simulator.errors import ApiError
@@ -326,8 +327,17 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError.not_found("namespaces", route.namespace)
         if route.verb == "watch":
             return 200, self._watch(route, query)
+        table = tables.wants_table(self.headers.get("Accept", ""))
         if route.verb == "list":
-            return 200, self._json(200, self._list(route, query))
+            listing = self._list(route, query)
+            if table:
+                listing = tables.to_table(
+                    route.storage,
+                    listing["items"],
+                    listing["metadata"],
+                    query.get("includeObject", "Metadata"),
+                )
+            return 200, self._json(200, listing)
         if route.subresource == "log":
             return 200, self._text(200, self._logs(route, query))
         if route.subresource == "eviction":
@@ -337,8 +347,15 @@ class Handler(BaseHTTPRequestHandler):
         if route.subresource == "scale":
             return self._scale(route, body)
         if route.verb == "get":
-            obj = self._get(route)
-            return 200, self._json(200, self._view(res, obj))
+            obj = self._view(res, self._get(route))
+            if table:
+                obj = tables.to_table(
+                    route.storage,
+                    [obj],
+                    {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                    query.get("includeObject", "Metadata"),
+                )
+            return 200, self._json(200, obj)
         if route.verb == "create":
             return 201, self._json(201, self._view(res, self._create(route, body, query)))
         if route.verb in ("update", "patch"):
