@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from daemon.durations import format_duration
@@ -64,11 +65,17 @@ def node_object(name: str, labels: dict[str, str], unschedulable: bool) -> Obj:
             "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
             "nodeInfo": {
                 "kubeletVersion": "v1.31.0-sim",
+                "kubeProxyVersion": "v1.31.0-sim",
                 "osImage": "aftershock simulated node",
+                "kernelVersion": "6.1.0-sim",
                 "containerRuntimeVersion": "sim://1.0",
                 "architecture": "amd64",
                 "operatingSystem": "linux",
+                "machineID": uuid.uuid5(uuid.NAMESPACE_DNS, "machine." + name).hex,
+                "systemUUID": str(uuid.uuid5(uuid.NAMESPACE_DNS, "system." + name)),
+                "bootID": str(uuid.uuid5(uuid.NAMESPACE_DNS, "boot." + name)),
             },
+            "addresses": [{"type": "Hostname", "address": name}],
         },
     }
 

@@ -1284,6 +1284,50 @@ class Cluster:
                 if item.workload_ready_at is not None:
                     item.workload_status_ready_at = now
 
+    # ------------------------------------------------------------------ load generation
+
+    def churn(
+        self, rate: float, seconds: float, namespaces: list[str] | None = None
+    ) -> threading.Thread:
+        """Annotate pods at `rate` writes/s for `seconds`, on a schedule that does not drift.
+
+        Each write stamps `sim.aftershock.io/churn` with its wall-clock time, so watchers can
+        measure their lag. Benchmarks use it to load watch streams from inside the server.
+        """
+        with self.store.lock:
+            keys = [
+                (meta(p)["namespace"], meta(p)["name"])
+                for p in self.store.items(PODS)
+                if namespaces is None or meta(p)["namespace"] in namespaces
+            ]
+
+        def run() -> None:
+            start = time.monotonic()
+            total = int(rate * seconds)
+            for index in range(total):
+                due = start + index / rate
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                if self._stopped.is_set() or not keys:
+                    return
+                namespace, name = keys[index % len(keys)]
+                with self.store.lock:
+                    pod = self.store.get(PODS, namespace, name)
+                    if pod is None:
+                        continue
+                    updated = dict(pod)
+                    updated["metadata"] = dict(pod["metadata"])
+                    updated["metadata"]["annotations"] = {
+                        **(pod["metadata"].get("annotations") or {}),
+                        ANNOTATION + "churn": repr(time.time()),
+                    }
+                    self.store.replace(PODS, PODS, updated)
+
+        thread = threading.Thread(target=run, name="sim-churn", daemon=True)
+        thread.start()
+        return thread
+
     # ------------------------------------------------------------------ auth
 
     def user_for_token(self, token: str | None) -> UserInfo | None:

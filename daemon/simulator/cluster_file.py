@@ -153,6 +153,25 @@ class ClusterFileError(Exception):
         self.lines = lines
 
 
+def _vocabulary() -> set[str]:
+    models: list[type[BaseModel]] = [
+        Timing,
+        Unavailable,
+        ServiceSpec,
+        Workload,
+        Pdb,
+        Namespace,
+        Node,
+        User,
+        Rbac,
+        FaultRule,
+        Faults,
+        WatchSettings,
+        ClusterFile,
+    ]
+    return {name for model in models for name in model.model_fields}
+
+
 def load_cluster_file(path: Path) -> ClusterFile:
     try:
         document = read_document(path, ReadLimits(max_bytes=16 * 1024 * 1024, max_nodes=5_000_000))
@@ -164,5 +183,5 @@ def load_cluster_file(path: Path) -> ClusterFile:
     except ValidationError as exc:
         from daemon.catalog.problems import from_validation
 
-        problems = from_validation(exc, document.data, document)
+        problems = from_validation(exc, document.data, document, vocabulary=_vocabulary())
         raise ClusterFileError([f"{path}: {p.render()}" for p in problems]) from None

@@ -939,6 +939,12 @@ class Handler(BaseHTTPRequestHandler):
             return 200, self._json(200, self.server.stats.describe())
         if path == "/sim/v1/services":
             return 200, self._json(200, {"services": self.server.service_urls})
+        if path == "/sim/v1/churn" and method == "POST":
+            spec = body or {}
+            cluster.churn(
+                float(spec.get("rate", 100)), float(spec.get("seconds", 10)), spec.get("namespaces")
+            )
+            return 202, self._json(202, {"started": True})
         if path == "/sim/v1/settle":
             ok = cluster.settle(float(query.get("timeout", 5)))
             return 200, self._json(200, {"settled": ok})

@@ -532,6 +532,14 @@ def test_injected_faults(sim) -> None:
     assert caught.value.status == 429
     assert caught.value.headers["Retry-After"] == "2"
     sim.core.read_namespaced_pod("debug", "shop")  # other verbs are untouched
+    sim.control(
+        "PUT",
+        "/sim/v1/faults",
+        {"rules": [{"verb": "get", "resource": "pods", "latency": "300ms"}]},
+    )
+    started = time.monotonic()
+    sim.core.read_namespaced_pod("debug", "shop")
+    assert time.monotonic() - started >= 0.3
     sim.control("DELETE", "/sim/v1/faults")
     sim.control("POST", "/sim/v1/faults/outage", {"seconds": 0.5})
     from urllib3.exceptions import HTTPError as Urllib3Error
