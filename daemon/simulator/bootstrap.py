@@ -143,51 +143,30 @@ def populate_namespace(cluster: Cluster, namespace: Namespace) -> None:
         labels = workload.labels or {"app": workload.name}
         template = pod_template(workload, labels)
         base_meta = {"name": workload.name, "namespace": ns, "labels": dict(labels)}
-        if workload.kind == "Deployment":
-            create(
-                cluster,
-                {
-                    "kind": "Deployment",
-                    "apiVersion": "apps/v1",
-                    "metadata": base_meta,
-                    "spec": {
-                        "replicas": workload.replicas,
-                        "selector": {"matchLabels": dict(labels)},
-                        "template": template,
-                        "strategy": {
-                            "type": "RollingUpdate",
-                            "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
-                        },
-                    },
+        common = {"selector": {"matchLabels": dict(labels)}, "template": template}
+        extra: dict[str, Any] = {
+            "Deployment": {
+                "replicas": workload.replicas,
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
                 },
-            )
-        elif workload.kind == "StatefulSet":
+            },
+            "StatefulSet": {
+                "replicas": workload.replicas,
+                "serviceName": workload.name,
+                "podManagementPolicy": workload.pod_management_policy,
+            },
+            "DaemonSet": {},
+        }
+        if workload.kind in extra:
             create(
                 cluster,
                 {
-                    "kind": "StatefulSet",
+                    "kind": workload.kind,
                     "apiVersion": "apps/v1",
                     "metadata": base_meta,
-                    "spec": {
-                        "replicas": workload.replicas,
-                        "selector": {"matchLabels": dict(labels)},
-                        "template": template,
-                        "serviceName": workload.name,
-                        "podManagementPolicy": workload.pod_management_policy,
-                    },
-                },
-            )
-        elif workload.kind == "DaemonSet":
-            create(
-                cluster,
-                {
-                    "kind": "DaemonSet",
-                    "apiVersion": "apps/v1",
-                    "metadata": base_meta,
-                    "spec": {
-                        "selector": {"matchLabels": dict(labels)},
-                        "template": template,
-                    },
+                    "spec": {**common, **extra[workload.kind]},
                 },
             )
         else:

@@ -64,6 +64,28 @@ def controller_of(obj: Obj) -> dict[str, Any] | None:
     return None
 
 
+def condition(
+    old_status: dict[str, Any] | None,
+    kind: str,
+    ok: bool,
+    *,
+    stamp: str | None = None,
+    updated: bool = False,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A status condition that keeps its lastTransitionTime until its status flips."""
+    value = "True" if ok else "False"
+    previous = next(
+        (c for c in (old_status or {}).get("conditions") or [] if c.get("type") == kind), None
+    )
+    same = previous is not None and previous.get("status") == value
+    since = previous["lastTransitionTime"] if same and previous else stamp or now_rfc3339()
+    result = {"type": kind, "status": value, **fields, "lastTransitionTime": since}
+    if updated:
+        result["lastUpdateTime"] = since
+    return result
+
+
 def template_hash(template: Any) -> str:
     digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
@@ -475,28 +497,7 @@ class Cluster:
             False,
         )
         available = ready >= desired - max_unavailable
-        stamp = now_rfc3339()
-        old_conditions = {
-            c["type"]: c for c in (deployment.get("status") or {}).get("conditions", [])
-        }
-
-        def condition(kind: str, ok: bool, reason: str, message: str) -> dict[str, Any]:
-            status = "True" if ok else "False"
-            previous = old_conditions.get(kind)
-            since = (
-                previous["lastTransitionTime"]
-                if previous and previous["status"] == status
-                else stamp
-            )
-            return {
-                "type": kind,
-                "status": status,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": since,
-                "lastUpdateTime": since,
-            }
-
+        previous_status = deployment.get("status")
         status: dict[str, Any] = {
             "observedGeneration": meta(deployment).get("generation", 1),
             "replicas": len(pods),
@@ -506,18 +507,24 @@ class Cluster:
             "unavailableReplicas": max(0, desired - ready),
             "conditions": [
                 condition(
+                    previous_status,
                     "Available",
                     available,
-                    "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-                    "Deployment has minimum availability."
+                    reason="MinimumReplicasAvailable"
+                    if available
+                    else "MinimumReplicasUnavailable",
+                    message="Deployment has minimum availability."
                     if available
                     else "Deployment does not have minimum availability.",
+                    updated=True,
                 ),
                 condition(
+                    previous_status,
                     "Progressing",
                     True,
-                    "NewReplicaSetAvailable",
-                    f'ReplicaSet "{name}" has successfully progressed.',
+                    reason="NewReplicaSetAvailable",
+                    message=f'ReplicaSet "{name}" has successfully progressed.',
+                    updated=True,
                 ),
             ],
         }
@@ -842,28 +849,15 @@ class Cluster:
         self.log(updated, "readiness probe succeeded")
 
     def _conditions(self, pod: Obj, *, ready: bool, stamp: str) -> list[dict[str, Any]]:
-        old = {c["type"]: c for c in pod["status"].get("conditions") or []}
-
-        def cond(kind: str, ok: bool) -> dict[str, Any]:
-            value = "True" if ok else "False"
-            previous = old.get(kind)
-            since = (
-                previous["lastTransitionTime"]
-                if previous and previous["status"] == value
-                else stamp
-            )
-            return {
-                "type": kind,
-                "status": value,
-                "lastProbeTime": None,
-                "lastTransitionTime": since,
-            }
-
+        old = pod["status"]
         return [
-            cond("Initialized", True),
-            cond("Ready", ready),
-            cond("ContainersReady", ready),
-            cond("PodScheduled", True),
+            condition(old, kind, ok, stamp=stamp, lastProbeTime=None)
+            for kind, ok in (
+                ("Initialized", True),
+                ("Ready", ready),
+                ("ContainersReady", ready),
+                ("PodScheduled", True),
+            )
         ]
 
     def _node_ip(self, node: str) -> str:
@@ -1073,12 +1067,6 @@ class Cluster:
                 disrupted[pod_name] = stamp
         allowed = max(0, healthy - desired - len(disrupted))
         ok = allowed > 0
-        previous = {c["type"]: c for c in old.get("conditions") or []}.get("DisruptionAllowed")
-        since = (
-            previous["lastTransitionTime"]
-            if previous and previous["status"] == ("True" if ok else "False")
-            else now_rfc3339()
-        )
         status: dict[str, Any] = {
             "observedGeneration": meta(pdb).get("generation", 1),
             "disruptionsAllowed": allowed,
@@ -1086,14 +1074,14 @@ class Cluster:
             "desiredHealthy": desired,
             "expectedPods": expected,
             "conditions": [
-                {
-                    "type": "DisruptionAllowed",
-                    "status": "True" if ok else "False",
-                    "reason": "SufficientPods" if ok else "InsufficientPods",
-                    "message": "",
-                    "observedGeneration": meta(pdb).get("generation", 1),
-                    "lastTransitionTime": since,
-                }
+                condition(
+                    old,
+                    "DisruptionAllowed",
+                    ok,
+                    reason="SufficientPods" if ok else "InsufficientPods",
+                    message="",
+                    observedGeneration=meta(pdb).get("generation", 1),
+                )
             ],
         }
         if disrupted:

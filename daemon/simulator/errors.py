@@ -36,32 +36,34 @@ class ApiError(Exception):
         return body
 
     @staticmethod
-    def _split(group_resource: str) -> tuple[str, str]:
+    def _details(group_resource: str, name: str) -> dict[str, Any]:
+        """`details` as the API server fills it: name, kind (the plural) and group."""
         kind, _, group = group_resource.partition(".")
-        return kind, group
+        details: dict[str, Any] = {"name": name, "kind": kind}
+        if group:
+            details["group"] = group
+        return details
 
     @classmethod
     def not_found(cls, group_resource: str, name: str) -> ApiError:
-        kind, group = cls._split(group_resource)
-        details: dict[str, Any] = {"name": name, "kind": kind}
-        if group:
-            details["group"] = group
-        return cls(404, "NotFound", f'{group_resource} "{name}" not found', details)
+        return cls(
+            404,
+            "NotFound",
+            f'{group_resource} "{name}" not found',
+            cls._details(group_resource, name),
+        )
 
     @classmethod
     def already_exists(cls, group_resource: str, name: str) -> ApiError:
-        kind, group = cls._split(group_resource)
-        details: dict[str, Any] = {"name": name, "kind": kind}
-        if group:
-            details["group"] = group
-        return cls(409, "AlreadyExists", f'{group_resource} "{name}" already exists', details)
+        return cls(
+            409,
+            "AlreadyExists",
+            f'{group_resource} "{name}" already exists',
+            cls._details(group_resource, name),
+        )
 
     @classmethod
     def conflict(cls, group_resource: str, name: str, why: str = "") -> ApiError:
-        kind, group = cls._split(group_resource)
-        details: dict[str, Any] = {"name": name, "kind": kind}
-        if group:
-            details["group"] = group
         why = why or (
             "the object has been modified; please apply your changes to the latest version "
             "and try again"
@@ -70,12 +72,12 @@ class ApiError(Exception):
             409,
             "Conflict",
             f'Operation cannot be fulfilled on {group_resource} "{name}": {why}',
-            details,
+            cls._details(group_resource, name),
         )
 
     @classmethod
     def invalid(cls, group_resource: str, name: str, cause: str) -> ApiError:
-        kind, group = cls._split(group_resource)
+        kind, _, group = group_resource.partition(".")
         return cls(
             422,
             "Invalid",
