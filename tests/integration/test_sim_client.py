@@ -594,3 +594,29 @@ def test_request_stats(sim) -> None:
     assert counts[("list", "pods", 200)] == 1
     assert counts[("get", "pods", 200)] == 1
     assert stats["bytes_out"] > 0
+
+
+def test_slow_readiness_records_unhealthy_events(make_sim) -> None:
+    spec = shop()
+    spec["namespaces"][0]["workloads"] = [
+        {
+            "name": "slow",
+            "replicas": 1,
+            "labels": {"app": "slow"},
+            "timing": {"ready_delay": "1200ms"},
+        }
+    ]
+    spec["namespaces"][0]["pdbs"] = []
+    sim = make_sim(spec)
+    event = wait_for(
+        lambda: list(
+            sim.core.list_namespaced_event("shop", field_selector="reason=Unhealthy").items
+        ),
+        5,
+        "Unhealthy event",
+    )[0]
+    assert event.type == "Warning"
+    assert event.message.startswith("Readiness probe failed")
+    assert event.involved_object.kind == "Pod"
+    pod = sim.core.read_namespaced_pod(event.involved_object.name, "shop")
+    assert pod.status.phase == "Running"
