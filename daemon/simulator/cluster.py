@@ -25,9 +25,9 @@ from typing import Any
 
 from daemon.durations import parse_duration
 from daemon.labels import from_label_selector
-from daemon.simulator.cluster_file import DEFAULT_TIMING, ClusterFile, Workload
+from daemon.simulator.cluster_file import DEFAULT_TIMING, ClusterFile
 from daemon.simulator.errors import ApiError
-from daemon.simulator.store import Event, Obj, Store, now_micro, now_rfc3339
+from daemon.simulator.store import Event, Obj, Store, now_rfc3339
 from daemon.simulator.timeline import Timeline
 
 ANNOTATION = "sim.aftershock.io/"
@@ -144,7 +144,6 @@ class Cluster:
         self._ip_counter = itertools.count(2)
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
-        self.on_pod_request: list[Callable[[str, str], None]] = []  # service hooks
         self.store.add_listener(self._on_event)
 
     # ------------------------------------------------------------------ lifecycle
@@ -1347,6 +1346,3 @@ def _parse_time(stamp: str) -> float:
         return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
     except ValueError:
         return 0.0
-
-
-__all__ = ["Cluster", "UserInfo", "Workload", "now_micro"]

@@ -21,13 +21,13 @@ from daemon.labels import SelectorError, parse_selector
 from daemon.simulator import events as event_views
 from daemon.simulator import patch as patching
 from daemon.simulator import tables
-from daemon.simulator.cluster import PODS, Cluster, UserInfo, deleting, meta, pod_ready
+from daemon.simulator.cluster import PODS, Cluster, UserInfo
 from daemon.simulator.cluster_file import Faults
 from daemon.simulator.errors import ApiError
 from daemon.simulator.faults import DropConnection, FaultState, Stats
 from daemon.simulator.fields import parse_field_selector
 from daemon.simulator.rbac import Attributes, authorize, forbidden_message
-from daemon.simulator.resources import BY_PATH, RESOURCES, Resource, group_versions, resource_list
+from daemon.simulator.resources import BY_PATH, Resource, group_versions, resource_list
 from daemon.simulator.store import Event, Obj, Watcher, now_rfc3339
 
 MAX_BODY = 3 * 1024 * 1024  # the API server's request size limit
@@ -659,15 +659,14 @@ class Handler(BaseHTTPRequestHandler):
         obj = self._prepare(route, body)
         self._validate(res, obj)
         if res.kind == "Pod":
-            obj.setdefault("status", {"phase": "Pending"})
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
             spec = obj["spec"]
             spec.setdefault("restartPolicy", "Always")
             spec.setdefault("terminationGracePeriodSeconds", 30)
             spec.setdefault("schedulerName", "default-scheduler")
             spec.setdefault("serviceAccountName", "default")
-        elif res.status:
-            obj.pop("status", None) if res.kind not in ("Namespace", "Node") else None
+        elif res.status and res.kind not in ("Namespace", "Node"):
+            obj.pop("status", None)  # status is written by controllers, not by clients
         if res.kind == "Namespace":
             obj.setdefault("status", {"phase": "Active"})
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj[
@@ -992,6 +991,3 @@ def _preconditions(route: Route, obj: Obj, preconditions: dict[str, Any]) -> Non
             f"Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: "
             f"{obj['metadata'].get('resourceVersion')}",
         )
-
-
-__all__ = ["RESOURCES", "SimServer", "deleting", "meta", "pod_ready"]

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -102,9 +102,6 @@ class Store:
                 bucket = spaces.get(namespace, {})
                 return [bucket[n] for n in sorted(bucket)]
             return [spaces[ns][n] for ns in sorted(spaces) for n in sorted(spaces[ns])]
-
-    def count(self, key: str) -> int:
-        return sum(len(b) for b in self._objects.get(key, {}).values())
 
     # ------------------------------------------------------------------ writes
 
@@ -249,11 +246,6 @@ class Store:
             watchers = self._watchers.get(watcher.key, [])
             if watcher in watchers:
                 watchers.remove(watcher)
-
-    def all_watchers(self) -> Iterator[Watcher]:
-        with self.lock:
-            for watchers in self._watchers.values():
-                yield from list(watchers)
 
     def random_suffix(self, length: int = 5) -> str:
         return "".join(
