@@ -1,0 +1,1 @@
+"""Run one experiment with Chaos Toolkit semantics, guarded, measured and journaled."""

@@ -1,0 +1,20 @@
+"""Engine exceptions: what a provider or the runner raises, and how it ends a run."""
+
+from __future__ import annotations
+
+
+class ActivityFailed(Exception):
+    """A provider call failed; the activity is recorded as failed (chaoslib's ActivityFailed)."""
+
+
+class InvalidRun(Exception):
+    """The experiment cannot start: missing env configuration, bad template, ... (no chaos)."""
+
+
+class Interrupted(Exception):
+    """The run is stopped from outside: stop condition, halt switch, shutdown, lost lease."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
