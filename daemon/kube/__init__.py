@@ -1,0 +1,1 @@
+"""The only package that imports `kubernetes`: client set-up, calls, watches, error translation."""
