@@ -1,0 +1,1 @@
+"""Target selection, the blast-radius guard and stop conditions: what keeps chaos bounded."""
