@@ -1,0 +1,63 @@
+"""Everything one run needs, passed explicitly: no module state, safe for concurrent runs."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from daemon.catalog.extension import AftershockSettings
+from daemon.kube.client import Kube
+from daemon.recovery import RecoveryTracker
+from daemon.safety.guard import History
+from daemon.settings import Settings
+
+
+@dataclass
+class RunContext:
+    experiment_id: str
+    run_id: str
+    settings: Settings
+    aftershock: AftershockSettings
+    kube: Kube | None
+    seed: int
+    dry_run: bool
+    environ: Mapping[str, str]
+    configuration: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history: History = field(default_factory=History)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    stop: threading.Event = field(default_factory=threading.Event)
+    stop_reason: str = ""
+    stop_detail: str = ""
+    trackers: list[RecoveryTracker] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)  # the journal's `aftershock` section
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)  # noqa: S311 - seeded so a run's choices can be replayed
+
+    def request_stop(self, reason: str, detail: str = "") -> None:
+        with self.lock:
+            if not self.stop.is_set():
+                self.stop_reason, self.stop_detail = reason, detail
+                self.stop.set()
+
+    def append(self, key: str, value: Any) -> None:
+        with self.lock:
+            self.record.setdefault(key, []).append(value)
+
+    def require_kube(self) -> Kube:
+        if self.kube is None:
+            from daemon.engine.errors import ActivityFailed
+
+            raise ActivityFailed("this provider needs a Kubernetes API connection")
+        return self.kube
+
+    def elapsed(self, since: float) -> float:
+        return time.time() - since

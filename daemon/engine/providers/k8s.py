@@ -1,0 +1,687 @@
+"""chaosk8s functions implemented natively, and the guarded pod kill behind them.
+
+The probes keep chaosk8s's arguments, return values and failure messages. Every pod
+disruption, whichever Chaos Toolkit name asked for it, goes through the same path: list,
+build the world (workloads, namespaces, PDBs), plan with the guard, then delete or evict
+one pod at a time with a uid precondition, emit an Event, and start recovery tracking.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from daemon.durations import parse_duration
+from daemon.engine.context import RunContext
+from daemon.engine.errors import ActivityFailed
+from daemon.kube.client import Kube
+from daemon.kube.errors import Forbidden, KubeError, TooManyRequests
+from daemon.labels import SelectorError, from_label_selector, parse_selector
+from daemon.recovery import RESOURCES, RecoveryTracker
+from daemon.safety.guard import Budget, Plan, Request, Target, Workload, WorkloadKey, plan
+from daemon.safety.limits import effective_limits
+
+
+class Refused(ActivityFailed):
+    """The guard refused the disruption; the run ends `refused`, nothing was injected."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"refused by the blast-radius guard ({reason}): {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def _pods(kube: Kube, namespace: str, label_selector: str | None) -> list[dict[str, Any]]:
+    try:
+        return kube.list("pods", namespace, label_selector=label_selector or "")[0]
+    except KubeError as exc:
+        raise ActivityFailed(exc.message) from None
+
+
+def _fail_or_false(raise_on: bool, message: str) -> bool:
+    if raise_on:
+        raise ActivityFailed(message)
+    return False
+
+
+# ---------------------------------------------------------------------- chaosk8s probes
+
+
+def pods_in_phase(
+    ctx: RunContext,
+    label_selector: str,
+    phase: str = "Running",
+    ns: str = "default",
+    raise_on_invalid_phase: bool = True,
+) -> bool:
+    pods = _pods(ctx.require_kube(), ns, label_selector)
+    if not pods:
+        return _fail_or_false(raise_on_invalid_phase, f"no pods '{label_selector}' were found")
+    for pod in pods:
+        current = (pod.get("status") or {}).get("phase")
+        if current != phase:
+            return _fail_or_false(
+                raise_on_invalid_phase,
+                f"pod '{label_selector}' is in phase '{current}' but should be '{phase}'",
+            )
+    return True
+
+
+def pods_not_in_phase(
+    ctx: RunContext,
+    label_selector: str,
+    phase: str = "Running",
+    ns: str = "default",
+    raise_on_in_phase: bool = True,
+) -> bool:
+    pods = _pods(ctx.require_kube(), ns, label_selector)
+    if not pods:
+        return _fail_or_false(raise_on_in_phase, f"no pods '{label_selector}' were found")
+    for pod in pods:
+        current = (pod.get("status") or {}).get("phase")
+        if current == phase:
+            return _fail_or_false(
+                raise_on_in_phase, f"pod '{label_selector}' should not be in phase '{current}'"
+            )
+    return True
+
+
+def pods_in_conditions(
+    ctx: RunContext,
+    label_selector: str,
+    conditions: list[dict[str, str]],
+    ns: str = "default",
+    raise_on_invalid_conditions: bool = True,
+) -> bool:
+    pods = _pods(ctx.require_kube(), ns, label_selector)
+    if not pods:
+        return _fail_or_false(raise_on_invalid_conditions, f"no pods '{label_selector}' were found")
+    for pod in pods:
+        present = [
+            {"type": c.get("type"), "status": c.get("status")}
+            for c in (pod.get("status") or {}).get("conditions") or []
+        ]
+        for condition in conditions:
+            if condition not in present:
+                return _fail_or_false(
+                    raise_on_invalid_conditions,
+                    f"pod {pod['metadata']['name']} does not match the following given "
+                    f"condition: {condition}",
+                )
+    return True
+
+
+def count_pods(
+    ctx: RunContext, label_selector: str, phase: str | None = None, ns: str = "default"
+) -> int:
+    pods = _pods(ctx.require_kube(), ns, label_selector)
+    if not phase:
+        return len(pods)
+    return sum(1 for p in pods if (p.get("status") or {}).get("phase") == phase)
+
+
+def count_min_pods(
+    ctx: RunContext,
+    label_selector: str,
+    phase: str = "Running",
+    min_count: int = 2,
+    ns: str = "default",
+) -> bool:
+    return count_pods(ctx, label_selector, phase, ns) >= min_count
+
+
+def all_pods_healthy(
+    ctx: RunContext, ns: str = "default", raise_on_any_unhealthy: bool = True
+) -> bool:
+    pods = _pods(ctx.require_kube(), ns, None)
+    bad = [p for p in pods if (p.get("status") or {}).get("phase") not in ("Running", "Succeeded")]
+    if bad:
+        return _fail_or_false(raise_on_any_unhealthy, "the system is unhealthy")
+    return True
+
+
+def _since_seconds(last: str | None) -> int | None:
+    if not last:
+        return None
+    text = last.strip().lower()
+    match = re.fullmatch(r"(\d+)\s*(second|minute|hour|day)s?(\s+ago)?", text)
+    if match:
+        unit = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[match.group(2)]
+        return int(match.group(1)) * unit
+    try:
+        return int(parse_duration(text).total_seconds())
+    except ValueError:
+        raise ActivityFailed(
+            f"cannot read 'last' value {last!r}; write e.g. 20s or 5 minutes"
+        ) from None
+
+
+def read_pod_logs(
+    ctx: RunContext,
+    name: str | None = None,
+    last: str | None = None,
+    ns: str = "default",
+    from_previous: bool = False,
+    label_selector: str = "name in ({name})",
+    container_name: str | None = None,
+) -> dict[str, str]:
+    selector = label_selector.format(name=name)
+    kube = ctx.require_kube()
+    since = _since_seconds(last)
+    logs = {}
+    for pod in _pods(kube, ns, selector):
+        pod_name = pod["metadata"]["name"]
+        try:
+            logs[pod_name] = kube.pod_log(
+                ns, pod_name, container=container_name, since_seconds=since, previous=from_previous
+            )
+        except KubeError as exc:
+            raise ActivityFailed(exc.message) from None
+    return logs
+
+
+def _deployment(
+    ctx: RunContext, name: str, ns: str, label_selector: str | None
+) -> list[dict[str, Any]]:
+    try:
+        return ctx.require_kube().list(
+            "deployments",
+            ns,
+            label_selector=label_selector or "",
+            field_selector=f"metadata.name={name}",
+        )[0]
+    except KubeError as exc:
+        raise ActivityFailed(exc.message) from None
+
+
+def deployment_available_and_healthy(
+    ctx: RunContext,
+    name: str,
+    ns: str = "default",
+    label_selector: str | None = None,
+    raise_on_unavailable: bool = True,
+) -> bool:
+    deployments = _deployment(ctx, name, ns, label_selector)
+    if not deployments:
+        return _fail_or_false(raise_on_unavailable, f"Deployment '{name}' was not found")
+    for deployment in deployments:
+        available = (deployment.get("status") or {}).get("availableReplicas")
+        if available != (deployment.get("spec") or {}).get("replicas"):
+            return _fail_or_false(raise_on_unavailable, f"Deployment '{name}' is not healthy")
+    return True
+
+
+def microservice_available_and_healthy(
+    ctx: RunContext, name: str, ns: str = "default", label_selector: str | None = None
+) -> bool:
+    """chaosk8s returns None here whatever happens; aftershock really checks and returns a bool."""
+    return deployment_available_and_healthy(
+        ctx, name, ns, label_selector, raise_on_unavailable=False
+    )
+
+
+def deployment_fully_available(
+    ctx: RunContext,
+    name: str,
+    ns: str = "default",
+    label_selector: str | None = None,
+    timeout: float = 30,
+    raise_on_not_fully_available: bool = True,
+) -> bool:
+    kube = ctx.require_kube()
+    deadline = time.monotonic() + float(timeout)
+    try:
+        items, rv = kube.list(
+            "deployments",
+            ns,
+            label_selector=label_selector or "",
+            field_selector=f"metadata.name={name}",
+        )
+        if items and _fully_ready(items[0]):
+            return True
+        while time.monotonic() < deadline and not ctx.stop.is_set():
+            remaining = max(1, int(deadline - time.monotonic()))
+            for kind, obj in kube.watch(
+                "deployments",
+                ns,
+                resource_version=rv,
+                timeout_seconds=remaining,
+                field_selector=f"metadata.name={name}",
+            ):
+                rv = obj.get("metadata", {}).get("resourceVersion", rv)
+                if kind in ("ADDED", "MODIFIED") and _fully_ready(obj):
+                    return True
+                if time.monotonic() >= deadline:
+                    break
+    except KubeError as exc:
+        raise ActivityFailed(exc.message) from None
+    return _fail_or_false(
+        raise_on_not_fully_available, f"deployment '{name}' failed to recover within {timeout}s"
+    )
+
+
+def _fully_ready(deployment: dict[str, Any]) -> bool:
+    return bool(
+        (deployment.get("status") or {}).get("readyReplicas", 0)
+        == (deployment.get("spec") or {}).get("replicas")
+    )
+
+
+def scale_deployment(ctx: RunContext, name: str, replicas: int, ns: str = "default") -> None:
+    if ctx.dry_run:
+        ctx.append("dry_run_actions", f"scale deployment {ns}/{name} to {replicas}")
+        return
+    try:
+        ctx.require_kube().scale_deployment(ns, name, int(replicas))
+    except KubeError as exc:
+        raise ActivityFailed(exc.message) from None
+
+
+# ---------------------------------------------------------------------- the guarded kill
+
+
+def terminate_pods(
+    ctx: RunContext,
+    label_selector: str | None = None,
+    name_pattern: str | None = None,
+    all: bool = False,
+    rand: bool = False,
+    mode: str = "fixed",
+    qty: int = 1,
+    grace_period: int = -1,
+    ns: str = "default",
+    order: str = "alphabetic",
+) -> list[str]:
+    """chaosk8s's selection semantics (first N alphabetically unless rand, percentage mode)."""
+    if qty < 0:
+        raise ActivityFailed(f"Cannot select pods. Quantity '{qty}' is negative.")
+    if all:
+        request = Request("all")
+    elif mode == "percentage":
+        request = Request("fixed-percent", qty, "random" if rand else order)  # type: ignore[arg-type]
+    else:
+        request = Request("fixed", qty, "random" if rand else order)  # type: ignore[arg-type]
+    result = guarded_kill(
+        ctx,
+        namespaces=[ns],
+        label_selector=label_selector or "",
+        name_pattern=name_pattern,
+        request=request,
+        method="delete",
+        grace_period=grace_period if grace_period >= 0 else None,
+    )
+    return list(result["killed"])
+
+
+def kill(
+    ctx: RunContext,
+    ns: str | None = None,
+    namespaces: list[str] | None = None,
+    label_selector: str | dict[str, Any] = "",
+    annotation_selector: str = "",
+    field_selector: str = "",
+    node_selector: str = "",
+    owner_kinds: list[str] | None = None,
+    name_pattern: str | None = None,
+    min_age: Any = None,
+    mode: str = "one",
+    value: float = 1,
+    method: str = "delete",
+    grace_period: int | None = None,
+) -> dict[str, Any]:
+    """aftershock.pods.kill: the native, richer selection."""
+    if isinstance(label_selector, dict):
+        try:
+            label_selector = str(from_label_selector(label_selector))
+        except SelectorError as exc:
+            raise ActivityFailed(f"label_selector: {exc}") from None
+    request = Request(mode, float(value), "random")  # type: ignore[arg-type]
+    spaces = namespaces or ([ns] if ns else None)
+    return guarded_kill(
+        ctx,
+        namespaces=spaces,
+        label_selector=label_selector,
+        field_selector=field_selector,
+        annotation_selector=annotation_selector,
+        node_selector=node_selector,
+        owner_kinds=owner_kinds,
+        name_pattern=name_pattern,
+        min_age=parse_duration(min_age).total_seconds() if min_age else None,
+        request=request,
+        method=method,
+        grace_period=grace_period,
+    )
+
+
+def _client_filters(
+    pods: list[dict[str, Any]],
+    *,
+    name_pattern: str | None,
+    annotation_selector: str,
+    node_selector: str,
+    owner_kinds: list[str] | None,
+    min_age: float | None,
+    kube: Kube,
+) -> list[dict[str, Any]]:
+    out = pods
+    if name_pattern:
+        pattern = re.compile(name_pattern)
+        out = [p for p in out if pattern.search(p["metadata"]["name"])]
+    if annotation_selector:
+        selector = parse_selector(annotation_selector)
+        out = [p for p in out if selector.matches(p["metadata"].get("annotations") or {})]
+    if node_selector:
+        selector = parse_selector(node_selector)
+        nodes = {
+            n["metadata"]["name"]: n["metadata"].get("labels") or {} for n in kube.list("nodes")[0]
+        }
+        out = [
+            p
+            for p in out
+            if selector.matches(nodes.get((p.get("spec") or {}).get("nodeName", ""), {}))
+        ]
+    if owner_kinds:
+        out = [
+            p
+            for p in out
+            if any(r.get("kind") in owner_kinds for r in p["metadata"].get("ownerReferences") or [])
+        ]
+    if min_age:
+        now = time.time()
+        out = [p for p in out if now - _stamp(p["metadata"].get("creationTimestamp")) >= min_age]
+    return out
+
+
+def _stamp(text: str | None) -> float:
+    if not text:
+        return 0.0
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def build_world(
+    kube: Kube, pods: list[dict[str, Any]]
+) -> tuple[
+    dict[str, WorkloadKey], dict[WorkloadKey, Workload], dict[str, dict[str, str]], list[Budget]
+]:
+    """Workload of each pod, readiness, namespace labels and PDBs, from namespaced lists only."""
+    namespaces = sorted({p["metadata"]["namespace"] for p in pods})
+    workload_of: dict[str, WorkloadKey] = {}
+    workloads: dict[WorkloadKey, Workload] = {}
+    labels: dict[str, dict[str, str]] = {}
+    budgets: list[Budget] = []
+    for namespace in namespaces:
+        try:
+            labels[namespace] = (
+                kube.get("namespaces", None, namespace)["metadata"].get("labels") or {}
+            )
+        except KubeError:
+            labels[namespace] = {}
+        owners: dict[tuple[str, str], dict[str, Any]] = {}
+        for kind, resource in RESOURCES.items():
+            for obj in kube.list(resource, namespace)[0]:
+                owners[(kind, obj["metadata"]["name"])] = obj
+        for pdb in kube.list("poddisruptionbudgets", namespace)[0]:
+            try:
+                selector = from_label_selector((pdb.get("spec") or {}).get("selector"))
+            except SelectorError:
+                continue
+            budgets.append(
+                Budget(
+                    namespace,
+                    pdb["metadata"]["name"],
+                    int((pdb.get("status") or {}).get("disruptionsAllowed", 0)),
+                    selector,
+                )
+            )
+        for pod in (p for p in pods if p["metadata"]["namespace"] == namespace):
+            key = _workload_key(pod, owners)
+            workload_of[f"{namespace}/{pod['metadata']['name']}"] = key
+            if key not in workloads:
+                workloads[key] = _workload(key, owners.get((key[1], key[2])), pod)
+    return workload_of, workloads, labels, budgets
+
+
+def _workload_key(
+    pod: dict[str, Any], owners: dict[tuple[str, str], dict[str, Any]]
+) -> WorkloadKey:
+    namespace = pod["metadata"]["namespace"]
+    ref = next(
+        (r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")), None
+    )
+    if ref is None:
+        return (namespace, "Pod", pod["metadata"]["name"])
+    kind, name = ref["kind"], ref["name"]
+    if kind == "ReplicaSet":
+        rs = owners.get(("ReplicaSet", name))
+        parent = next(
+            (
+                r
+                for r in (rs or {}).get("metadata", {}).get("ownerReferences") or []
+                if r.get("controller")
+            ),
+            None,
+        )
+        if parent is not None and parent.get("kind") == "Deployment":
+            return (namespace, "Deployment", parent["name"])
+    return (namespace, kind, name)
+
+
+def _workload(key: WorkloadKey, owner: dict[str, Any] | None, pod: dict[str, Any]) -> Workload:
+    if owner is None:
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (pod.get("status") or {}).get("conditions") or []
+        )
+        return Workload(key, 1, int(ready), pod["metadata"].get("labels") or {})
+    status = owner.get("status") or {}
+    if key[1] == "DaemonSet":
+        desired, ready = status.get("desiredNumberScheduled", 0), status.get("numberReady", 0)
+    else:
+        desired, ready = (
+            int((owner.get("spec") or {}).get("replicas", 1)),
+            status.get("readyReplicas", 0),
+        )
+    return Workload(key, desired, ready, owner["metadata"].get("labels") or {})
+
+
+def guarded_kill(
+    ctx: RunContext,
+    *,
+    namespaces: list[str] | None,
+    label_selector: str,
+    request: Request,
+    method: str,
+    grace_period: int | None,
+    field_selector: str = "",
+    annotation_selector: str = "",
+    node_selector: str = "",
+    owner_kinds: list[str] | None = None,
+    name_pattern: str | None = None,
+    min_age: float | None = None,
+) -> dict[str, Any]:
+    kube = ctx.require_kube()
+    settings = ctx.settings
+    try:
+        pods: list[dict[str, Any]] = []
+        for namespace in namespaces or [None]:  # type: ignore[list-item]
+            pods += kube.list(
+                "pods", namespace, label_selector=label_selector, field_selector=field_selector
+            )[0]
+        pods = _client_filters(
+            pods,
+            name_pattern=name_pattern,
+            annotation_selector=annotation_selector,
+            node_selector=node_selector,
+            owner_kinds=owner_kinds,
+            min_age=min_age,
+            kube=kube,
+        )
+        workload_of, workloads, namespace_labels, budgets = build_world(kube, pods)
+    except KubeError as exc:
+        raise ActivityFailed(
+            f"could not read the cluster to plan the disruption: {exc.message}"
+        ) from None
+    limits = effective_limits(settings.safety, ctx.aftershock.blast_radius, settings.kube.namespace)
+    result = plan(
+        pods,
+        request,
+        workload_of=workload_of,
+        workloads=workloads,
+        namespace_labels=namespace_labels,
+        budgets=budgets,
+        limits=limits,
+        history=ctx.history,
+        now=ctx.now(),
+        rng=ctx.rng,
+    )
+    ctx.append(
+        "plans",
+        {
+            "request": {
+                "mode": request.mode,
+                "value": request.value,
+                "order": request.order,
+                "method": method,
+            },
+            "candidates": result.candidates,
+            "decisions": [d.as_json() for d in result.decisions],
+            "targets": [t.name for t in result.targets] if isinstance(result, Plan) else [],
+            "refused": None
+            if isinstance(result, Plan)
+            else {"reason": result.reason, "detail": result.detail},
+        },
+    )
+    if not isinstance(result, Plan):
+        raise Refused(result.reason, result.detail)
+    if ctx.dry_run:
+        return {
+            "dry_run": True,
+            "killed": [],
+            "would_kill": [t.name for t in result.targets],
+            "method": method,
+        }
+    return _execute(ctx, kube, chosen=result, method=method, grace_period=grace_period, pods=pods)
+
+
+def _execute(
+    ctx: RunContext,
+    kube: Kube,
+    *,
+    chosen: Plan,
+    method: str,
+    grace_period: int | None,
+    pods: list[dict[str, Any]],
+) -> dict[str, Any]:
+    killed: list[Target] = []
+    returned_at: dict[WorkloadKey, float] = {}
+    for target in chosen.targets:
+        if ctx.stop.is_set():
+            break
+        meta = target.pod["metadata"]
+        try:
+            if method == "evict":
+                kube.evict_pod(
+                    meta["namespace"], meta["name"], grace_period=grace_period, uid=meta.get("uid")
+                )
+            else:
+                kube.delete_pod(
+                    meta["namespace"], meta["name"], grace_period=grace_period, uid=meta.get("uid")
+                )
+        except TooManyRequests as exc:
+            if exc.disruption_budget and not killed:
+                raise Refused("pdb", exc.message) from None
+            ctx.append("errors", f"{target.name}: {exc.message}")
+            if exc.disruption_budget:
+                break
+            raise ActivityFailed(f"{method} {target.name}: {exc.message}") from None
+        except KubeError as exc:
+            if killed:
+                _start_tracking(ctx, kube, killed, returned_at, pods)
+            raise ActivityFailed(
+                f"{method} {target.name} failed after {len(killed)} pod(s): {exc.message}"
+            ) from None
+        returned_at[target.workload] = time.time()
+        killed.append(target)
+        _event(ctx, kube, target, method)
+    _start_tracking(ctx, kube, killed, returned_at, pods)
+    for target in killed:
+        ctx.append(
+            "disrupted",
+            {"pod": target.name, "workload": "/".join(target.workload), "method": method},
+        )
+    return {
+        "killed": [t.name for t in killed],
+        "method": method,
+        "workloads": sorted({"/".join(t.workload) for t in killed}),
+    }
+
+
+def _start_tracking(
+    ctx: RunContext,
+    kube: Kube,
+    killed: list[Target],
+    returned_at: dict[WorkloadKey, float],
+    pods: list[dict[str, Any]],
+) -> None:
+    timeout = ctx.aftershock.recovery.timeout.total_seconds()
+    for key in sorted({t.workload for t in killed}):
+        if any((t.result.namespace, t.result.kind, t.result.name) == key for t in ctx.trackers):
+            continue
+        known = {p["metadata"].get("uid", "") for p in pods if p["metadata"]["namespace"] == key[0]}
+        tracker = RecoveryTracker(
+            kube,
+            key[0],
+            key[1],
+            key[2],
+            started_at=returned_at[key],
+            known_uids=known,
+            timeout=timeout,
+        ).start()
+        ctx.trackers.append(tracker)
+
+
+def _event(ctx: RunContext, kube: Kube, target: Target, method: str) -> None:
+    """An Event on the pod and on its workload; best effort (a 403 is journaled, not fatal)."""
+    meta = target.pod["metadata"]
+    verb = "evicted" if method == "evict" else "deleted"
+    message = (
+        f"aftershock experiment {ctx.experiment_id} (run {ctx.run_id}) {verb} pod {meta['name']}"
+    )
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    subjects = [("Pod", "v1", meta["name"], meta.get("uid"))]
+    if target.workload[1] != "Pod":
+        subjects.append((target.workload[1], "apps/v1", target.workload[2], None))
+    for kind, api_version, name, uid in subjects:
+        body = {
+            "metadata": {
+                "generateName": f"{name}.aftershock-",
+                "namespace": meta["namespace"],
+                "labels": {"app.kubernetes.io/managed-by": "aftershock"},
+            },
+            "involvedObject": {
+                "kind": kind,
+                "apiVersion": api_version,
+                "name": name,
+                "namespace": meta["namespace"],
+                **({"uid": uid} if uid else {}),
+            },
+            "reason": "AftershockPodKilled",
+            "message": message,
+            "type": "Normal",
+            "source": {"component": "aftershock"},
+            "reportingComponent": "aftershock",
+            "reportingInstance": ctx.run_id,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+            "action": "Evict" if method == "evict" else "Delete",
+        }
+        try:
+            kube.create_event(meta["namespace"], body)
+        except Forbidden as exc:
+            ctx.append("errors", f"event not recorded (forbidden): {exc.message}")
+        except KubeError as exc:
+            ctx.append("errors", f"event not recorded: {exc.message}")

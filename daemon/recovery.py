@@ -1,0 +1,264 @@
+"""Recovery time of a disrupted workload, measured from watch events (DESIGN §7).
+
+t0 is the moment the disruption call returned. The workload has recovered at the first
+event after which its owner reports ready replicas >= desired (for the current
+generation) and no pod of it is terminating. Two watches feed one thread: the owner
+object and the workload's pods. A 410 re-lists and resumes; a broken stream reconnects;
+everything stops at the deadline, which makes the run deviate with `recovery_timeout`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from daemon.kube.client import Kube
+from daemon.kube.errors import Gone, KubeError
+from daemon.labels import to_string
+
+RESOURCES = {
+    "Deployment": "deployments",
+    "StatefulSet": "statefulsets",
+    "DaemonSet": "daemonsets",
+    "ReplicaSet": "replicasets",
+}
+
+
+@dataclass
+class RecoveryResult:
+    namespace: str
+    kind: str
+    name: str
+    started_at: float
+    recovered: bool = False
+    recovered_at: float | None = None
+    first_replacement_ready_at: float | None = None
+    timed_out: bool = False
+    error: str = ""
+    relists: int = 0
+
+    @property
+    def recovery_seconds(self) -> float | None:
+        return None if self.recovered_at is None else round(self.recovered_at - self.started_at, 6)
+
+    @property
+    def first_replacement_ready_seconds(self) -> float | None:
+        ready = self.first_replacement_ready_at
+        return None if ready is None else round(ready - self.started_at, 6)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "kind": self.kind,
+            "name": self.name,
+            "recovered": self.recovered,
+            "recovery_seconds": self.recovery_seconds,
+            "first_replacement_ready_seconds": self.first_replacement_ready_seconds,
+            "timed_out": self.timed_out,
+            "error": self.error,
+            "relists": self.relists,
+        }
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return bool(condition.get("status") == "True")
+    return False
+
+
+def owner_recovered(owner: dict[str, Any]) -> bool:
+    spec, status = owner.get("spec") or {}, owner.get("status") or {}
+    if status.get("observedGeneration", 0) < (owner.get("metadata") or {}).get("generation", 0):
+        return False
+    if owner.get("kind") == "DaemonSet":
+        return bool(status.get("numberReady", 0) >= status.get("desiredNumberScheduled", 0))
+    return bool(status.get("readyReplicas", 0) >= int(spec.get("replicas", 1)))
+
+
+@dataclass
+class _State:
+    owner: dict[str, Any] | None = None
+    pods: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class RecoveryTracker:
+    """Start right after the disruption call returns; `wait()` gives the result."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        namespace: str,
+        kind: str,
+        name: str,
+        *,
+        started_at: float,
+        known_uids: set[str],
+        timeout: float,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.kube = kube
+        self.result = RecoveryResult(namespace, kind, name, started_at)
+        self.known = set(known_uids)  # every pod of the workload seen before the disruption
+        self.deadline = time.monotonic() + timeout
+        self.clock = clock
+        self._events: queue.Queue[tuple[str, str, dict[str, Any]] | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"recovery-{name}", daemon=True)
+
+    def start(self) -> RecoveryTracker:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> RecoveryResult:
+        self._thread.join(
+            timeout=max(0.0, self.deadline - time.monotonic() + 1) if timeout is None else timeout
+        )
+        return self.result
+
+    # ------------------------------------------------------------------ internals
+
+    def _remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def _run(self) -> None:
+        result = self.result
+        resource = RESOURCES.get(result.kind)
+        try:
+            if resource is None:
+                result.error = f"{result.kind} pods are not recreated; recovery is not measured"
+                return
+            state = _State()
+            while not self._stop.is_set() and self._remaining() > 0:
+                watchers = self._start_watches(resource, state)
+                outcome = self._consume(state)
+                for stop in watchers:
+                    stop.set()
+                if outcome != "relist":
+                    return
+                result.relists += 1
+            if not result.recovered:
+                result.timed_out = True
+        except KubeError as exc:
+            result.error = exc.message
+        finally:
+            if not result.recovered and not result.error and self._remaining() <= 0:
+                result.timed_out = True
+
+    def _start_watches(self, resource: str, state: _State) -> list[threading.Event]:
+        result = self.result
+        owners, owner_rv = self.kube.list(
+            resource, result.namespace, field_selector=f"metadata.name={result.name}"
+        )
+        if not owners:
+            raise KubeError(f"{result.kind} {result.namespace}/{result.name} no longer exists")
+        state.owner = owners[0]
+        selector = to_string((state.owner.get("spec") or {}).get("selector"))
+        pods, pod_rv = self.kube.list("pods", result.namespace, label_selector=selector)
+        state.pods = {p["metadata"]["name"]: p for p in pods}
+        self._check(state)
+        stops = []
+        for kind, rv, kwargs in (
+            (resource, owner_rv, {"field_selector": f"metadata.name={result.name}"}),
+            ("pods", pod_rv, {"label_selector": selector}),
+        ):
+            stop = threading.Event()
+            stops.append(stop)
+            threading.Thread(target=self._pump, args=(kind, rv, kwargs, stop), daemon=True).start()
+        return stops
+
+    def _pump(self, resource: str, rv: str, kwargs: dict[str, Any], stop: threading.Event) -> None:
+        """Feed one watch into the queue; reconnect on broken streams; signal a relist on 410."""
+        delay = 0.1
+        while not stop.is_set() and self._remaining() > 0:
+            try:
+                timeout = max(1, min(30, int(self._remaining()) + 1))
+                for kind, obj in self.kube.watch(
+                    resource,
+                    self.result.namespace,
+                    resource_version=rv,
+                    timeout_seconds=timeout,
+                    **kwargs,
+                ):
+                    if stop.is_set():
+                        return
+                    rv = (obj.get("metadata") or {}).get("resourceVersion", rv)
+                    if kind != "BOOKMARK":
+                        self._events.put((resource, kind, obj))
+                    delay = 0.1
+            except Gone:
+                self._events.put(("relist", "", {}))
+                return
+            except KubeError:
+                time.sleep(min(delay, max(0.0, self._remaining())))
+                delay = min(delay * 2, 2.0)
+
+    def _consume(self, state: _State) -> str:
+        while not self._stop.is_set():
+            remaining = self._remaining()
+            if remaining <= 0:
+                return "deadline"
+            try:
+                item = self._events.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                continue
+            if item is None:
+                return "stopped"
+            resource, kind, obj = item
+            if resource == "relist":
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        self._events.get_nowait()
+                return "relist"
+            if resource == "pods":
+                name = obj["metadata"]["name"]
+                if kind == "DELETED":
+                    state.pods.pop(name, None)
+                else:
+                    state.pods[name] = obj
+            else:
+                state.owner = obj
+            if self._check(state):
+                return "recovered"
+        return "stopped"
+
+    def _check(self, state: _State) -> bool:
+        now = self.clock()
+        result = self.result
+        if result.first_replacement_ready_at is None:
+            for pod in state.pods.values():
+                if (
+                    pod["metadata"].get("uid") not in self.known
+                    and _ready(pod)
+                    and "deletionTimestamp" not in pod["metadata"]
+                    and self._created_after(pod)
+                ):
+                    result.first_replacement_ready_at = now
+                    break
+        terminating = any("deletionTimestamp" in p["metadata"] for p in state.pods.values())
+        if state.owner is not None and owner_recovered(state.owner) and not terminating:
+            result.recovered = True
+            result.recovered_at = now
+            return True
+        return False
+
+    def _created_after(self, pod: dict[str, Any]) -> bool:
+        from datetime import UTC, datetime
+
+        stamp = pod["metadata"].get("creationTimestamp")
+        if not stamp:
+            return True
+        try:
+            created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            return True
+        # creationTimestamp has one-second resolution: a pod created in t0's second counts.
+        return created >= int(self.result.started_at) - 1
