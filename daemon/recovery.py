@@ -72,13 +72,18 @@ def _ready(pod: dict[str, Any]) -> bool:
     return False
 
 
+def desired_replicas(owner: dict[str, Any]) -> int:
+    if owner.get("kind") == "DaemonSet":
+        return int((owner.get("status") or {}).get("desiredNumberScheduled", 0))
+    return int((owner.get("spec") or {}).get("replicas", 1))
+
+
 def owner_recovered(owner: dict[str, Any]) -> bool:
-    spec, status = owner.get("spec") or {}, owner.get("status") or {}
+    status = owner.get("status") or {}
     if status.get("observedGeneration", 0) < (owner.get("metadata") or {}).get("generation", 0):
         return False
-    if owner.get("kind") == "DaemonSet":
-        return bool(status.get("numberReady", 0) >= status.get("desiredNumberScheduled", 0))
-    return bool(status.get("readyReplicas", 0) >= int(spec.get("replicas", 1)))
+    ready = status.get("numberReady" if owner.get("kind") == "DaemonSet" else "readyReplicas", 0)
+    return bool(ready >= desired_replicas(owner))
 
 
 @dataclass
@@ -99,15 +104,18 @@ class RecoveryTracker:
         *,
         started_at: float,
         known_uids: set[str],
+        killed_uids: set[str],
         timeout: float,
         clock: Callable[[], float] = time.time,
     ):
         self.kube = kube
         self.result = RecoveryResult(namespace, kind, name, started_at)
         self.known = set(known_uids)  # every pod of the workload seen before the disruption
+        self.killed = set(killed_uids)
         self.deadline = time.monotonic() + timeout
         self.clock = clock
-        self._events: queue.Queue[tuple[str, str, dict[str, Any]] | None] = queue.Queue()
+        # (resource, event type, object, time the event was read off the stream)
+        self._events: queue.Queue[tuple[str, str, dict[str, Any], float] | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"recovery-{name}", daemon=True)
 
@@ -164,7 +172,7 @@ class RecoveryTracker:
         selector = to_string((state.owner.get("spec") or {}).get("selector"))
         pods, pod_rv = self.kube.list("pods", result.namespace, label_selector=selector)
         state.pods = {p["metadata"]["name"]: p for p in pods}
-        self._check(state)
+        self._check(state, self.clock())
         stops = []
         for kind, rv, kwargs in (
             (resource, owner_rv, {"field_selector": f"metadata.name={result.name}"}),
@@ -192,10 +200,11 @@ class RecoveryTracker:
                         return
                     rv = (obj.get("metadata") or {}).get("resourceVersion", rv)
                     if kind != "BOOKMARK":
-                        self._events.put((resource, kind, obj))
+                        # Stamped here, not when consumed: the queue hop must not add error.
+                        self._events.put((resource, kind, obj, self.clock()))
                     delay = 0.1
             except Gone:
-                self._events.put(("relist", "", {}))
+                self._events.put(("relist", "", {}, self.clock()))
                 return
             except KubeError:
                 time.sleep(min(delay, max(0.0, self._remaining())))
@@ -212,7 +221,7 @@ class RecoveryTracker:
                 continue
             if item is None:
                 return "stopped"
-            resource, kind, obj = item
+            resource, kind, obj, received_at = item
             if resource == "relist":
                 with contextlib.suppress(queue.Empty):
                     while True:
@@ -226,12 +235,11 @@ class RecoveryTracker:
                     state.pods[name] = obj
             else:
                 state.owner = obj
-            if self._check(state):
+            if self._check(state, received_at):
                 return "recovered"
         return "stopped"
 
-    def _check(self, state: _State) -> bool:
-        now = self.clock()
+    def _check(self, state: _State, now: float) -> bool:
         result = self.result
         if result.first_replacement_ready_at is None:
             for pod in state.pods.values():
@@ -243,8 +251,17 @@ class RecoveryTracker:
                 ):
                     result.first_replacement_ready_at = now
                     break
-        terminating = any("deletionTimestamp" in p["metadata"] for p in state.pods.values())
-        if state.owner is not None and owner_recovered(state.owner) and not terminating:
+        if state.owner is None or not owner_recovered(state.owner):
+            return False
+        # The owner's status can lag the kill (its controller has not seen it yet), so the
+        # pods must agree: the killed ones gone, nothing terminating, enough Ready.
+        pods = state.pods.values()
+        if any(
+            "deletionTimestamp" in p["metadata"] or p["metadata"].get("uid") in self.killed
+            for p in pods
+        ):
+            return False
+        if sum(1 for p in pods if _ready(p)) >= desired_replicas(state.owner):
             result.recovered = True
             result.recovered_at = now
             return True
