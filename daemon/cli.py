@@ -18,6 +18,7 @@ from daemon.settings import Settings, SettingsLoadError, load_settings
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+RUN_EXIT = {"passed": 0, "deviated": 1, "not_steady": 3, "refused": 3, "failed": 4, "aborted": 4}
 
 
 class Context:
@@ -150,6 +151,158 @@ def simulate(
         click.echo(f"service {name}: {url}", err=True)
     stop.wait()
     sim.stop()
+
+
+def _parse_vars(pairs: tuple[str, ...], var_file: Path | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if var_file is not None:
+        from daemon.catalog.documents import DocumentError, ReadLimits, read_document
+
+        try:
+            data = read_document(var_file, ReadLimits()).data
+        except DocumentError as exc:
+            raise click.BadParameter(
+                f"{var_file}: {exc.message}", param_hint="--var-file"
+            ) from None
+        if not isinstance(data, dict):
+            raise click.BadParameter(f"{var_file}: expected a mapping", param_hint="--var-file")
+        values.update(
+            data.get("configuration", data) if isinstance(data.get("configuration"), dict) else data
+        )
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--var")
+        values[key] = value
+    return values
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="kubeconfig (default: settings, $KUBECONFIG, ~/.kube/config, then in-cluster).",
+)
+@click.option("--context", "kube_context", help="kubeconfig context.")
+@click.option(
+    "--dry-run/--no-dry-run",
+    default=None,
+    help="Select and guard, kill nothing (default: settings safety.dry_run, which is true).",
+)
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("journal.json"),
+    show_default=True,
+    help="Where to write the journal.",
+)
+@click.option(
+    "--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help="Override a configuration value."
+)
+@click.option(
+    "--var-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML/JSON configuration overrides.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    help="Seed for random target choice (default: random; recorded in the journal).",
+)
+@click.pass_obj
+def run(  # noqa: PLR0917 - click passes every option as an argument
+    obj: Context,
+    file: Path,
+    kubeconfig: Path | None,
+    kube_context: str | None,
+    dry_run: bool | None,
+    journal_path: Path,
+    var_pairs: tuple[str, ...],
+    var_file: Path | None,
+    seed: int | None,
+) -> None:
+    """Run one experiment now, through every guard; exit 0 passed, 1 deviated, 3 not steady or
+    refused (nothing injected), 4 failed or aborted, 2 invalid input."""
+    import os
+    import secrets as token_source
+    import signal
+
+    from daemon.catalog.loader import load_file, options_from_settings
+    from daemon.engine.context import RunContext
+    from daemon.engine.runner import Runner
+    from daemon.kube.client import Connection, Kube
+    from daemon.kube.errors import KubeError
+    from daemon.logging import get_logger, run_context
+
+    settings = obj.settings
+    overrides = _parse_vars(var_pairs, var_file)
+    result = load_file(file, options_from_settings(settings))
+    if not result.ok or result.loaded is None:
+        click.echo(f"aftershock: {file} is not a valid experiment:", err=True)
+        for problem in sorted(result.problems, key=_reading_order):
+            if problem.severity == "error":
+                click.echo(f"  {problem.render()}", err=True)
+        sys.exit(EXIT_USAGE)
+    loaded = result.loaded
+    log = get_logger("aftershock.run")
+    effective_dry_run = settings.safety.dry_run if dry_run is None else dry_run
+    effective_dry_run = effective_dry_run or bool(loaded.settings.dry_run)
+    kube = None
+    try:
+        kube = Kube.connect(
+            Connection(
+                mode=settings.kube.mode,
+                kubeconfig=kubeconfig or settings.kube.kubeconfig,
+                context=kube_context or settings.kube.context,
+                api_url=settings.kube.api_url,
+                timeout=settings.kube.request_timeout.total_seconds(),
+            )
+        )
+    except KubeError as exc:
+        log.warning(
+            "no Kubernetes API connection; Kubernetes providers will fail", error=exc.message
+        )
+    run_id = f"{loaded.id}-{token_source.token_hex(4)}"
+    ctx = RunContext(
+        experiment_id=loaded.id,
+        run_id=run_id,
+        settings=settings,
+        aftershock=loaded.settings,
+        kube=kube,
+        seed=seed if seed is not None else token_source.randbits(32),
+        dry_run=effective_dry_run,
+        environ=os.environ,
+    )
+    if effective_dry_run:
+        log.warning(
+            "dry run: targets are chosen and guarded, nothing is killed "
+            "(settings safety.dry_run; pass --no-dry-run to inject)"
+        )
+
+    def progress(event: str, fields: dict[str, Any]) -> None:
+        log.info(event, **fields)
+
+    def stop(signum: int, _frame: Any) -> None:
+        ctx.request_stop("shutdown", signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with run_context(loaded.id, run_id):
+            outcome = Runner(ctx, loaded.raw, var_overrides=overrides, progress=progress).run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if kube is not None:
+            kube.close()
+    journal_path.write_text(json.dumps(outcome.journal, indent=2, default=str))
+    click.echo(
+        f"outcome: {outcome.outcome}"
+        + (f" ({outcome.reason})" if outcome.reason else "")
+        + f"; journal: {journal_path}"
+    )
+    sys.exit(RUN_EXIT[outcome.outcome])
 
 
 def report_as_json(report: Any) -> dict[str, Any]:

@@ -93,6 +93,9 @@ class SafetySettings(Group):
     on_limit: Literal["refuse", "cap"] = "refuse"
     process_allowlist: StrList = Field(default_factory=list)
     halt_configmap: str = "aftershock-halt"
+    stop_condition_interval: PositiveDuration = timedelta(seconds=5)
+    # No Prometheus answer: stop conditions fail safe (no injection, abort) unless this is true.
+    stop_conditions_fail_open: bool = False
 
     @field_validator("protected_namespaces", "process_allowlist", mode="before")
     @classmethod

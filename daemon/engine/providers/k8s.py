@@ -312,7 +312,8 @@ def terminate_pods(
         method="delete",
         grace_period=grace_period if grace_period >= 0 else None,
     )
-    return list(result["killed"])
+    # chaosk8s returns the deleted pods' bare names.
+    return [name.split("/", 1)[1] for name in result["killed"]]
 
 
 def kill(
@@ -637,6 +638,7 @@ def _start_tracking(
             key[2],
             started_at=returned_at[key],
             known_uids=known,
+            killed_uids={t.pod["metadata"].get("uid", "") for t in killed if t.workload == key},
             timeout=timeout,
         ).start()
         ctx.trackers.append(tracker)

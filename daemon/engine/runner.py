@@ -1,0 +1,553 @@
+"""One run of one experiment, with chaoslib 1.44's semantics and aftershock's additions.
+
+Hypothesis before → method (with the hypothesis during, stop conditions and halt watched
+alongside) → hypothesis after → recovery → rollbacks → journal. Chaos Toolkit's `status`
+and `deviated` are computed as chaoslib computes them, so a journal compares with
+`chaos run`'s; the aftershock `outcome` (DESIGN §8) is stricter and explains itself.
+Nothing here raises: every failure becomes a journaled record.
+"""
+
+from __future__ import annotations
+
+import copy
+import platform
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from daemon import __version__
+from daemon.engine import providers
+from daemon.engine.context import RunContext
+from daemon.engine.errors import ActivityFailed, InvalidRun
+from daemon.engine.providers.k8s import Refused
+from daemon.engine.providers.prometheus import condition_true
+from daemon.engine.substitution import load_configuration, load_secrets, substitute
+from daemon.engine.tolerances import within_tolerance
+
+Outcome = str  # passed | deviated | not_steady | refused | failed | aborted
+Progress = Callable[[str, dict[str, Any]], None]
+BEFORE = ("default", "before-method-only", "continuously")
+AFTER = ("default", "after-method-only", "continuously")
+DURING = ("during-method-only", "continuously")
+MAX_STOP_RECORDS = 200
+
+
+@dataclass
+class RunResult:
+    journal: dict[str, Any]
+    outcome: Outcome
+    reason: str
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat()
+
+
+class Runner:
+    def __init__(
+        self,
+        ctx: RunContext,
+        experiment: dict[str, Any],
+        *,
+        var_overrides: dict[str, Any] | None = None,
+        secret_overrides: dict[str, dict[str, Any]] | None = None,
+        progress: Progress | None = None,
+        halted: Callable[[], str | None] | None = None,
+    ):
+        self.ctx = ctx
+        self.experiment = copy.deepcopy(experiment)  # runs never share mutable state
+        self.var_overrides = var_overrides or {}
+        self.secret_overrides = secret_overrides or {}
+        self.progress = progress or (lambda _event, _fields: None)
+        self.halted = halted or (lambda: None)
+        runtime = self.experiment.get("runtime") or {}
+        hypothesis = ctx.aftershock.hypothesis
+        runtime_hypothesis = runtime.get("hypothesis") or {}
+        self.strategy = hypothesis.strategy or runtime_hypothesis.get("strategy") or "default"
+        self.frequency = (
+            hypothesis.frequency.total_seconds()
+            if hypothesis.frequency
+            else float(runtime_hypothesis.get("freq") or 1.0)
+        )
+        fail_fast = (
+            hypothesis.fail_fast
+            if hypothesis.fail_fast is not None
+            else runtime_hypothesis.get("fail_fast")
+        )
+        self.fail_fast_ratio = (
+            None if fail_fast in (None, False) else (0.0 if fail_fast is True else float(fail_fast))
+        )
+        self.rollback_strategy = (
+            ctx.aftershock.rollbacks.strategy
+            or (runtime.get("rollbacks") or {}).get("strategy")
+            or "default"
+        )
+        self.by_name = self._index()
+        self._done = threading.Event()
+        self._method_abort = threading.Event()
+        self._during_failed = False
+        self._method_failed = False
+        self._refusal: Refused | None = None
+
+    # ------------------------------------------------------------------ entry point
+
+    def run(self) -> RunResult:
+        ctx = self.ctx
+        started = time.time()
+        journal: dict[str, Any] = {
+            "chaoslib-version": None,
+            "aftershock-version": __version__,
+            "platform": platform.platform(),
+            "node": platform.node(),
+            "experiment": self.experiment,
+            "start": _iso(started),
+            "status": None,
+            "deviated": False,
+            "steady_states": {"before": None, "after": None, "during": []},
+            "run": [],
+            "rollbacks": [],
+        }
+        ctx.record.update(
+            {
+                "experiment_id": ctx.experiment_id,
+                "run_id": ctx.run_id,
+                "seed": ctx.seed,
+                "dry_run": ctx.dry_run,
+                "strategy": self.strategy,
+                "rollback_strategy": self.rollback_strategy,
+            }
+        )
+        outcome, reason = self._run(journal)
+        for tracker in ctx.trackers:
+            tracker.stop()
+        journal["end"] = _iso(time.time())
+        journal["duration"] = time.time() - started
+        if journal["status"] not in ("completed", "failed", "aborted", "interrupted"):
+            journal["status"] = "completed"
+        ctx.record["outcome"] = outcome
+        ctx.record["reason"] = reason
+        journal["aftershock"] = ctx.record
+        self.progress(
+            "finished",
+            {
+                "outcome": outcome,
+                "reason": reason,
+                "status": journal["status"],
+                "deviated": journal["deviated"],
+            },
+        )
+        return RunResult(journal, outcome, reason)
+
+    def _run(self, journal: dict[str, Any]) -> tuple[Outcome, str]:  # noqa: PLR0912, PLR0915 - the run, in order
+        ctx = self.ctx
+        try:
+            ctx.configuration = load_configuration(
+                self.experiment.get("configuration") or {}, ctx.environ, self.var_overrides
+            )
+            ctx.secrets = load_secrets(
+                self.experiment.get("secrets") or {}, ctx.environ, self.secret_overrides
+            )
+        except InvalidRun as exc:
+            journal["status"] = "failed"
+            ctx.record["error"] = str(exc)
+            return "failed", "invalid_configuration"
+        self.experiment["title"] = substitute(
+            self.experiment.get("title"), ctx.configuration, ctx.secrets
+        )
+        self.progress(
+            "started", {"title": self.experiment["title"], "dry_run": ctx.dry_run, "seed": ctx.seed}
+        )
+
+        halted = self.halted()
+        if halted:
+            journal["status"] = "aborted"
+            ctx.record["error"] = f"halted: {halted}"
+            return "aborted", "halted"
+        preflight = self._stop_conditions_once()
+        if preflight is not None:
+            journal["status"] = "aborted"
+            return preflight
+
+        probes = (self.experiment.get("steady-state-hypothesis") or {}).get("probes") or []
+        has_ssh = bool(probes)
+        not_steady = False
+        if has_ssh and self.strategy in BEFORE:
+            state = self._hypothesis("before")
+            journal["steady_states"]["before"] = state
+            if not state["steady_state_met"]:
+                journal["status"] = self._status_from(state)
+                not_steady = True
+
+        monitor = threading.Thread(target=self._monitor, name="aftershock-monitor", daemon=True)
+        during: threading.Thread | None = None
+        if not not_steady:
+            monitor.start()
+            if has_ssh and self.strategy in DURING:
+                during = threading.Thread(
+                    target=self._during, args=(journal,), name="aftershock-during", daemon=True
+                )
+                during.start()
+            self._method(journal)
+            self._done.set()
+            if during is not None:
+                during.join(timeout=self.frequency + self._probe_budget())
+            if (
+                self._during_failed
+                and self.fail_fast_ratio is not None
+                and journal["status"] is None
+            ):
+                journal["status"] = "failed"
+            interrupted = ctx.stop.is_set()
+            if interrupted:
+                journal["status"] = "interrupted"
+            elif self._refusal is not None:
+                journal["status"] = "aborted"
+            elif has_ssh and self.strategy in AFTER:
+                state = self._hypothesis("after")
+                journal["steady_states"]["after"] = state
+                if not state["steady_state_met"]:
+                    journal["deviated"] = True
+                    journal["status"] = self._status_from(state)
+            self._wait_recovery()
+        self._rollbacks(journal)
+        self._done.set()
+        if monitor.is_alive():
+            monitor.join(timeout=2)
+
+        if self._refusal is not None:
+            return "refused", self._refusal.reason
+        if ctx.stop.is_set():
+            return "aborted", ctx.stop_reason
+        if not_steady:
+            return "not_steady", "hypothesis_before"
+        if self._method_failed:
+            return "failed", "activity_failed"
+        if journal["status"] == "failed" and not journal["deviated"] and not self._during_failed:
+            return "failed", "probe_failed"
+        recovery_reason = self._recovery_verdict()
+        if journal["deviated"]:
+            return "deviated", "hypothesis_after"
+        if self._during_failed:
+            journal["deviated"] = True
+            return "deviated", "hypothesis_during"
+        if recovery_reason:
+            return "deviated", recovery_reason
+        return "passed", ""
+
+    @staticmethod
+    def _status_from(state: dict[str, Any]) -> str:
+        """chaoslib 1.44: an errored probe fails the run; a tolerance miss leaves it completed."""
+        return "failed" if any(p["status"] != "succeeded" for p in state["probes"]) else "completed"
+
+    # ------------------------------------------------------------------ activities
+
+    def _index(self) -> dict[str, dict[str, Any]]:
+        index: dict[str, dict[str, Any]] = {}
+        hypothesis = self.experiment.get("steady-state-hypothesis") or {}
+        for activity in [
+            *(hypothesis.get("probes") or []),
+            *(self.experiment.get("method") or []),
+            *(self.experiment.get("rollbacks") or []),
+        ]:
+            if "name" in activity:
+                index.setdefault(activity["name"], activity)
+        return index
+
+    def _probe_budget(self) -> float:
+        return self.ctx.settings.engine.activity_timeout.total_seconds() + 5
+
+    def _timeout_for(self, activity: dict[str, Any]) -> float:
+        if activity.get("timeout"):
+            return float(activity["timeout"])
+        provider = activity.get("provider") or {}
+        if provider.get("type") == "http" and isinstance(provider.get("timeout"), int | float):
+            return float(provider["timeout"]) + 1
+        if (provider.get("module"), provider.get("func")) == ("aftershock.traffic", "attack"):
+            from daemon.durations import parse_duration
+
+            return (
+                parse_duration((provider.get("arguments") or {}).get("duration", 0)).total_seconds()
+                + 30
+            )
+        return self.ctx.settings.engine.activity_timeout.total_seconds()
+
+    def _pause(self, seconds: Any) -> None:
+        if seconds:
+            self.ctx.stop.wait(float(seconds))
+
+    def _activity(
+        self, activity: dict[str, Any], phase: str, extra_arguments: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Run one activity and return its chaoslib-shaped record; never raises."""
+        ctx = self.ctx
+        if "ref" in activity:
+            resolved = self.by_name.get(activity["ref"])
+            if resolved is None:
+                now = time.time()
+                return {
+                    "activity": activity,
+                    "output": None,
+                    "status": "failed",
+                    "start": _iso(now),
+                    "end": _iso(now),
+                    "duration": 0.0,
+                    "exception": [f"could not find referenced activity '{activity['ref']}'\n"],
+                }
+            activity = resolved
+        pauses = activity.get("pauses") or {}
+        self._pause(pauses.get("before"))
+        self.progress(
+            "activity", {"phase": phase, "type": activity.get("type"), "name": activity.get("name")}
+        )
+        provider = substitute(
+            copy.deepcopy(activity.get("provider") or {}), ctx.configuration, ctx.secrets
+        )
+        if extra_arguments:
+            provider.setdefault("arguments", {}).update(extra_arguments)
+        timeout = self._timeout_for(activity)
+        start = time.time()
+        record: dict[str, Any] = {"activity": copy.deepcopy(activity), "output": None}
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aftershock-activity")
+        try:
+            future = executor.submit(providers.call, ctx, provider, timeout)
+            record["output"] = future.result(timeout=timeout)
+            record["status"] = "succeeded"
+        except FutureTimeout:
+            record["status"] = "failed"
+            record["exception"] = [
+                "chaoslib.exceptions.ActivityFailed: activity took too long to complete\n"
+            ]
+        except Refused as exc:
+            record["status"] = "failed"
+            record["exception"] = [f"aftershock.Refused: {exc}\n"]
+            self._refusal = exc
+        except ActivityFailed as exc:
+            record["status"] = "failed"
+            record["exception"] = [f"chaoslib.exceptions.ActivityFailed: {exc}\n"]
+        except Exception as exc:  # noqa: BLE001 - a provider bug must not escape a run
+            record["status"] = "failed"
+            record["exception"] = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        finally:
+            executor.shutdown(wait=False)
+        end = time.time()
+        record.update({"start": _iso(start), "end": _iso(end), "duration": end - start})
+        if record["status"] == "failed":
+            self.progress(
+                "activity_failed",
+                {"name": activity.get("name"), "error": record["exception"][-1].strip()},
+            )
+        self._pause(pauses.get("after"))
+        return record
+
+    def _method(self, journal: dict[str, Any]) -> None:
+        runs: list[dict[str, Any]] = journal["run"]
+        background: list[tuple[dict[str, Any], Future[dict[str, Any]]]] = []
+        pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="aftershock-background")
+        try:
+            for activity in self.experiment.get("method") or []:
+                if (
+                    self.ctx.stop.is_set()
+                    or self._method_abort.is_set()
+                    or self._refusal is not None
+                ):
+                    break
+                if activity.get("background"):
+                    background.append((activity, pool.submit(self._activity, activity, "method")))
+                    continue
+                record = self._activity(activity, "method")
+                runs.append(record)
+                if record["status"] != "succeeded" and self._refusal is None:
+                    self._method_failed = True
+            for activity, future in background:
+                try:
+                    record = future.result(timeout=self._timeout_for(activity) + 10)
+                except FutureTimeout:
+                    now = time.time()
+                    record = {
+                        "activity": activity,
+                        "output": None,
+                        "status": "failed",
+                        "start": _iso(now),
+                        "end": _iso(now),
+                        "duration": 0.0,
+                        "exception": ["background activity did not finish in time\n"],
+                    }
+                runs.append(record)
+                if record["status"] != "succeeded" and self._refusal is None:
+                    self._method_failed = True
+        finally:
+            pool.shutdown(wait=False)
+
+    def _hypothesis(self, phase: str) -> dict[str, Any]:
+        ctx = self.ctx
+        hypothesis = self.experiment.get("steady-state-hypothesis") or {}
+        state: dict[str, Any] = {"steady_state_met": None, "probes": []}
+        self.progress("hypothesis", {"phase": phase, "title": hypothesis.get("title")})
+        for probe in hypothesis.get("probes") or []:
+            resolved = self.by_name.get(probe["ref"], probe) if "ref" in probe else probe
+            run = self._activity(probe, f"hypothesis {phase}")
+            state["probes"].append(run)
+            if run["status"] == "failed":
+                run["tolerance_met"] = False
+                state["steady_state_met"] = False
+                break
+            met, why = within_tolerance(
+                resolved.get("tolerance"),
+                run["output"],
+                configuration=ctx.configuration,
+                secrets=ctx.secrets,
+                run_probe=self._tolerance_probe,
+            )
+            run["tolerance_met"] = met
+            if not met:
+                run["aftershock_tolerance"] = why
+                state["steady_state_met"] = False
+                break
+        else:
+            state["steady_state_met"] = True
+        self.progress("hypothesis_result", {"phase": phase, "met": state["steady_state_met"]})
+        self.ctx.append(
+            "hypothesis_checks",
+            {
+                "phase": phase,
+                "met": state["steady_state_met"],
+                "errored": any(p["status"] == "failed" for p in state["probes"]),
+            },
+        )
+        return state
+
+    def _tolerance_probe(self, tolerance: dict[str, Any], value: Any) -> Any:
+        record = self._activity(tolerance, "tolerance", {"value": value})
+        if record["status"] != "succeeded":
+            raise ActivityFailed(record["exception"][-1])
+        return record["output"]
+
+    def _during(self, journal: dict[str, Any]) -> None:
+        failures, iteration = 0, 0
+        while not self._done.is_set() and not self.ctx.stop.is_set():
+            iteration += 1
+            state = self._hypothesis("during")
+            journal["steady_states"]["during"].append(state)
+            if not state["steady_state_met"]:
+                failures += 1
+                self._during_failed = True
+                ratio = failures / iteration
+                if self.fail_fast_ratio is not None and ratio >= self.fail_fast_ratio:
+                    self._method_abort.set()
+                    return
+            self._done.wait(self.frequency)
+
+    # ------------------------------------------------------------------ stop conditions, halt
+
+    def _stop_conditions_once(self) -> tuple[Outcome, str] | None:
+        """Before injecting: a true condition aborts; no Prometheus answer refuses (fail safe)."""
+        ctx = self.ctx
+        for condition in ctx.aftershock.stop_conditions:
+            verdict = self._evaluate(condition.query)
+            if verdict == "true":
+                return "aborted", "stop_condition"
+            if verdict == "unavailable" and not ctx.settings.safety.stop_conditions_fail_open:
+                return "refused", "stop_conditions_unavailable"
+        return None
+
+    def _evaluate(self, query: str) -> str:
+        ctx = self.ctx
+        url = ctx.settings.prometheus.url or ctx.configuration.get("prometheus_base_url")
+        record: dict[str, Any] = {"query": query, "at": _iso(time.time())}
+        if not url:
+            record.update(
+                result="unavailable", detail="no Prometheus URL (settings prometheus.url)"
+            )
+        else:
+            try:
+                true, detail = condition_true(
+                    str(url), query, ctx.settings.prometheus.timeout.total_seconds()
+                )
+                record.update(result="true" if true else "false", detail=detail)
+            except ActivityFailed as exc:
+                record.update(result="unavailable", detail=str(exc))
+        if (
+            len(ctx.record.get("stop_conditions", [])) < MAX_STOP_RECORDS
+            or record["result"] != "false"
+        ):
+            ctx.append("stop_conditions", record)
+        return str(record["result"])
+
+    def _monitor(self) -> None:
+        """During the run: the halt switch every second, stop conditions every interval."""
+        ctx = self.ctx
+        interval = ctx.settings.safety.stop_condition_interval.total_seconds()
+        next_check = time.monotonic() + interval
+        while not self._done.wait(min(1.0, interval)):
+            halted = self.halted()
+            if halted:
+                ctx.request_stop("halted", halted)
+                return
+            if ctx.aftershock.stop_conditions and time.monotonic() >= next_check:
+                next_check = time.monotonic() + interval
+                for condition in ctx.aftershock.stop_conditions:
+                    verdict = self._evaluate(condition.query)
+                    if verdict == "true":
+                        ctx.request_stop("stop_condition", condition.query)
+                        return
+                    if (
+                        verdict == "unavailable"
+                        and not ctx.settings.safety.stop_conditions_fail_open
+                    ):
+                        ctx.request_stop("stop_conditions_unavailable", condition.query)
+                        return
+
+    # ------------------------------------------------------------------ recovery, rollbacks
+
+    def _wait_recovery(self) -> None:
+        results = []
+        for tracker in self.ctx.trackers:
+            if self.ctx.stop.is_set():
+                tracker.stop()
+            results.append(tracker.wait())
+        self.ctx.record["recovery"] = [r.as_json() for r in results]
+        for result in results:
+            self.progress("recovery", result.as_json())
+
+    def _recovery_verdict(self) -> str:
+        slo = self.ctx.aftershock.recovery.slo
+        for result in self.ctx.record.get("recovery", []):
+            if result["timed_out"]:
+                return "recovery_timeout"
+        for result in self.ctx.record.get("recovery", []):
+            seconds = result["recovery_seconds"]
+            if slo is not None and seconds is not None and seconds > slo.total_seconds():
+                return "recovery_slo"
+        return ""
+
+    def _rollbacks(self, journal: dict[str, Any]) -> None:
+        strategy = self.rollback_strategy
+        status = journal["status"]
+        # Deliberate deviation from chaoslib: when aftershock itself stopped the run (stop
+        # condition, halt, shutdown), `default` still plays rollbacks: chaos must not stay behind.
+        stopped_by_us = self.ctx.stop.is_set()
+        play = (
+            strategy == "always"
+            or (
+                strategy == "default" and (status not in ("failed", "interrupted") or stopped_by_us)
+            )
+            or (strategy == "deviated" and journal["deviated"])
+        )
+        if not play or not self.experiment.get("rollbacks"):
+            return
+        self.progress("rollbacks", {"strategy": strategy})
+        stopped = self.ctx.stop.is_set()
+        if stopped:  # rollbacks must run even when the run was stopped
+            self.ctx.stop.clear()
+        try:
+            for activity in self.experiment.get("rollbacks") or []:
+                journal["rollbacks"].append(self._activity(activity, "rollback"))
+        finally:
+            if stopped:
+                self.ctx.stop.set()

@@ -1,0 +1,133 @@
+"""Helpers to run experiments through the engine against a simulated cluster."""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+from daemon.catalog.extension import AftershockSettings
+from daemon.engine.context import RunContext
+from daemon.engine.runner import Runner, RunResult
+from daemon.kube.client import Connection, Kube
+from daemon.settings import Settings
+
+PERMISSIVE = {
+    "dry_run": False,
+    "max_percent": 100,
+    "min_ready_replicas": 0,
+    "cooldown": "0s",
+    "stop_condition_interval": "200ms",
+}
+
+
+def settings(prometheus_url: str | None = None, **safety: Any) -> Settings:
+    values = {**PERMISSIVE, **safety}
+    return Settings(
+        safety=values, engine={"activity_timeout": "20s"}, prometheus={"url": prometheus_url}
+    )
+
+
+def greeter_experiment(
+    *, replicas_hint: str = "", method: list | None = None, extension: dict | None = None
+) -> dict:
+    experiment: dict[str, Any] = {
+        "title": f"Terminating a greeter should not impact users {replicas_hint}".strip(),
+        "description": "seed 001",
+        "configuration": {"web_app_url": {"type": "env", "key": "WEBAPP_URL"}},
+        "steady-state-hypothesis": {
+            "title": "Services are all available and healthy",
+            "probes": [
+                {
+                    "type": "probe",
+                    "name": "webapp-pods-running",
+                    "tolerance": True,
+                    "provider": {
+                        "type": "python",
+                        "module": "chaosk8s.pod.probes",
+                        "func": "pods_in_phase",
+                        "arguments": {
+                            "label_selector": "app=webapp",
+                            "phase": "Running",
+                            "ns": "shop",
+                        },
+                    },
+                },
+                {
+                    "type": "probe",
+                    "name": "application-must-respond-normally",
+                    "tolerance": 200,
+                    "provider": {"type": "http", "url": "${web_app_url}", "timeout": 3},
+                },
+            ],
+        },
+        "method": method
+        if method is not None
+        else [
+            {
+                "type": "action",
+                "name": "terminate-one-greeter",
+                "provider": {
+                    "type": "python",
+                    "module": "chaosk8s.pod.actions",
+                    "func": "terminate_pods",
+                    "arguments": {
+                        "label_selector": "app=greeter",
+                        "ns": "shop",
+                        "rand": True,
+                        "qty": 1,
+                    },
+                },
+            },
+        ],
+        "rollbacks": [],
+    }
+    if extension is not None:
+        experiment["extensions"] = [{"name": "aftershock", **extension}]
+    return experiment
+
+
+def run_experiment(
+    sim,
+    experiment: dict,
+    *,
+    safety: dict | None = None,
+    aftershock: dict | None = None,
+    dry_run: bool = False,
+    seed: int = 7,
+    environ: dict | None = None,
+    halted=None,
+    prometheus_url: str | None = None,
+) -> RunResult:
+    kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
+    extension = (
+        aftershock
+        if aftershock is not None
+        else next(
+            (
+                copy.deepcopy(e)
+                for e in experiment.get("extensions", [])
+                if e.get("name") == "aftershock"
+            ),
+            {},
+        )
+    )
+    extension.pop("name", None)
+    ctx = RunContext(
+        experiment_id="test",
+        run_id="test-run",
+        settings=settings(prometheus_url, **(safety or {})),
+        aftershock=AftershockSettings.model_validate(extension),
+        kube=kube,
+        seed=seed,
+        dry_run=dry_run,
+        environ={
+            **os.environ,
+            "WEBAPP_URL": sim.sim.service_url("shop", "webapp"),
+            **(environ or {}),
+        },
+    )
+    try:
+        return Runner(ctx, experiment, halted=halted).run()
+    finally:
+        kube.close()
