@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daemon.kube.client import Kube
-from daemon.kube.errors import Gone, KubeError
+from daemon.kube.errors import Gone, KubeError, TooManyRequests, Unavailable
 from daemon.labels import to_string
 
 RESOURCES = {
@@ -41,6 +41,8 @@ class RecoveryResult:
     timed_out: bool = False
     error: str = ""
     relists: int = 0
+    api_errors: int = 0
+    measured: bool = True  # False for kinds whose pods nobody recreates
 
     @property
     def recovery_seconds(self) -> float | None:
@@ -62,6 +64,8 @@ class RecoveryResult:
             "timed_out": self.timed_out,
             "error": self.error,
             "relists": self.relists,
+            "api_errors": self.api_errors,
+            "measured": self.measured,
         }
 
 
@@ -142,11 +146,14 @@ class RecoveryTracker:
         resource = RESOURCES.get(result.kind)
         try:
             if resource is None:
+                result.measured = False
                 result.error = f"{result.kind} pods are not recreated; recovery is not measured"
                 return
             state = _State()
             while not self._stop.is_set() and self._remaining() > 0:
-                watchers = self._start_watches(resource, state)
+                watchers = self._start_watches_retrying(resource, state)
+                if watchers is None:
+                    break
                 outcome = self._consume(state)
                 for stop in watchers:
                     stop.set()
@@ -160,6 +167,25 @@ class RecoveryTracker:
         finally:
             if not result.recovered and not result.error and self._remaining() <= 0:
                 result.timed_out = True
+
+    def _start_watches_retrying(self, resource: str, state: _State) -> list[threading.Event] | None:
+        """(Re)list through transient API errors (5xx, 429, outages) until the deadline."""
+        delay = 0.1
+        while not self._stop.is_set():
+            try:
+                return self._start_watches(resource, state)
+            except (Unavailable, TooManyRequests) as exc:
+                self.result.api_errors += 1
+                pause = (
+                    min(exc.retry_after or delay, 2.0)
+                    if isinstance(exc, TooManyRequests)
+                    else delay
+                )
+                if self._remaining() <= pause:
+                    return None
+                self._stop.wait(pause)
+                delay = min(delay * 2, 1.0)
+        return None
 
     def _start_watches(self, resource: str, state: _State) -> list[threading.Event]:
         result = self.result
@@ -207,7 +233,8 @@ class RecoveryTracker:
                 self._events.put(("relist", "", {}, self.clock()))
                 return
             except KubeError:
-                time.sleep(min(delay, max(0.0, self._remaining())))
+                self.result.api_errors += 1
+                stop.wait(min(delay, max(0.0, self._remaining())))
                 delay = min(delay * 2, 2.0)
 
     def _consume(self, state: _State) -> str:

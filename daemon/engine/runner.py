@@ -224,6 +224,8 @@ class Runner:
             return "refused", self._refusal.reason
         if ctx.stop.is_set():
             return "aborted", ctx.stop_reason
+        if not_steady and journal["status"] == "failed":
+            return "failed", "probe_failed"  # an errored probe is no verdict
         if not_steady:
             return "not_steady", "hypothesis_before"
         if self._method_failed:
@@ -236,6 +238,8 @@ class Runner:
         if self._during_failed:
             journal["deviated"] = True
             return "deviated", "hypothesis_during"
+        if recovery_reason == "recovery_unmeasured":
+            return "failed", recovery_reason
         if recovery_reason:
             return "deviated", recovery_reason
         return "passed", ""
@@ -517,6 +521,9 @@ class Runner:
 
     def _recovery_verdict(self) -> str:
         slo = self.ctx.aftershock.recovery.slo
+        for result in self.ctx.record.get("recovery", []):
+            if result["error"] and result["measured"] and not result["recovered"]:
+                return "recovery_unmeasured"  # e.g. forbidden or gone: we cannot vouch for it
         for result in self.ctx.record.get("recovery", []):
             if result["timed_out"]:
                 return "recovery_timeout"

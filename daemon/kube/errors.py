@@ -91,7 +91,9 @@ def from_status(status: int, body: Any, headers: Any = None, what: str = "") -> 
     message = parsed.get("message") or (
         body.decode(errors="replace") if isinstance(body, bytes) else str(body or "")
     )
-    message = message.strip() or f"HTTP {status}"
+    message = message.strip()
+    # The status code belongs in what an operator reads: "injected fault" alone hides a 500.
+    message = f"{message} (HTTP {status})" if message and status else message or f"HTTP {status}"
     if what:
         message = f"{what}: {message}"
     kind = _BY_STATUS.get(status)

@@ -935,7 +935,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/sim/v1/stats":
             if method == "DELETE":
                 self.server.stats.reset()
-            return 200, self._json(200, self.server.stats.describe())
+            described = self.server.stats.describe()
+            described["open_watches"] = cluster.store.open_watches()
+            return 200, self._json(200, described)
         if path == "/sim/v1/services":
             return 200, self._json(200, {"services": self.server.service_urls})
         if path == "/sim/v1/churn" and method == "POST":

@@ -241,6 +241,11 @@ class Store:
             self._watchers.setdefault(watcher.key, []).append(watcher)
             return replay
 
+    def open_watches(self) -> dict[str, int]:
+        """Open watch streams per resource key, so tests can wait for a client's watch."""
+        with self.lock:
+            return {key: len(ws) for key, ws in sorted(self._watchers.items()) if ws}
+
     def unwatch(self, watcher: Watcher) -> None:
         with self.lock:
             watchers = self._watchers.get(watcher.key, [])
