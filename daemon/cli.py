@@ -238,6 +238,12 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
 
     settings = obj.settings
     overrides = _parse_vars(var_pairs, var_file)
+    journal_dir = journal_path.resolve().parent
+    if not journal_dir.is_dir() or not os.access(journal_dir, os.W_OK):
+        # Checked before any chaos: a run whose journal cannot be written must not start.
+        raise click.BadParameter(
+            f"{journal_dir} is not a writable directory", param_hint="--journal"
+        )
     result = load_file(file, options_from_settings(settings))
     if not result.ok or result.loaded is None:
         click.echo(f"aftershock: {file} is not a valid experiment:", err=True)
@@ -296,13 +302,30 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
             signal.signal(signum, handler)
         if kube is not None:
             kube.close()
-    journal_path.write_text(json.dumps(outcome.journal, indent=2, default=str))
+    _write_journal(journal_path, outcome.journal)
     click.echo(
         f"outcome: {outcome.outcome}"
         + (f" ({outcome.reason})" if outcome.reason else "")
         + f"; journal: {journal_path}"
     )
     sys.exit(RUN_EXIT[outcome.outcome])
+
+
+def _write_journal(path: Path, journal: dict[str, Any]) -> None:
+    """Atomically (temp file + rename): a crash never leaves half a journal behind."""
+    import os
+    import tempfile
+
+    text = json.dumps(journal, indent=2, default=str)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.resolve().parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        Path(temp).replace(path)
+    except OSError as exc:
+        click.echo(f"aftershock: cannot write the journal to {path}: {exc}", err=True)
+        click.echo(text)  # the record of what was done must not be lost
+        return
 
 
 def report_as_json(report: Any) -> dict[str, Any]:

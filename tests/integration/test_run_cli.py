@@ -1,0 +1,124 @@
+"""`aftershock run` as a process: exit codes, journal, dry-run default, SIGTERM mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.integration.conftest import wait_for
+from tests.integration.engine_helpers import greeter_experiment
+from tests.integration.test_engine import story
+
+AFTERSHOCK = Path(sys.executable).parent / "aftershock"
+
+
+def command(sim, tmp_path: Path, experiment: dict, *args: str, settings: dict | None = None):
+    source = tmp_path / "experiment.yaml"
+    source.write_text(yaml.safe_dump(experiment))
+    config = tmp_path / "settings.yaml"
+    config.write_text(yaml.safe_dump({"logging": {"format": "json"}, **(settings or {})}))
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(sim.sim.kubeconfig),
+        "WEBAPP_URL": sim.sim.service_url("shop", "webapp"),
+    }
+    argv = [str(AFTERSHOCK), "--config", str(config), "run", str(source), *args]
+    return argv, env
+
+
+def run(sim, tmp_path, experiment, *args, settings=None) -> subprocess.CompletedProcess:
+    argv, env = command(sim, tmp_path, experiment, *args, settings=settings)
+    return subprocess.run(
+        argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_default_is_dry_run_and_exit_0(make_sim, tmp_path) -> None:
+    sim = make_sim(story(3))
+    sim.ready()
+    done = run(sim, tmp_path, greeter_experiment(), settings={"safety": {"max_percent": 50}})
+    assert done.returncode == 0, done.stderr
+    assert "outcome: passed" in done.stdout
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["aftershock"]["dry_run"] is True
+    assert len(journal["aftershock"]["plans"][0]["targets"]) == 1
+    assert sim.timeline() == []
+    assert "dry run" in done.stderr  # the operator is told nothing was killed
+
+
+def test_refused_by_default_safety_exits_3(make_sim, tmp_path) -> None:
+    sim = make_sim(story(1))
+    sim.ready()
+    done = run(sim, tmp_path, greeter_experiment(), "--no-dry-run", "--journal", "out.json")
+    assert done.returncode == 3, done.stderr
+    journal = json.loads((tmp_path / "out.json").read_text())
+    assert journal["aftershock"]["outcome"] == "refused"
+    assert sim.timeline() == []
+
+
+def test_invalid_file_exits_2_naming_the_field(sim, tmp_path) -> None:
+    experiment = greeter_experiment()
+    del experiment["method"]
+    done = run(sim, tmp_path, experiment, "--no-dry-run")
+    assert done.returncode == 2
+    assert "experiment.yaml" in done.stderr
+    assert "method" in done.stderr
+    assert not (tmp_path / "journal.json").exists()
+
+
+def test_unwritable_journal_directory_exits_2_before_any_chaos(sim, tmp_path) -> None:
+    done = run(
+        sim, tmp_path, greeter_experiment(), "--no-dry-run", "--journal", "missing/dir/j.json"
+    )
+    assert done.returncode == 2
+    assert "--journal" in done.stderr
+    assert sim.timeline() == []
+
+
+def test_sigterm_mid_run_aborts_plays_rollbacks_and_exits_4(make_sim, tmp_path) -> None:
+    sim = make_sim(story(3))
+    sim.ready()
+    experiment = greeter_experiment()
+    experiment["method"][0]["pauses"] = {"after": 30}
+    experiment["rollbacks"] = [
+        {
+            "type": "action",
+            "name": "scale-back",
+            "provider": {
+                "type": "python",
+                "module": "chaosk8s.deployment.actions",
+                "func": "scale_deployment",
+                "arguments": {"name": "webapp", "replicas": 5, "ns": "shop"},
+            },
+        }
+    ]
+    argv, env = command(
+        sim,
+        tmp_path,
+        experiment,
+        "--no-dry-run",
+        settings={"safety": {"max_percent": 50, "min_ready_replicas": 1}},
+    )
+    process = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        wait_for(sim.timeline, 20, "the kill")
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 4, out
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert (journal["aftershock"]["outcome"], journal["aftershock"]["reason"]) == (
+        "aborted",
+        "shutdown",
+    )
+    assert journal["status"] == "interrupted"
+    assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
+    assert sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas == 5
+    assert len(sim.timeline()) == 1
