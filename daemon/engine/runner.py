@@ -49,6 +49,20 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
+def _failed_record(activity: dict[str, Any], message: str) -> dict[str, Any]:
+    """The record of an activity that could not even start (or never reported back)."""
+    now = time.time()
+    return {
+        "activity": activity,
+        "output": None,
+        "status": "failed",
+        "start": _iso(now),
+        "end": _iso(now),
+        "duration": 0.0,
+        "exception": [f"{message}\n"],
+    }
+
+
 class Runner:
     def __init__(
         self,
@@ -293,16 +307,9 @@ class Runner:
         if "ref" in activity:
             resolved = self.by_name.get(activity["ref"])
             if resolved is None:
-                now = time.time()
-                return {
-                    "activity": activity,
-                    "output": None,
-                    "status": "failed",
-                    "start": _iso(now),
-                    "end": _iso(now),
-                    "duration": 0.0,
-                    "exception": [f"could not find referenced activity '{activity['ref']}'\n"],
-                }
+                return _failed_record(
+                    activity, f"could not find referenced activity '{activity['ref']}'"
+                )
             activity = resolved
         pauses = activity.get("pauses") or {}
         self._pause(pauses.get("before"))
@@ -372,16 +379,7 @@ class Runner:
                 try:
                     record = future.result(timeout=self._timeout_for(activity) + 10)
                 except FutureTimeout:
-                    now = time.time()
-                    record = {
-                        "activity": activity,
-                        "output": None,
-                        "status": "failed",
-                        "start": _iso(now),
-                        "end": _iso(now),
-                        "duration": 0.0,
-                        "exception": ["background activity did not finish in time\n"],
-                    }
+                    record = _failed_record(activity, "background activity did not finish in time")
                 runs.append(record)
                 if record["status"] != "succeeded" and self._refusal is None:
                     self._method_failed = True

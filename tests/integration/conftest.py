@@ -120,6 +120,23 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "c
         time.sleep(0.02)
 
 
+def exhaust_webapp_budget(sim: Sim) -> None:
+    """Raise the webapp PDB to minAvailable 3 (of 3) and wait until it allows no disruption."""
+    sim.policy.patch_namespaced_pod_disruption_budget(
+        "webapp", "shop", {"spec": {"minAvailable": 3}}
+    )
+    wait_for(
+        lambda: (
+            sim.policy.read_namespaced_pod_disruption_budget(
+                "webapp", "shop"
+            ).status.disruptions_allowed
+            == 0
+        ),
+        5,
+        "budget exhausted",
+    )
+
+
 @pytest.fixture
 def make_sim(tmp_path) -> Iterator[Callable[..., Sim]]:
     started: list[Sim] = []

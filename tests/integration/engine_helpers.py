@@ -131,3 +131,17 @@ def run_experiment(
         return Runner(ctx, experiment, halted=halted).run()
     finally:
         kube.close()
+
+
+def scale_webapp(replicas: int, name: str = "webapp") -> dict:
+    """A chaosk8s scale action (rollbacks in tests: its effect is easy to read back)."""
+    return {
+        "type": "action",
+        "name": f"scale-{name}-{replicas}",
+        "provider": {
+            "type": "python",
+            "module": "chaosk8s.deployment.actions",
+            "func": "scale_deployment",
+            "arguments": {"name": name, "replicas": replicas, "ns": "shop"},
+        },
+    }

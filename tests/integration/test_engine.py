@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.integration.conftest import shop, wait_for
-from tests.integration.engine_helpers import greeter_experiment, run_experiment
+from tests.integration.conftest import exhaust_webapp_budget, shop, wait_for
+from tests.integration.engine_helpers import greeter_experiment, run_experiment, scale_webapp
 
 
 def story(greeters: int, ready_delay: str = "1500ms") -> dict:
@@ -113,19 +113,7 @@ def evict_method(selector: str, mode: str = "one", value: float = 1) -> list:
 
 
 def test_pdb_refusal_is_refused_not_failed(sim) -> None:
-    sim.policy.patch_namespaced_pod_disruption_budget(
-        "webapp", "shop", {"spec": {"minAvailable": 3}}
-    )
-    wait_for(
-        lambda: (
-            sim.policy.read_namespaced_pod_disruption_budget(
-                "webapp", "shop"
-            ).status.disruptions_allowed
-            == 0
-        ),
-        5,
-        "budget exhausted",
-    )
+    exhaust_webapp_budget(sim)
     result = run_experiment(sim, greeter_experiment(method=evict_method("app=webapp")))
     assert (result.outcome, result.reason) == ("refused", "pdb")
     assert sim.timeline() == []
@@ -237,18 +225,7 @@ def prometheus():
 def test_stop_condition_mid_run_aborts_and_plays_rollbacks(sim, prometheus) -> None:
     experiment = greeter_experiment()
     experiment["method"][0]["pauses"] = {"after": 3}
-    experiment["rollbacks"] = [
-        {
-            "type": "action",
-            "name": "scale-back",
-            "provider": {
-                "type": "python",
-                "module": "chaosk8s.deployment.actions",
-                "func": "scale_deployment",
-                "arguments": {"name": "webapp", "replicas": 4, "ns": "shop"},
-            },
-        }
-    ]
+    experiment["rollbacks"] = [scale_webapp(4)]
 
     def fire_after_kill() -> None:
         wait_for(sim.timeline, 10, "the kill")
@@ -260,7 +237,7 @@ def test_stop_condition_mid_run_aborts_and_plays_rollbacks(sim, prometheus) -> N
     )
     assert (result.outcome, result.reason) == ("aborted", "stop_condition")
     assert result.journal["status"] == "interrupted"
-    assert [r["activity"]["name"] for r in result.journal["rollbacks"]] == ["scale-back"]
+    assert [r["activity"]["name"] for r in result.journal["rollbacks"]] == ["scale-webapp-4"]
     assert result.journal["rollbacks"][0]["status"] == "succeeded"
     assert sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas == 4
     assert "up == 0" in prometheus.queries

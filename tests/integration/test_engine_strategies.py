@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.integration.engine_helpers import greeter_experiment, run_experiment
+from tests.integration.engine_helpers import greeter_experiment, run_experiment, scale_webapp
 from tests.integration.test_engine import evict_method, story
 
 
@@ -20,19 +20,6 @@ def wait_probe(seconds: float) -> dict:
             "arguments": {"label_selector": "app=webapp", "ns": "shop"},
         },
         "pauses": {"after": seconds},
-    }
-
-
-def scale_webapp(replicas: int) -> dict:
-    return {
-        "type": "action",
-        "name": f"scale-webapp-{replicas}",
-        "provider": {
-            "type": "python",
-            "module": "chaosk8s.deployment.actions",
-            "func": "scale_deployment",
-            "arguments": {"name": "webapp", "replicas": replicas, "ns": "shop"},
-        },
     }
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from daemon.kube.client import Connection, Kube
 from daemon.kube.errors import Forbidden, Gone, NotFound, TooManyRequests, Unavailable
-from tests.integration.conftest import shop, wait_for
+from tests.integration.conftest import exhaust_webapp_budget, shop, wait_for
 
 
 @pytest.fixture
@@ -42,19 +42,7 @@ def test_errors_are_translated(kube, sim) -> None:
     assert caught.value.status == 404
     assert 'pods "nope" not found' in caught.value.message
     pod = kube.list("pods", "shop", label_selector="app=webapp")[0][0]["metadata"]["name"]
-    sim.policy.patch_namespaced_pod_disruption_budget(
-        "webapp", "shop", {"spec": {"minAvailable": 3}}
-    )
-    wait_for(
-        lambda: (
-            sim.policy.read_namespaced_pod_disruption_budget(
-                "webapp", "shop"
-            ).status.disruptions_allowed
-            == 0
-        ),
-        5,
-        "budget exhausted",
-    )
+    exhaust_webapp_budget(sim)
     with pytest.raises(TooManyRequests) as budget:
         kube.evict_pod("shop", pod)
     assert budget.value.disruption_budget

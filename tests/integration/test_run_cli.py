@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from tests.integration.conftest import wait_for
-from tests.integration.engine_helpers import greeter_experiment
+from tests.integration.engine_helpers import greeter_experiment, scale_webapp
 from tests.integration.test_engine import story
 
 AFTERSHOCK = Path(sys.executable).parent / "aftershock"
@@ -86,18 +86,7 @@ def test_sigterm_mid_run_aborts_plays_rollbacks_and_exits_4(make_sim, tmp_path) 
     sim.ready()
     experiment = greeter_experiment()
     experiment["method"][0]["pauses"] = {"after": 30}
-    experiment["rollbacks"] = [
-        {
-            "type": "action",
-            "name": "scale-back",
-            "provider": {
-                "type": "python",
-                "module": "chaosk8s.deployment.actions",
-                "func": "scale_deployment",
-                "arguments": {"name": "webapp", "replicas": 5, "ns": "shop"},
-            },
-        }
-    ]
+    experiment["rollbacks"] = [scale_webapp(5)]
     argv, env = command(
         sim,
         tmp_path,
