@@ -80,6 +80,9 @@ def _single(query: dict[str, list[str]]) -> dict[str, str]:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the
+    # client's delayed ACK (~40 ms). Go's net/http (the real API server) sets TCP_NODELAY.
+    disable_nagle_algorithm = True
     server: SimServer
     server_version = "aftershock-sim"
 

@@ -72,6 +72,9 @@ def availability(
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the
+    # client's delayed ACK (~40 ms). Go's net/http (the real API server) sets TCP_NODELAY.
+    disable_nagle_algorithm = True
     server: ServiceListener
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ARG002 - stdlib signature; silence access logs
