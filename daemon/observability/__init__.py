@@ -1,0 +1,1 @@
+"""Metrics exported to Prometheus (DESIGN §9)."""

@@ -1,0 +1,1 @@
+"""Run history: what ran, what it did, and what was interrupted (DESIGN §11)."""

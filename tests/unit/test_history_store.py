@@ -1,0 +1,114 @@
+"""The SQLite run history: running rows before chaos, interrupted runs, retention, errors."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from daemon.store.history import HistoryStore, StoreError
+
+T0 = datetime(2026, 11, 23, 12, tzinfo=UTC).timestamp()
+
+
+def store(tmp_path, **kwargs) -> HistoryStore:
+    values = {"retention": timedelta(days=30), "max_runs_per_experiment": 3, **kwargs}
+    return HistoryStore(tmp_path / "sub" / "history.db", **values).open()
+
+
+def start(s: HistoryStore, run_id: str, at: float, experiment: str = "exp") -> None:
+    s.start_run(
+        run_id,
+        experiment,
+        trigger="schedule",
+        dry_run=False,
+        experiment_doc={"title": run_id, "rollbacks": [{"name": "undo"}]},
+        started_at=at,
+    )
+
+
+def test_running_row_survives_a_reopen_as_an_interrupted_run(tmp_path) -> None:
+    s = store(tmp_path)
+    start(s, "r1", T0)
+    start(s, "r2", T0 + 1)
+    s.finish_run(
+        "r2", outcome="passed", reason="", journal={"status": "completed"}, ended_at=T0 + 5
+    )
+    s.close()
+    reopened = store(tmp_path)
+    ((row, doc),) = reopened.interrupted()
+    assert (row.id, row.state, doc["rollbacks"]) == ("r1", "running", [{"name": "undo"}])
+    found = reopened.run("r2")
+    assert found is not None
+    assert found[0].outcome == "passed"
+    assert found[1] == {"status": "completed"}
+    assert reopened.last_runs()["exp"]["outcome"] == "passed"
+    assert reopened.last_runs()["exp"]["last_pass"] == T0 + 5
+
+
+def test_disruptions_feed_cooldown_and_the_daily_budget(tmp_path) -> None:
+    s = store(tmp_path)
+    start(s, "r1", T0)
+    disrupted = [
+        {
+            "namespace": "shop",
+            "kind": "Deployment",
+            "workload": "web",
+            "pod": p,
+            "method": "delete",
+            "at": T0 + i,
+        }
+        for i, p in enumerate(["web-a", "web-b"])
+    ]
+    s.finish_run(
+        "r1", outcome="passed", reason="", journal={}, ended_at=T0 + 9, disruptions=disrupted
+    )
+    history = s.guard_history(datetime.fromtimestamp(T0 + 60, UTC))
+    assert history.disrupted_last_24h == 2
+    assert history.last_disruption[("shop", "Deployment", "web")].timestamp() == T0 + 1
+    assert s.guard_history(datetime.fromtimestamp(T0 + 90000, UTC)).disrupted_last_24h == 0
+
+
+def test_retention_by_count_and_age_keeps_running_rows(tmp_path) -> None:
+    s = store(tmp_path)
+    for i in range(6):
+        start(s, f"r{i}", T0 + i)
+        if i != 0:
+            s.finish_run(f"r{i}", outcome="passed", reason="", journal={}, ended_at=T0 + i)
+    s.prune(T0 + 10)
+    assert [r.id for r in s.runs("exp")] == ["r5", "r4", "r3", "r0"]  # 3 kept + the running one
+    s.prune(T0 + timedelta(days=31).total_seconds())
+    assert [r.id for r in s.runs()] == ["r0"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes regardless of mode bits")
+def test_read_only_database_is_a_store_error_and_reported(tmp_path) -> None:
+    s = store(tmp_path)
+    s.close()
+    (tmp_path / "sub" / "history.db").chmod(0o444)
+    readonly = HistoryStore(
+        tmp_path / "sub" / "history.db", retention=timedelta(days=1), max_runs_per_experiment=1
+    )
+    readonly.open()
+    with pytest.raises(StoreError):
+        start(readonly, "r1", T0)
+
+
+def test_a_failing_write_is_a_store_error_that_names_the_step(tmp_path) -> None:
+    s = store(tmp_path)
+    start(s, "r1", T0)
+    with pytest.raises(StoreError, match="recording the start of a run"):
+        start(s, "r1", T0)  # duplicate id: the database refuses
+    assert "recording the start" in s.error
+    assert s.check() == ""  # the next successful write clears the error
+    assert s.error == ""
+
+
+def test_unopenable_path_is_a_store_error(tmp_path) -> None:
+    (tmp_path / "file").write_text("x")
+    bad = HistoryStore(
+        tmp_path / "file" / "h.db", retention=timedelta(days=1), max_runs_per_experiment=1
+    )
+    with pytest.raises(StoreError, match="cannot open run history"):
+        bad.open()
