@@ -328,6 +328,101 @@ def _write_journal(path: Path, journal: dict[str, Any]) -> None:
         return
 
 
+@cli.command()
+@click.option(
+    "--port", type=click.IntRange(0, 65535), help="HTTP port (default: settings api.port)."
+)
+@click.pass_obj
+def serve(obj: Context, port: int | None) -> None:
+    """Run the daemon: schedules, guarded runs, API, metrics (the in-cluster entry point)."""
+    import os
+
+    from daemon.server import serve as serve_forever
+    from daemon.server import start
+
+    settings = obj.settings
+    try:
+        running = start(settings, port=port, environ=dict(os.environ))
+    except OSError as exc:
+        click.echo(f"aftershock: cannot listen on {settings.api.host}: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"aftershock serving on {running.url}", err=True)
+    serve_forever(running)
+
+
+@cli.command()
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to run, then exit cleanly (0: until Ctrl-C).",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=2),
+    default=10,
+    show_default=True,
+    help="Accelerated schedule: seconds between runs of each experiment.",
+)
+@click.pass_obj
+def demo(obj: Context, duration: float, port: int, interval: float) -> None:
+    """The demo catalog on accelerated schedules against the built-in simulated cluster."""
+    from daemon.demo import run_demo
+
+    sys.exit(run_demo(obj.settings, duration=duration, port=port, interval=interval))
+
+
+@cli.command()
+@click.argument(
+    "catalog", required=False, type=click.Path(exists=True, path_type=Path), metavar="[CATALOG]"
+)
+@click.option("--hours", type=click.FloatRange(min=0, max=24 * 366), default=24, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable plan.")
+@click.pass_obj
+def plan(obj: Context, catalog: Path | None, hours: float, as_json: bool) -> None:
+    """Print the upcoming fire times of every scheduled experiment."""
+    from datetime import UTC, datetime, timedelta
+
+    from daemon.catalog.loader import load_catalog, options_from_settings
+    from daemon.scheduling.triggers import upcoming
+
+    settings = obj.settings
+    report = load_catalog([catalog or settings.catalog.path], options_from_settings(settings))
+    now = datetime.now(UTC)
+    rows: dict[str, Any] = {}
+    for loaded in sorted(report.experiments, key=lambda e: e.id):
+        schedule = loaded.settings.schedule
+        if not loaded.settings.enabled or schedule is None:
+            rows[loaded.id] = {"schedule": None, "fires": []}
+            continue
+        fires = upcoming(
+            schedule,
+            now,
+            now + timedelta(hours=hours),
+            experiment=loaded.id,
+            seed=settings.scheduling.seed,
+            limit=1000,
+        )
+        rows[loaded.id] = {"schedule": schedule.describe(), "fires": [f.isoformat() for f in fires]}
+    invalid = sum(1 for f in report.files if not f.ok)
+    if as_json:
+        click.echo(json.dumps({"from": now.isoformat(), "hours": hours, "experiments": rows}))
+    else:
+        for experiment_id, row in rows.items():
+            click.echo(f"{experiment_id}: {row['schedule'] or 'not scheduled'}")
+            for fire in row["fires"][:50]:
+                click.echo(f"  {fire}")
+            if len(row["fires"]) > 50:
+                click.echo(f"  ... {len(row['fires']) - 50} more")
+        if invalid:
+            click.echo(
+                f"{invalid} invalid file(s) not planned; run `aftershock validate`", err=True
+            )
+    sys.exit(EXIT_INVALID if invalid else 0)
+
+
 def report_as_json(report: Any) -> dict[str, Any]:
     def entry(result: Any) -> dict[str, Any]:
         loaded = result.loaded

@@ -107,6 +107,8 @@ class SchedulingSettings(Group):
     max_concurrent_runs: Annotated[int, Field(ge=1, le=64)] = 1
     misfire_grace: Duration = timedelta(seconds=60)
     timezone: str = "UTC"
+    seed: int = 0  # MTBF day plans derive from (seed, experiment, date)
+    shutdown_timeout: PositiveDuration = timedelta(seconds=20)  # below the pod's grace period
 
     @field_validator("timezone")
     @classmethod
@@ -120,6 +122,19 @@ class ApiSettings(Group):
     auth: Literal["token", "kubernetes", "none"] = "token"
     token_file: Path | None = None
     protect_reads: bool = False
+    # auth=kubernetes: TokenReview, then SubjectAccessReview for verb create (mutations) or
+    # get (protected reads) on this virtual resource in the daemon's namespace.
+    review_group: str = "aftershock.io"
+    review_resource: str = "control"
+
+
+class LeaderSettings(Group):
+    enabled: bool = True
+    lease_name: str = "aftershock-leader"
+    identity: str | None = None  # default: the host name (the pod name in Kubernetes)
+    lease_duration: PositiveDuration = timedelta(seconds=15)
+    renew_deadline: PositiveDuration = timedelta(seconds=10)
+    retry_period: PositiveDuration = timedelta(seconds=2)
 
 
 class StoreSettings(Group):
@@ -167,6 +182,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    leader: LeaderSettings = Field(default_factory=LeaderSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -32,6 +32,8 @@ class RunContext:
     history: History = field(default_factory=History)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     stop: threading.Event = field(default_factory=threading.Event)
+    # Asked right before every kill: a reason not to inject now (halted, lost the lease).
+    gate: Callable[[], str | None] = field(default=lambda: None)
     stop_reason: str = ""
     stop_detail: str = ""
     trackers: list[RecoveryTracker] = field(default_factory=list)

@@ -111,6 +111,21 @@ class Runner:
 
     # ------------------------------------------------------------------ entry point
 
+    def rollbacks_only(self) -> list[dict[str, Any]]:
+        """For a run interrupted by a crash: play its rollbacks (unless strategy `never`)."""
+        if self.rollback_strategy == "never" or not self.experiment.get("rollbacks"):
+            return []
+        try:
+            self.ctx.configuration = load_configuration(
+                self.experiment.get("configuration") or {}, self.ctx.environ, self.var_overrides
+            )
+            self.ctx.secrets = load_secrets(
+                self.experiment.get("secrets") or {}, self.ctx.environ, self.secret_overrides
+            )
+        except InvalidRun as exc:
+            return [_failed_record({"name": "configuration"}, str(exc))]
+        return [self._activity(activity, "rollback") for activity in self.experiment["rollbacks"]]
+
     def run(self) -> RunResult:
         ctx = self.ctx
         started = time.time()

@@ -7,7 +7,7 @@ objects real servers send, e.g. partial nodeInfo) and cheaper to copy and journa
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,8 @@ class Kube:
         self.apps = client.AppsV1Api(api_client)
         self.policy = client.PolicyV1Api(api_client)
         self.coordination = client.CoordinationV1Api(api_client)
+        self.authentication = client.AuthenticationV1Api(api_client)
+        self.authorization = client.AuthorizationV1Api(api_client)
 
     @classmethod
     def connect(cls, conn: Connection, on_request: RequestHook | None = None) -> Kube:
@@ -289,6 +291,65 @@ class Kube:
             {"spec": {"replicas": replicas}},
         )
         return result
+
+    def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(
+            "create", "leases", self.coordination.create_namespaced_lease, namespace, body
+        )
+        return result
+
+    def replace_lease(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT with the body's resourceVersion: a concurrent writer gets Conflict (409)."""
+        result: dict[str, Any] = self.call(
+            "update", "leases", self.coordination.replace_namespaced_lease, name, namespace, body
+        )
+        return result
+
+    def review_token(self, token: str) -> dict[str, Any]:
+        """TokenReview: who presented this token (status.authenticated, status.user)."""
+        body: dict[str, Any] = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenReview",
+            "spec": {"token": token},
+        }
+        result: dict[str, Any] = self.call(
+            "create", "tokenreviews", self.authentication.create_token_review, body
+        )
+        return result.get("status") or {}
+
+    def review_access(
+        self,
+        user: str,
+        groups: Sequence[str],
+        *,
+        verb: str,
+        group: str,
+        resource: str,
+        namespace: str,
+    ) -> tuple[bool, str]:
+        """SubjectAccessReview: may this user do verb on the (virtual) resource?"""
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": user,
+                "groups": [*groups],
+                "resourceAttributes": {
+                    "verb": verb,
+                    "group": group,
+                    "resource": resource,
+                    "namespace": namespace,
+                },
+            },
+        }
+        result: dict[str, Any] = self.call(
+            "create",
+            "subjectaccessreviews",
+            self.authorization.create_subject_access_review,
+            body,
+        )
+        status = result.get("status") or {}
+        return bool(status.get("allowed")), str(status.get("reason") or "")
 
     # ------------------------------------------------------------------ watch
 

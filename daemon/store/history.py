@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS disruptions (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS disruptions_by_time ON disruptions (at);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -137,7 +138,7 @@ class HistoryStore:
                 self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
                 self._db.execute("COMMIT")
-            except (sqlite3.Error, OSError) as exc:
+            except (sqlite3.Error, OSError, TypeError, ValueError) as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 self.error = f"run history {self.path}: {what} failed: {exc}"
@@ -171,7 +172,14 @@ class HistoryStore:
             db.execute(
                 "INSERT INTO runs (id, experiment, trigger, state, dry_run, started_at,"
                 " experiment_doc) VALUES (?, ?, ?, 'running', ?, ?, ?)",
-                (run_id, experiment, trigger, int(dry_run), started_at, json.dumps(experiment_doc)),
+                (
+                    run_id,
+                    experiment,
+                    trigger,
+                    int(dry_run),
+                    started_at,
+                    json.dumps(experiment_doc, default=str),
+                ),
             )
 
     def finish_run(
@@ -222,6 +230,20 @@ class HistoryStore:
             ).rowcount
             db.execute("DELETE FROM disruptions WHERE at < ?", (min(cutoff, now - 86400),))
         return int(removed)
+
+    def set_state(self, key: str, value: Any) -> None:
+        """Small durable facts (the API halt switch) that must survive a restart."""
+        with self._tx(f"saving {key}") as db:
+            db.execute(
+                "INSERT INTO state VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, json.dumps(value, default=str)),
+            )
+
+    def get_state(self, key: str) -> Any:
+        with self._tx(f"reading {key}") as db:
+            found = db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return json.loads(found[0]) if found else None
 
     # ------------------------------------------------------------------ reads
 

@@ -580,6 +580,10 @@ def _execute(
     for target in chosen.targets:
         if ctx.stop.is_set():
             break
+        closed = ctx.gate()
+        if closed:
+            ctx.request_stop(closed, "checked before the kill")
+            break
         meta = target.pod["metadata"]
         try:
             if method == "evict":
@@ -610,7 +614,12 @@ def _execute(
     for target in killed:
         ctx.append(
             "disrupted",
-            {"pod": target.name, "workload": "/".join(target.workload), "method": method},
+            {
+                "pod": target.name,
+                "workload": "/".join(target.workload),
+                "method": method,
+                "at": returned_at[target.workload],
+            },
         )
     return {
         "killed": [t.name for t in killed],

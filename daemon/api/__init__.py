@@ -1,0 +1,1 @@
+"""HTTP: health, metrics, control API, status page (DESIGN §10)."""

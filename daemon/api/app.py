@@ -1,0 +1,290 @@
+"""The HTTP surface: probes, /metrics, the control API and the status page.
+
+Errors are RFC 7807 `application/problem+json`. Mutations always need credentials
+(bearer token from a Secret file, or Kubernetes TokenReview + SubjectAccessReview);
+reads only when `api.protect_reads`. No debug or profiling endpoints exist.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from daemon import __version__
+from daemon.api import pages
+from daemon.api.auth import TokenAuth
+from daemon.kube.errors import KubeError
+from daemon.service import Daemon, Entry, TriggerError
+from daemon.store.history import StoreError
+
+if TYPE_CHECKING:
+    from daemon.settings import Settings
+
+
+class ProblemError(Exception):
+    def __init__(self, status: int, title: str, detail: str, **extra: Any):
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+def problem_response(status: int, title: str, detail: str, instance: str, **extra: Any) -> Any:
+    headers = {"WWW-Authenticate": 'Bearer realm="aftershock"'} if status == 401 else None
+    return JSONResponse(
+        {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": instance,
+            **extra,
+        },
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def experiment_view(daemon: Daemon, experiment_id: str, entry: Entry) -> dict[str, Any]:
+    loaded = entry.loaded
+    schedule = loaded.settings.schedule if loaded else None
+    next_run = daemon.next_run(experiment_id)
+    recoveries = entry.recoveries
+    return {
+        "id": experiment_id,
+        "title": loaded.title if loaded else None,
+        "file": str(entry.path),
+        "valid": loaded is not None,
+        "stale": entry.stale,
+        "problems": entry.problems,
+        "enabled": bool(loaded and loaded.settings.enabled),
+        "schedule": schedule.describe() if schedule else None,
+        "next_run": next_run.isoformat() if next_run else None,
+        "running": entry.running,
+        "last_run": {
+            "id": entry.last_run_id,
+            "outcome": entry.last_outcome,
+            "reason": entry.last_reason,
+            "ended_at": pages.iso(entry.last_run),
+        },
+        "last_pass": pages.iso(entry.last_pass),
+        "recovery": {
+            "last": entry.last_recovery,
+            "p50": round(statistics.median(recoveries), 3) if recoveries else None,
+        },
+    }
+
+
+def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) -> FastAPI:  # noqa: PLR0915 - the routes, in one place
+    app = FastAPI(
+        title="aftershock",
+        version=__version__,
+        description="Scheduled, guarded chaos for Kubernetes: control API.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    token_auth = TokenAuth(settings.api.token_file)
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> Any:
+        return problem_response(exc.status, exc.title, exc.detail, request.url.path, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Any:
+        return problem_response(exc.status_code, "Error", str(exc.detail), request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Any:
+        errors = [
+            {"location": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        return problem_response(
+            422, "Invalid Request", "the request is not valid", request.url.path, errors=errors
+        )
+
+    def identify(authorization: str | None, verb: str) -> str:
+        mode = settings.api.auth
+        if mode == "none":
+            return "anonymous"
+        if mode == "token":
+            ok, why = token_auth.check(authorization)
+            if not ok:
+                status = 503 if why == token_auth.error and token_auth.error else 401
+                title = "Auth Not Configured" if status == 503 else "Unauthorized"
+                raise ProblemError(status, title, why)
+            return "token"
+        # Kubernetes mode: the cluster authenticates the token and authorizes the verb.
+        if daemon.kube is None:
+            raise ProblemError(
+                503, "Auth Unavailable", "no Kubernetes API connection for TokenReview"
+            )
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ProblemError(401, "Unauthorized", "missing bearer token")
+        try:
+            review = daemon.kube.review_token(token.strip())
+            if not review.get("authenticated"):
+                raise ProblemError(
+                    401, "Unauthorized", "the Kubernetes API did not authenticate this token"
+                )
+            user = review.get("user") or {}
+            username = str(user.get("username", ""))
+            allowed, reason = daemon.kube.review_access(
+                username,
+                list(user.get("groups") or []),
+                verb=verb,
+                group=settings.api.review_group,
+                resource=settings.api.review_resource,
+                namespace=settings.kube.namespace,
+            )
+        except KubeError as exc:
+            raise ProblemError(
+                503, "Auth Unavailable", f"TokenReview/SubjectAccessReview failed: {exc.message}"
+            ) from None
+        if not allowed:
+            raise ProblemError(
+                403,
+                "Forbidden",
+                f"{username} may not {verb} {settings.api.review_resource}."
+                f"{settings.api.review_group} in namespace {settings.kube.namespace}"
+                + (f": {reason}" if reason else ""),
+            )
+        return username
+
+    def mutation(authorization: Annotated[str | None, Header()] = None) -> str:
+        return identify(authorization, "create")
+
+    def reader(authorization: Annotated[str | None, Header()] = None) -> str:
+        if not settings.api.protect_reads:
+            return "anonymous"
+        return identify(authorization, "get")
+
+    # ------------------------------------------------------------------ probes and metrics
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> Any:
+        if not daemon.scheduler_alive:
+            return problem_response(503, "Unhealthy", "the scheduler is not running", "/healthz")
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Any:
+        problems = daemon.readiness()
+        if problems:
+            return problem_response(
+                503, "Not Ready", "; ".join(problems), "/readyz", problems=problems
+            )
+        return {"status": "ready", "leader": daemon.is_leader()}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(_: Annotated[str, Depends(reader)]) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    # ------------------------------------------------------------------ reads
+
+    @app.get("/api/v1/experiments")
+    def experiments(_: Annotated[str, Depends(reader)]) -> dict[str, Any]:
+        with daemon._lock:  # a consistent view across entries
+            items = [experiment_view(daemon, i, e) for i, e in sorted(daemon.entries.items())]
+        return {
+            "experiments": items,
+            "halted": daemon.halt.reason(),
+            "leader": daemon.is_leader(),
+            "dry_run": settings.safety.dry_run,
+            "catalog_problems": daemon.catalog_problems,
+        }
+
+    @app.get("/api/v1/experiments/{experiment_id}")
+    def experiment(
+        experiment_id: str,
+        _: Annotated[str, Depends(reader)],
+        hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24,
+    ) -> dict[str, Any]:
+        entry = daemon.entries.get(experiment_id)
+        if entry is None:
+            raise ProblemError(404, "Not Found", f"no experiment {experiment_id!r}")
+        view = experiment_view(daemon, experiment_id, entry)
+        view["upcoming"] = [t.isoformat() for t in daemon.plan(experiment_id, hours)]
+        return view
+
+    @app.get("/api/v1/runs")
+    def runs(
+        _: Annotated[str, Depends(reader)],
+        experiment: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> dict[str, Any]:
+        try:
+            rows = daemon.store.runs(experiment, limit)
+        except StoreError as exc:
+            raise ProblemError(503, "History Unavailable", str(exc)) from None
+        return {"runs": [r.as_json() for r in rows]}
+
+    @app.get("/api/v1/runs/{run_id}")
+    def run(run_id: str, _: Annotated[str, Depends(reader)]) -> dict[str, Any]:
+        try:
+            found = daemon.store.run(run_id)
+        except StoreError as exc:
+            raise ProblemError(503, "History Unavailable", str(exc)) from None
+        if found is None:
+            raise ProblemError(404, "Not Found", f"no run {run_id!r}")
+        row, journal = found
+        return {**row.as_json(), "journal": journal}
+
+    # ------------------------------------------------------------------ mutations
+
+    @app.post("/api/v1/experiments/{experiment_id}/runs", status_code=202)
+    def run_now(experiment_id: str, who: Annotated[str, Depends(mutation)]) -> dict[str, Any]:
+        try:
+            run_id = daemon.trigger(experiment_id, by=who)
+        except TriggerError as exc:
+            raise ProblemError(exc.status, exc.title, exc.detail) from None
+        return {"run_id": run_id, "href": f"/api/v1/runs/{run_id}"}
+
+    @app.post("/api/v1/halt")
+    def halt(
+        who: Annotated[str, Depends(mutation)],
+        reason: Annotated[str, Body(embed=True, min_length=1, max_length=500)],
+    ) -> dict[str, Any]:
+        try:
+            daemon.set_halt(reason, who)
+        except StoreError as exc:
+            raise ProblemError(503, "History Unavailable", f"halt not recorded: {exc}") from None
+        return {"halted": daemon.halt.reason()}
+
+    @app.post("/api/v1/resume")
+    def resume(who: Annotated[str, Depends(mutation)]) -> dict[str, Any]:
+        try:
+            daemon.resume(who)
+        except StoreError as exc:
+            raise ProblemError(503, "History Unavailable", f"resume not recorded: {exc}") from None
+        return {"halted": daemon.halt.reason()}
+
+    # ------------------------------------------------------------------ pages
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(_: Annotated[str, Depends(reader)]) -> str:
+        with daemon._lock:
+            items = [experiment_view(daemon, i, e) for i, e in sorted(daemon.entries.items())]
+        return pages.index(
+            items,
+            halted=daemon.halt.reason(),
+            leader=daemon.is_leader(),
+            dry_run=settings.safety.dry_run,
+            catalog_problems=daemon.catalog_problems,
+        )
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+    def run_page(run_id: str, _: Annotated[str, Depends(reader)]) -> str:
+        found = daemon.store.run(run_id)
+        if found is None:
+            raise ProblemError(404, "Not Found", f"no run {run_id!r}")
+        row, journal = found
+        return pages.run(row.as_json(), journal)
+
+    return app

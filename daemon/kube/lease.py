@@ -1,0 +1,163 @@
+"""Leader election on a coordination.k8s.io/v1 Lease (client-go's leaderelection, in small).
+
+Only the holder schedules and injects. Leadership is judged by our own monotonic clock:
+we lead until `renew_deadline` after our last successful renewal, which is shorter than
+the lease duration other replicas wait before taking over, so two replicas never both
+believe they lead. Renewals use the Lease's resourceVersion; a 409 means someone else
+wrote it and we step down at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from daemon.kube.client import Kube
+from daemon.kube.errors import Conflict, KubeError, NotFound
+
+
+def _micro_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    for layout in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(text, layout).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+class LeaderElector:
+    def __init__(
+        self,
+        kube: Kube,
+        namespace: str,
+        name: str,
+        identity: str,
+        *,
+        lease_duration: timedelta,
+        renew_deadline: timedelta,
+        retry_period: timedelta,
+        on_change: Callable[[bool], None] | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        if not retry_period < renew_deadline < lease_duration:
+            raise ValueError("need retry_period < renew_deadline < lease_duration")
+        self.kube = kube
+        self.namespace = namespace
+        self.name = name
+        self.identity = identity
+        self.lease_duration = lease_duration
+        self.renew_deadline = renew_deadline.total_seconds()
+        self.retry_period = retry_period.total_seconds()
+        self.on_change = on_change or (lambda _leading: None)
+        self.wall_clock = wall_clock
+        self._renewed_at: float | None = None  # monotonic time of our last successful write
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="leader-election", daemon=True)
+        self._was_leading = False
+        self.last_error = ""
+        self.transitions = 0
+
+    def is_leader(self) -> bool:
+        renewed = self._renewed_at
+        return renewed is not None and time.monotonic() - renewed < self.renew_deadline
+
+    def start(self) -> LeaderElector:
+        self._thread.start()
+        return self
+
+    def stop(self, release: bool = True) -> None:
+        """Stop renewing; release the lease (holder cleared) so a follower takes over at once."""
+        self._stop.set()
+        self._thread.join(timeout=self.retry_period + 5)
+        leading = self.is_leader()
+        self._renewed_at = None
+        self._notify()
+        if release and leading:
+            try:
+                lease = self.kube.get("leases", self.namespace, self.name)
+                if (lease.get("spec") or {}).get("holderIdentity") == self.identity:
+                    lease["spec"]["holderIdentity"] = None
+                    lease["spec"]["leaseDurationSeconds"] = 1
+                    self.kube.replace_lease(self.namespace, self.name, lease)
+            except KubeError as exc:
+                self.last_error = f"release: {exc.message}"
+
+    def _notify(self) -> None:
+        leading = self.is_leader()
+        if leading != self._was_leading:
+            self._was_leading = leading
+            self.on_change(leading)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.try_acquire_or_renew()
+            self._notify()
+            self._stop.wait(self.retry_period)
+
+    def try_acquire_or_renew(self) -> bool:
+        now = self.wall_clock()
+        started = time.monotonic()
+        try:
+            try:
+                lease = self.kube.get("leases", self.namespace, self.name)
+            except NotFound:
+                self.kube.create_lease(self.namespace, self._body(None, now, acquired=True))
+                self._won(started)
+                return True
+            spec = lease.get("spec") or {}
+            holder = spec.get("holderIdentity")
+            if holder and holder != self.identity:
+                renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
+                duration = timedelta(seconds=int(spec.get("leaseDurationSeconds") or 0))
+                if renewed is not None and renewed + duration > now:
+                    self._lost("held by " + str(holder))
+                    return False
+            acquired = holder != self.identity
+            self.kube.replace_lease(
+                self.namespace, self.name, self._body(lease, now, acquired=acquired)
+            )
+        except Conflict:
+            self._lost("another replica updated the lease first")
+        except KubeError as exc:
+            self.last_error = exc.message  # keep leading until renew_deadline runs out
+        else:
+            self._won(started)
+            return True
+        return False
+
+    def _won(self, started: float) -> None:
+        if not self.is_leader():
+            self.transitions += 1
+        self._renewed_at = started  # when the request started: conservative
+        self.last_error = ""
+
+    def _lost(self, why: str) -> None:
+        self._renewed_at = None
+        self.last_error = why
+
+    def _body(
+        self, lease: dict[str, Any] | None, now: datetime, *, acquired: bool
+    ) -> dict[str, Any]:
+        body = lease or {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": {},
+        }
+        spec = body.setdefault("spec", {})
+        spec["holderIdentity"] = self.identity
+        spec["leaseDurationSeconds"] = int(self.lease_duration.total_seconds())
+        spec["renewTime"] = _micro_time(now)
+        if acquired:
+            spec["acquireTime"] = _micro_time(now)
+            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (1 if lease else 0)
+        return body

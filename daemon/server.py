@@ -1,0 +1,143 @@
+"""Assemble and run the daemon: one registry, one settings object, one Kube client.
+
+Used by `aftershock serve` (in the cluster) and `aftershock demo` (against the simulator).
+uvicorn owns SIGINT/SIGTERM; when it returns, the daemon stops within its bound.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from daemon.api.app import create_app
+from daemon.kube.client import Connection, Kube
+from daemon.kube.errors import KubeError
+from daemon.logging import get_logger
+from daemon.observability.metrics import Metrics
+from daemon.service import Daemon, ScheduleOverride
+from daemon.settings import Settings
+from daemon.store.history import HistoryStore, StoreError
+
+log = get_logger("aftershock.server")
+
+
+@dataclass
+class Running:
+    daemon: Daemon
+    server: uvicorn.Server
+    url: str
+    sock: socket.socket
+
+
+def build(
+    settings: Settings,
+    *,
+    on_run_end: Callable[[str, dict[str, Any]], None] | None = None,
+    environ: dict[str, str] | None = None,
+    kubeconfig: Path | None = None,
+    schedule_override: ScheduleOverride | None = None,
+) -> tuple[Daemon, CollectorRegistry]:
+    registry = CollectorRegistry(auto_describe=True)
+    holder: list[Daemon] = []
+
+    def count(verb: str, resource: str, code: int) -> None:
+        if holder:
+            holder[0].metrics.kube_request(verb, resource, code)
+
+    kube: Kube | None
+    try:
+        kube = Kube.connect(
+            Connection(
+                mode=settings.kube.mode,
+                kubeconfig=kubeconfig or settings.kube.kubeconfig,
+                context=settings.kube.context,
+                api_url=settings.kube.api_url,
+                timeout=settings.kube.request_timeout.total_seconds(),
+            ),
+            on_request=count,
+        )
+    except KubeError as exc:
+        log.error("no Kubernetes API connection; nothing will be injected", error=exc.message)
+        kube = None
+    store = HistoryStore(
+        settings.store.path,
+        retention=settings.store.retention,
+        max_runs_per_experiment=settings.store.max_runs_per_experiment,
+    )
+    try:
+        store.open()
+    except StoreError as exc:
+        log.error("run history unavailable; runs are refused until it is", error=str(exc))
+    daemon = Daemon(
+        settings,
+        kube=kube,
+        store=store,
+        metrics_factory=lambda snapshot: Metrics(registry, snapshot),
+        on_run_end=on_run_end,
+        environ=environ,
+        schedule_override=schedule_override,
+    )
+    holder.append(daemon)
+    return daemon, registry
+
+
+def start(
+    settings: Settings,
+    *,
+    port: int | None = None,
+    on_run_end: Callable[[str, dict[str, Any]], None] | None = None,
+    environ: dict[str, str] | None = None,
+    kubeconfig: Path | None = None,
+    schedule_override: ScheduleOverride | None = None,
+) -> Running:
+    """Start the daemon and bind the HTTP port (0: any free port); `serve()` runs it."""
+    daemon, registry = build(
+        settings,
+        on_run_end=on_run_end,
+        environ=environ,
+        kubeconfig=kubeconfig,
+        schedule_override=schedule_override,
+    )
+    app = create_app(daemon, settings, registry)
+    host = settings.api.host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, settings.api.port if port is None else port))
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
+    running = Running(daemon, server, f"http://{shown}:{bound}", sock)
+    daemon.start()
+    return running
+
+
+def serve(running: Running) -> None:
+    """Serve HTTP until SIGINT/SIGTERM (or `running.server.should_exit`), then stop.
+
+    uvicorn re-raises the signal it caught once it has shut down, with the handlers it
+    found; ours are installed first so that re-raise lands here instead of killing the
+    process before the daemon has aborted its runs and played their rollbacks.
+    """
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: None)
+    try:
+        running.server.run(sockets=[running.sock])
+    finally:
+        running.daemon.stop()

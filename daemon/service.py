@@ -1,0 +1,726 @@
+"""The always-on daemon: catalog (hot reload), schedules, guarded runs, history, halt,
+leadership. The API and the metrics read it; only the Lease holder injects.
+
+Threads: APScheduler's timer and pool (one job per scheduled experiment), a run thread
+per run, the leader elector, and one housekeeping loop (catalog reload, halt ConfigMap,
+store retention). Every wait has a deadline; `stop()` is bounded by
+`scheduling.shutdown_timeout` and plays the rollbacks of the runs it aborts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets as token_source
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor as PoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from daemon.catalog.extension import Schedule
+from daemon.catalog.loader import LoadedExperiment, load_catalog, options_from_settings
+from daemon.engine.context import RunContext
+from daemon.engine.runner import Runner
+from daemon.kube.client import Kube
+from daemon.kube.errors import KubeError, NotFound
+from daemon.kube.lease import LeaderElector
+from daemon.logging import get_logger, run_context
+from daemon.observability.metrics import DaemonState, ExperimentState, Metrics
+from daemon.scheduling.jobs import RunGate, ScheduleTrigger
+from daemon.scheduling.triggers import upcoming
+from daemon.settings import Settings
+from daemon.store.history import HistoryStore, StoreError
+
+log = get_logger("aftershock.daemon")
+# The demo runs the real catalog on accelerated schedules: (experiment id, schedule) -> schedule.
+ScheduleOverride = Callable[[str, Schedule], Schedule]
+HALT_KEY = "halt"
+
+
+class TriggerError(Exception):
+    """A manual trigger cannot start; `status` is the HTTP status the API answers."""
+
+    def __init__(self, status: int, title: str, detail: str):
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+@dataclass
+class Entry:
+    """One experiment id in the catalog: the version that runs and what is wrong with edits."""
+
+    loaded: LoadedExperiment | None
+    path: Path
+    problems: list[str] = field(default_factory=list)  # of the file as it is now on disk
+    last_outcome: str | None = None
+    last_reason: str | None = None
+    last_run: float | None = None
+    last_pass: float | None = None
+    last_run_id: str | None = None
+    last_recovery: dict[str, float] = field(default_factory=dict)  # ns/workload -> seconds
+    recoveries: list[float] = field(default_factory=list)
+    running: str | None = None  # run id in flight
+
+    @property
+    def stale(self) -> bool:
+        """An invalid edit is on disk while the last good version keeps running."""
+        return self.loaded is not None and bool(self.problems)
+
+
+@dataclass
+class Halt:
+    api: dict[str, Any] | None = None  # {"reason", "by", "at"} while halted through the API
+    configmap: str | None = None  # reason while the ConfigMap flag says halted
+
+    def reason(self) -> str | None:
+        if self.api:
+            return f"halted through the API by {self.api.get('by')}: {self.api.get('reason')}"
+        if self.configmap is not None:
+            return f"halted by ConfigMap: {self.configmap}"
+        return None
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        kube: Kube | None,
+        store: HistoryStore,
+        metrics_factory: Callable[[Callable[[], DaemonState]], Metrics],
+        catalog_path: Path | None = None,
+        on_run_end: Callable[[str, dict[str, Any]], None] | None = None,
+        environ: dict[str, str] | None = None,
+        schedule_override: ScheduleOverride | None = None,
+    ):
+        self.settings = settings
+        self.schedule_override = schedule_override
+        self.kube = kube
+        self.store = store
+        self.catalog_path = catalog_path or settings.catalog.path
+        self.on_run_end = on_run_end or (lambda _id, _journal: None)
+        self.environ = environ or {}
+        self.entries: dict[str, Entry] = {}
+        self.catalog_problems: list[str] = []
+        self.invalid_files = 0
+        self.halt = Halt()
+        self._lock = threading.RLock()
+        self._signature: tuple[Any, ...] | None = None
+        self._runs: dict[str, RunContext] = {}
+        self._run_threads: dict[str, threading.Thread] = {}
+        self._stopping = threading.Event()
+        self._housekeeping = threading.Thread(
+            target=self._housekeeping_loop, name="aftershock-housekeeping", daemon=True
+        )
+        self.gate = RunGate(settings.scheduling.max_concurrent_runs)
+        self.scheduler = BackgroundScheduler(
+            executors={"default": PoolExecutor(max_workers=32)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": max(
+                    1, int(settings.scheduling.misfire_grace.total_seconds())
+                ),
+            },
+            timezone=UTC,
+        )
+        identity = settings.leader.identity or f"{socket.gethostname()}-{token_source.token_hex(3)}"
+        self.identity = identity
+        self.elector: LeaderElector | None = None
+        if settings.leader.enabled and kube is not None:
+            self.elector = LeaderElector(
+                kube,
+                settings.kube.namespace,
+                settings.leader.lease_name,
+                identity,
+                lease_duration=settings.leader.lease_duration,
+                renew_deadline=settings.leader.renew_deadline,
+                retry_period=settings.leader.retry_period,
+                on_change=self._leadership_changed,
+            )
+        self.started_at = time.time()
+        self._restored: dict[str, dict[str, Any]] = {}
+        self.scheduler_alive = False
+        self._recovered_interrupted = False
+        self.metrics = metrics_factory(self.snapshot)  # last: the collector reads all of the above
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._restore_state()
+        self.reload_catalog(force=True)
+        self.scheduler.start()
+        self.scheduler_alive = True
+        self._sync_jobs()
+        if self.elector is not None:
+            self.elector.start()
+        else:
+            self._leadership_changed(True)
+        self._housekeeping.start()
+        log.info(
+            "daemon started",
+            identity=self.identity,
+            experiments=len(self.entries),
+            dry_run=self.settings.safety.dry_run,
+            leader_election=self.elector is not None,
+        )
+
+    def stop(self) -> None:
+        """Stop scheduling, abort runs in flight (rollbacks played), release the lease."""
+        deadline = time.monotonic() + self.settings.scheduling.shutdown_timeout.total_seconds()
+        self._stopping.set()
+        with contextlib.suppress(Exception):
+            self.scheduler.shutdown(wait=False)
+        self.scheduler_alive = False
+        with self._lock:
+            contexts = list(self._runs.values())
+            threads = list(self._run_threads.values())
+        for ctx in contexts:
+            ctx.request_stop("shutdown", "SIGTERM")
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if self.elector is not None:
+            self.elector.stop(release=True)
+        self._housekeeping.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.store.close()
+        log.info("daemon stopped", unfinished=sum(1 for t in threads if t.is_alive()))
+
+    def is_leader(self) -> bool:
+        return self.elector.is_leader() if self.elector is not None else True
+
+    def _leadership_changed(self, leading: bool) -> None:
+        log.warning("leadership changed", leader=leading, identity=self.identity)
+        if leading:
+            if not self._recovered_interrupted:
+                self._recover_interrupted()
+            return
+        with self._lock:
+            contexts = list(self._runs.values())
+        for ctx in contexts:  # stop injecting at once
+            ctx.request_stop("leadership_lost", "the lease is held by another replica")
+
+    # ------------------------------------------------------------------ state and restarts
+
+    def _restore_state(self) -> None:
+        try:
+            self.halt.api = self.store.get_state(HALT_KEY)
+            last = self.store.last_runs()
+        except StoreError as exc:
+            log.error("run history unreadable at start-up", error=str(exc))
+            return
+        self._restored = last
+
+    def _apply_restored(self, entry_id: str, entry: Entry) -> None:
+        restored = self._restored.get(entry_id)
+        if restored and entry.last_run is None:
+            entry.last_outcome = restored.get("outcome")
+            entry.last_run = restored.get("ended_at")
+            entry.last_pass = restored.get("last_pass")
+
+    def _recover_interrupted(self) -> None:
+        """`running` rows are runs a crash interrupted: mark them aborted, play rollbacks."""
+        try:
+            interrupted = self.store.interrupted()
+        except StoreError as exc:
+            log.error("cannot read interrupted runs", error=str(exc))
+            return
+        self._recovered_interrupted = True
+        for row, document in interrupted:
+            if row.id in self._runs:
+                continue
+            with run_context(row.experiment, row.id):
+                log.warning("interrupted run found; playing its rollbacks", run_id=row.id)
+                ctx = self._context(row.experiment, row.id, dry_run=row.dry_run)
+                records = Runner(ctx, document).rollbacks_only()
+                journal = {
+                    "experiment": document,
+                    "status": "interrupted",
+                    "deviated": False,
+                    "steady_states": {"before": None, "after": None, "during": []},
+                    "run": [],
+                    "rollbacks": records,
+                    "aftershock": {
+                        "outcome": "aborted",
+                        "reason": "interrupted",
+                        "run_id": row.id,
+                        "dry_run": row.dry_run,
+                        "detail": "the daemon stopped during this run; rollbacks played on restart",
+                    },
+                }
+                try:
+                    self.store.finish_run(
+                        row.id,
+                        outcome="aborted",
+                        reason="interrupted",
+                        journal=journal,
+                        ended_at=time.time(),
+                    )
+                except StoreError as exc:
+                    log.error("cannot record the interrupted run", error=str(exc))
+                    continue
+                self.metrics.run_finished(row.experiment, journal)
+                with self._lock:
+                    entry = self.entries.get(row.experiment)
+                    if entry is not None:
+                        entry.last_outcome, entry.last_reason = "aborted", "interrupted"
+                        entry.last_run, entry.last_run_id = time.time(), row.id
+
+    # ------------------------------------------------------------------ catalog
+
+    def _catalog_signature(self) -> tuple[Any, ...]:
+        try:
+            items = []
+            for path in sorted(self.catalog_path.iterdir()):
+                with contextlib.suppress(OSError):
+                    stat = path.stat()
+                    items.append((path.name, stat.st_mtime_ns, stat.st_size))
+            return tuple(items)
+        except OSError as exc:
+            return (("error", str(exc)),)
+
+    def reload_catalog(self, *, force: bool = False) -> bool:
+        signature = self._catalog_signature()
+        if not force and signature == self._signature:
+            return False
+        self._signature = signature
+        report = load_catalog([self.catalog_path], options_from_settings(self.settings))
+        with self._lock:
+            seen: set[str] = set()
+            invalid = 0
+            for result in report.files:
+                experiment_id = result.experiment_id
+                problems = [p.render() for p in result.problems if p.severity.value == "error"]
+                if not result.ok:
+                    invalid += 1
+                if experiment_id is None:
+                    continue
+                seen.add(experiment_id)
+                entry = self.entries.get(experiment_id)
+                if result.ok and result.loaded is not None:
+                    if entry is None:
+                        entry = self.entries[experiment_id] = Entry(result.loaded, result.path)
+                        self._apply_restored(experiment_id, entry)
+                    entry.loaded, entry.path, entry.problems = result.loaded, result.path, []
+                elif entry is None:
+                    self.entries[experiment_id] = Entry(None, result.path, problems)
+                else:
+                    if problems != entry.problems:
+                        log.error(
+                            "invalid edit; the last good version stays in force",
+                            experiment=experiment_id,
+                            problems=problems[:5],
+                        )
+                    entry.problems = problems
+            for gone in set(self.entries) - seen:
+                if self.entries[gone].running is None:
+                    del self.entries[gone]
+            self.invalid_files = invalid
+            self.catalog_problems = [p.render() for p in report.problems] + (
+                [f"{report.index.path}: {p.render()}" for p in report.index.problems]
+                if report.index
+                else []
+            )
+        if self.scheduler_alive:
+            self._sync_jobs()
+        log.info(
+            "catalog loaded",
+            experiments=sum(1 for e in self.entries.values() if e.loaded),
+            invalid_files=invalid,
+        )
+        return True
+
+    def _sync_jobs(self) -> None:
+        """One APScheduler job per scheduled experiment; re-created when its schedule changes."""
+        wanted: dict[str, tuple[Any, str]] = {}
+        with self._lock:
+            for experiment_id, entry in self.entries.items():
+                loaded = entry.loaded
+                if loaded is None or not loaded.settings.enabled:
+                    continue
+                schedule = loaded.settings.schedule
+                if schedule is None or not schedule.enabled:
+                    continue
+                if self.schedule_override is not None:
+                    schedule = self.schedule_override(experiment_id, schedule)
+                wanted[experiment_id] = (schedule, schedule.model_dump_json())
+        existing = {job.id: job for job in self.scheduler.get_jobs()}
+        for job_id, job in existing.items():
+            if job_id not in wanted or job.kwargs.get("fingerprint") != wanted[job_id][1]:
+                job.remove()
+        for experiment_id, (schedule, fingerprint) in wanted.items():
+            if experiment_id in existing and (
+                existing[experiment_id].kwargs.get("fingerprint") == fingerprint
+            ):
+                continue
+            self.scheduler.add_job(
+                self._fire,
+                trigger=ScheduleTrigger(schedule, experiment_id, self.settings.scheduling.seed),
+                id=experiment_id,
+                name=experiment_id,
+                kwargs={"experiment_id": experiment_id, "fingerprint": fingerprint},
+                replace_existing=True,
+            )
+
+    def next_run(self, experiment_id: str) -> datetime | None:
+        job = self.scheduler.get_job(experiment_id) if self.scheduler_alive else None
+        return job.next_run_time if job is not None else None
+
+    def plan(self, experiment_id: str, hours: float = 24) -> list[datetime]:
+        with self._lock:
+            entry = self.entries.get(experiment_id)
+        if entry is None or entry.loaded is None or entry.loaded.settings.schedule is None:
+            return []
+        schedule = entry.loaded.settings.schedule
+        if self.schedule_override is not None:
+            schedule = self.schedule_override(experiment_id, schedule)
+        now = datetime.now(UTC)
+        return upcoming(
+            schedule,
+            now,
+            now + timedelta(hours=hours),
+            experiment=experiment_id,
+            seed=self.settings.scheduling.seed,
+        )
+
+    # ------------------------------------------------------------------ runs
+
+    def _fire(self, experiment_id: str, fingerprint: str) -> None:
+        del fingerprint  # only there so a changed schedule replaces the job
+        job = self.scheduler.get_job(experiment_id)
+        now = datetime.now(UTC)
+        if job is not None and isinstance(job.trigger, ScheduleTrigger):
+            planned = job.trigger.planned_before(now)
+            if planned is not None:
+                self.metrics.schedule_delay.observe(max(0.0, (now - planned).total_seconds()))
+        reason = self._closed_reason()
+        if reason is not None:
+            log.info("scheduled run skipped", experiment=experiment_id, reason=reason)
+            return
+        grace = self.settings.scheduling.misfire_grace.total_seconds()
+        if not self.gate.acquire(timeout=grace):
+            log.warning(
+                "scheduled run skipped: max_concurrent_runs reached for the whole grace time",
+                experiment=experiment_id,
+                max_concurrent_runs=self.gate.limit,
+            )
+            self.metrics.guard_refusals.labels(experiment_id, "max_concurrent_runs").inc()
+            return
+        try:
+            self._run(experiment_id, "schedule")
+        except Exception:  # a bug must not kill the job; logged with its traceback
+            log.exception("scheduled run crashed", experiment=experiment_id)
+        finally:
+            self.gate.release()
+
+    def _closed_reason(self) -> str | None:
+        if self._stopping.is_set():
+            return "shutting down"
+        if not self.is_leader():
+            return "not the leader"
+        if self.store.error:
+            return f"run history unavailable: {self.store.error}"
+        return None
+
+    def _gate(self) -> str | None:
+        """Checked right before every kill."""
+        if not self.is_leader():
+            return "leadership_lost"
+        if self.halt.reason():
+            return "halted"
+        if self._stopping.is_set():
+            return "shutdown"
+        return None
+
+    def trigger(self, experiment_id: str, *, by: str) -> str:
+        """Run now (API). Through every guard; answers before the run ends."""
+        with self._lock:
+            entry = self.entries.get(experiment_id)
+        if entry is None or entry.loaded is None:
+            raise TriggerError(404, "Not Found", f"no valid experiment {experiment_id!r}")
+        reason = self._closed_reason()
+        if reason is not None:
+            raise TriggerError(409, "Cannot Run", reason)
+        if self.halt.reason():
+            raise TriggerError(409, "Halted", str(self.halt.reason()))
+        if entry.running is not None:
+            raise TriggerError(409, "Already Running", f"run {entry.running} is in progress")
+        if not self.gate.acquire(timeout=0):
+            raise TriggerError(
+                429, "Too Many Runs", f"max_concurrent_runs ({self.gate.limit}) reached"
+            )
+        run_id = self._new_run_id(experiment_id)
+        started = threading.Event()
+
+        def body() -> None:
+            try:
+                self._run(experiment_id, f"api:{by}", run_id=run_id, started=started)
+            except Exception:  # logged with its traceback; the thread must not die silently
+                log.exception("triggered run crashed", experiment=experiment_id)
+            finally:
+                self.gate.release()
+                started.set()
+
+        threading.Thread(target=body, name=f"run-{run_id}", daemon=True).start()
+        started.wait(timeout=10)  # the history row exists (or the run was refused) by now
+        return run_id
+
+    @staticmethod
+    def _new_run_id(experiment_id: str) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        return f"{experiment_id}-{stamp}-{token_source.token_hex(2)}"
+
+    def _context(self, experiment_id: str, run_id: str, *, dry_run: bool) -> RunContext:
+        with self._lock:
+            entry = self.entries.get(experiment_id)
+        from daemon.catalog.extension import AftershockSettings
+
+        aftershock = (
+            entry.loaded.settings
+            if entry is not None and entry.loaded is not None
+            else AftershockSettings()
+        )
+        try:
+            history = self.store.guard_history(datetime.now(UTC))
+        except StoreError:
+            from daemon.safety.guard import History
+
+            history = History()
+        return RunContext(
+            experiment_id=experiment_id,
+            run_id=run_id,
+            settings=self.settings,
+            aftershock=aftershock,
+            kube=self.kube,
+            seed=token_source.randbits(32),
+            dry_run=dry_run,
+            environ=self.environ,
+            history=history,
+            gate=self._gate,
+        )
+
+    def _run(
+        self,
+        experiment_id: str,
+        trigger: str,
+        *,
+        run_id: str | None = None,
+        started: threading.Event | None = None,
+    ) -> None:
+        run_id = run_id or self._new_run_id(experiment_id)
+        with self._lock:
+            entry = self.entries.get(experiment_id)
+            if (
+                self._stopping.is_set()
+                or entry is None
+                or entry.loaded is None
+                or entry.running is not None
+            ):
+                return
+            loaded = entry.loaded
+            entry.running = run_id
+        dry_run = self.settings.safety.dry_run or bool(loaded.settings.dry_run)
+        ctx = self._context(experiment_id, run_id, dry_run=dry_run)
+        with self._lock:  # visible to stop() and to leadership loss before anything happens
+            self._runs[run_id] = ctx
+            self._run_threads[run_id] = threading.current_thread()
+        began = time.time()
+        try:
+            with run_context(experiment_id, run_id):
+                try:
+                    self.store.start_run(
+                        run_id,
+                        experiment_id,
+                        trigger=trigger,
+                        dry_run=dry_run,
+                        experiment_doc=loaded.raw,
+                        started_at=began,
+                    )
+                except StoreError as exc:
+                    log.error("run not started: it could not be recorded", error=str(exc))
+                    return
+                if started is not None:
+                    started.set()
+                result = Runner(
+                    ctx,
+                    loaded.raw,
+                    progress=lambda event, fields: log.debug(event, **fields),
+                    halted=self._halted_for_runs,
+                ).run()
+                self._finish(experiment_id, run_id, result.journal, result.outcome, result.reason)
+        finally:
+            with self._lock:
+                self._runs.pop(run_id, None)
+                self._run_threads.pop(run_id, None)
+                if experiment_id in self.entries:
+                    self.entries[experiment_id].running = None
+
+    def _halted_for_runs(self) -> str | None:
+        # Leadership loss and shutdown stop runs through request_stop with their own reasons.
+        return self.halt.reason()
+
+    def _finish(
+        self,
+        experiment_id: str,
+        run_id: str,
+        journal: dict[str, Any],
+        outcome: str,
+        reason: str,
+    ) -> None:
+        record = journal.get("aftershock") or {}
+        ended = time.time()
+        disruptions = []
+        for item in record.get("disrupted", []):
+            namespace, kind, workload = str(item["workload"]).split("/", 2)
+            disruptions.append(
+                {
+                    "namespace": namespace,
+                    "kind": kind,
+                    "workload": workload,
+                    "pod": item["pod"],
+                    "method": item["method"],
+                    "at": item.get("at", ended),
+                }
+            )
+        try:
+            self.store.finish_run(
+                run_id,
+                outcome=outcome,
+                reason=reason,
+                journal=journal,
+                ended_at=ended,
+                disruptions=disruptions,
+            )
+        except StoreError as exc:
+            log.error("run finished but could not be recorded", error=str(exc))
+        self.metrics.run_finished(experiment_id, journal)
+        with self._lock:
+            entry = self.entries.get(experiment_id)
+            if entry is not None:
+                entry.last_outcome, entry.last_reason = outcome, reason
+                entry.last_run, entry.last_run_id = ended, run_id
+                if outcome == "passed":
+                    entry.last_pass = ended
+                for recovery in record.get("recovery", []):
+                    seconds = recovery.get("recovery_seconds")
+                    if seconds is not None:
+                        entry.last_recovery[f"{recovery['namespace']}/{recovery['name']}"] = seconds
+                        entry.recoveries = [*entry.recoveries[-99:], seconds]
+        log.info(
+            "run finished",
+            outcome=outcome,
+            reason=reason,
+            dry_run=record.get("dry_run"),
+            disrupted=len(disruptions),
+            duration=round(float(journal.get("duration") or 0), 3),
+        )
+        self.on_run_end(experiment_id, journal)
+
+    # ------------------------------------------------------------------ halt
+
+    def set_halt(self, reason: str, by: str) -> None:
+        value = {"reason": reason, "by": by, "at": datetime.now(UTC).isoformat()}
+        self.store.set_state(HALT_KEY, value)  # StoreError: the API reports it; not halted
+        self.halt.api = value
+        log.warning("chaos halted", reason=reason, by=by)
+        with self._lock:
+            contexts = list(self._runs.values())
+        for ctx in contexts:
+            ctx.request_stop("halted", reason)
+
+    def resume(self, by: str) -> None:
+        self.store.set_state(HALT_KEY, None)
+        self.halt.api = None
+        log.warning("chaos resumed", by=by)
+
+    def _check_halt_configmap(self) -> None:
+        if self.kube is None:
+            return
+        try:
+            configmap = self.kube.get(
+                "configmaps", self.settings.kube.namespace, self.settings.safety.halt_configmap
+            )
+        except NotFound:
+            self.halt.configmap = None
+            return
+        except KubeError as exc:
+            log.debug("halt ConfigMap unreadable", error=exc.message)
+            return  # keep the last known state
+        data = configmap.get("data") or {}
+        if str(data.get("halted", "")).strip().lower() in ("true", "1", "yes", "on"):
+            if self.halt.configmap is None:
+                log.warning("chaos halted by ConfigMap", reason=data.get("reason", ""))
+                with self._lock:
+                    contexts = list(self._runs.values())
+                for ctx in contexts:
+                    ctx.request_stop("halted", "ConfigMap")
+            self.halt.configmap = data.get("reason") or "no reason given"
+        else:
+            self.halt.configmap = None
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def _housekeeping_loop(self) -> None:
+        interval = min(self.settings.catalog.reload_interval.total_seconds(), 10.0)
+        last_prune = 0.0
+        while not self._stopping.wait(interval):
+            try:
+                self.reload_catalog()
+                self._check_halt_configmap()
+                if time.monotonic() - last_prune > 3600:
+                    self.store.prune(time.time())
+                    last_prune = time.monotonic()
+                if self.store.error:
+                    self.store.check()  # recovers once the disk does
+            except Exception:  # housekeeping must outlive any one failure; logged with traceback
+                log.exception("housekeeping failed")
+
+    # ------------------------------------------------------------------ views
+
+    def snapshot(self) -> DaemonState:
+        with self._lock:
+            experiments = {}
+            disabled = 0
+            for experiment_id, entry in self.entries.items():
+                if entry.loaded is not None and not entry.loaded.settings.enabled:
+                    disabled += 1
+                next_run = self.next_run(experiment_id)
+                experiments[experiment_id] = ExperimentState(
+                    last_outcome=entry.last_outcome,
+                    last_run=entry.last_run,
+                    next_run=next_run.timestamp() if next_run else None,
+                    last_pass=entry.last_pass,
+                )
+            loaded = sum(1 for e in self.entries.values() if e.loaded is not None)
+            running = len(self._runs)
+        return DaemonState(
+            experiments=experiments,
+            catalog={"loaded": loaded, "invalid": self.invalid_files, "disabled": disabled},
+            halted=self.halt.reason() is not None,
+            leader=self.is_leader(),
+            dry_run=self.settings.safety.dry_run,
+            runs_in_progress=running,
+        )
+
+    def readiness(self) -> list[str]:
+        """Empty when ready; else the reasons (catalog, Kubernetes API, run history)."""
+        problems = []
+        if not self.entries and not self.catalog_problems and self.invalid_files == 0:
+            problems.append(f"catalog {self.catalog_path} has no experiments")
+        if self.store.error:
+            problems.append(self.store.error)
+        if self.kube is None:
+            problems.append("no Kubernetes API connection")
+        elif (
+            self.elector is not None
+            and self.elector.last_error
+            and not self.is_leader()
+            and "held by" not in self.elector.last_error
+        ):
+            problems.append(f"Kubernetes API: {self.elector.last_error}")
+        return problems
