@@ -112,6 +112,7 @@ def start(
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, settings.api.port if port is None else port))
+    sock.listen(2048)  # connections queue from now on, before uvicorn accepts them
     bound = sock.getsockname()[1]
     config = uvicorn.Config(
         app,

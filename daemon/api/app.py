@@ -3,17 +3,19 @@
 Errors are RFC 7807 `application/problem+json`. Mutations always need credentials
 (bearer token from a Secret file, or Kubernetes TokenReview + SubjectAccessReview);
 reads only when `api.protect_reads`. No debug or profiling endpoints exist.
+
+(No `from __future__ import annotations` here: FastAPI must evaluate the route
+annotations, and the auth dependencies are closures it could not resolve from strings.)
 """
 
-from __future__ import annotations
-
 import statistics
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from daemon import __version__
@@ -21,10 +23,8 @@ from daemon.api import pages
 from daemon.api.auth import TokenAuth
 from daemon.kube.errors import KubeError
 from daemon.service import Daemon, Entry, TriggerError
+from daemon.settings import Settings
 from daemon.store.history import StoreError
-
-if TYPE_CHECKING:
-    from daemon.settings import Settings
 
 
 class ProblemError(Exception):
@@ -247,12 +247,21 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         return {"run_id": run_id, "href": f"/api/v1/runs/{run_id}"}
 
     @app.post("/api/v1/halt")
-    def halt(
-        who: Annotated[str, Depends(mutation)],
-        reason: Annotated[str, Body(embed=True, min_length=1, max_length=500)],
-    ) -> dict[str, Any]:
+    async def halt(request: Request, who: Annotated[str, Depends(mutation)]) -> dict[str, Any]:
+        # The body is read after authentication: an anonymous caller learns nothing from 422s.
         try:
-            daemon.set_halt(reason, who)
+            body = await request.json()
+        except ValueError:
+            body = None
+        reason = body.get("reason") if isinstance(body, dict) else None
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+            raise ProblemError(
+                422,
+                "Invalid Request",
+                'expected a JSON body {"reason": "..."} with 1 to 500 characters',
+            )
+        try:
+            await run_in_threadpool(daemon.set_halt, reason.strip(), who)
         except StoreError as exc:
             raise ProblemError(503, "History Unavailable", f"halt not recorded: {exc}") from None
         return {"halted": daemon.halt.reason()}
