@@ -109,8 +109,8 @@ def test_trigger_run_journal_and_metrics(live) -> None:
     assert catalog == {"loaded": 1, "invalid": 1, "disabled": 0}
     assert families["aftershock_leader"].samples[0].value == 1
     assert any(s.labels.get("code") == "200" for s in families["aftershock_kube_requests"].samples)
-    for name in families:
-        assert "pod" not in {k for s in families[name].samples for k in s.labels}
+    for family in families.values():
+        assert "pod" not in {k for s in family.samples for k in s.labels}
 
     page = client.get("/")
     assert page.status_code == 200
