@@ -23,17 +23,6 @@ def _micro_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    for layout in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(text, layout).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
-
-
 class LeaderElector:
     def __init__(
         self,
@@ -65,6 +54,8 @@ class LeaderElector:
         self._was_leading = False
         self.last_error = ""
         self.transitions = 0
+        self._observed: tuple[Any, ...] | None = None
+        self._observed_at = 0.0
 
     def is_leader(self) -> bool:
         renewed = self._renewed_at
@@ -115,10 +106,18 @@ class LeaderElector:
                 return True
             spec = lease.get("spec") or {}
             holder = spec.get("holderIdentity")
+            # Like client-go: expiry is judged by *our* clock from when we last saw the record
+            # change, never by comparing timestamps written by another machine's clock.
+            record = (
+                holder,
+                spec.get("renewTime"),
+                (lease.get("metadata") or {}).get("resourceVersion"),
+            )
+            if record != self._observed:
+                self._observed, self._observed_at = record, started
             if holder and holder != self.identity:
-                renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
-                duration = timedelta(seconds=int(spec.get("leaseDurationSeconds") or 0))
-                if renewed is not None and renewed + duration > now:
+                duration = float(spec.get("leaseDurationSeconds") or 0)
+                if started - self._observed_at < duration:
                     self._lost("held by " + str(holder))
                     return False
             acquired = holder != self.identity
