@@ -39,6 +39,16 @@ def iso(moment: float | None) -> str | None:
     return datetime.fromtimestamp(moment, UTC).isoformat() if moment else None
 
 
+def _when(text: str | None) -> str:
+    """ISO 8601 → '2026-11-23 10:55:54 UTC' for people; the API keeps full ISO."""
+    if not text:
+        return "–"
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return text
+
+
 def _pill(outcome: str | None) -> str:
     if not outcome:
         return '<span class="muted">never ran</span>'
@@ -93,9 +103,9 @@ def index(
             "<tr class=experiment>"
             f"<td><strong>{escape(e['id'])}</strong><div class=muted>{escape(e['title'] or '')}</div>{problems}</td>"
             f"<td>{escape(e['schedule'] or 'on demand')}{'' if e['enabled'] else ' <span class=muted>(disabled)</span>'}</td>"
-            f"<td>{escape(e['next_run'] or '–')}</td>"
+            f"<td>{escape(_when(e['next_run']))}</td>"
             f"<td>{_pill(last['outcome'])} <span class=muted>{escape(last.get('reason') or '')}</span>"
-            f"<div class=muted>{escape(last.get('ended_at') or '')}</div>"
+            f"<div class=muted>{escape(_when(last.get('ended_at')) if last.get('ended_at') else '')}</div>"
             f"{'<div class=muted>running now</div>' if e['running'] else ''}</td>"
             f"<td>{p50}<div class=muted>{last_recovery}</div></td>"
             f"<td>{link}</td></tr>"

@@ -93,7 +93,9 @@ def test_two_replicas_never_inject_together(make_sim, tmp_path) -> None:
 
         processes[leader].send_signal(signal.SIGSTOP)  # frozen mid-whatever, lease unrenewed
         wait_for(lambda: leader_of({follower: urls[follower]}), 15, "the follower taking over")
-        wait_for(lambda: disrupting_runs(tmp_path / f"{follower}.db"), 20, "the new leader injecting")
+        wait_for(
+            lambda: disrupting_runs(tmp_path / f"{follower}.db"), 20, "the new leader injecting"
+        )
         processes[leader].send_signal(signal.SIGCONT)  # thawed: must step down, not inject
         time.sleep(3)  # let the thawed replica act on whatever it believed before the freeze
         assert leader_of(urls) == [follower]
