@@ -14,8 +14,8 @@ import yaml
 from tests.integration.conftest import wait_for
 from tests.integration.daemon_helpers import TOKEN, cluster, write_catalog
 from tests.integration.engine_helpers import greeter_experiment
-from tests.integration.test_engine import evict_method
 from tests.integration.test_daemon_restart import start_serve
+from tests.integration.test_engine import evict_method
 
 
 def config_for(tmp_path: Path, name: str, sim, catalog: Path) -> Path:
