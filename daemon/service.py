@@ -456,10 +456,13 @@ class Daemon:
             )
         run_id = self._new_run_id(experiment_id)
         started = threading.Event()
+        recorded: list[bool] = []
 
         def body() -> None:
             try:
-                self._run(experiment_id, f"api:{by}", run_id=run_id, started=started)
+                self._run(
+                    experiment_id, f"api:{by}", run_id=run_id, started=started, recorded=recorded
+                )
             except Exception:  # logged with its traceback; the thread must not die silently
                 log.exception("triggered run crashed", experiment=experiment_id)
             finally:
@@ -468,6 +471,10 @@ class Daemon:
 
         threading.Thread(target=body, name=f"run-{run_id}", daemon=True).start()
         started.wait(timeout=10)  # the history row exists (or the run was refused) by now
+        if not recorded:
+            raise TriggerError(
+                503, "History Unavailable", self.store.error or "the run could not be recorded"
+            )
         return run_id
 
     @staticmethod
@@ -511,6 +518,7 @@ class Daemon:
         *,
         run_id: str | None = None,
         started: threading.Event | None = None,
+        recorded: list[bool] | None = None,
     ) -> None:
         run_id = run_id or self._new_run_id(experiment_id)
         with self._lock:
@@ -544,6 +552,8 @@ class Daemon:
                 except StoreError as exc:
                     log.error("run not started: it could not be recorded", error=str(exc))
                     return
+                if recorded is not None:
+                    recorded.append(True)
                 if started is not None:
                     started.set()
                 result = Runner(
