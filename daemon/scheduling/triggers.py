@@ -4,7 +4,8 @@ injected clock and `hypothesis` instead of waiting for time to pass (DESIGN §5)
 - cron: APScheduler's CronTrigger on the day *names* our parser produced (two triggers
   for cron's day-of-month OR day-of-week rule), in the schedule's time zone.
 - interval: previous + interval (first: now + interval).
-- jitter (cron and interval): a uniform offset in [-jitter, +jitter], never before now.
+- jitter: cron fires up to `jitter` late (never before its cron time); interval moves
+  ±jitter; never before now, never out of the windows.
 - mtbf: kube-monkey style, each day is planned in advance: the number of fires is
   Poisson(window time that day / mtbf), at uniform random moments inside the windows.
   The day's generator is seeded from (seed, experiment, date), so a plan published by the
@@ -104,12 +105,17 @@ def next_allowed(schedule: Schedule, moment: datetime) -> datetime | None:
     return None
 
 
-def _jittered(schedule: Schedule, moment: datetime, now: datetime, rng: random.Random) -> datetime:
+def _jittered(
+    schedule: Schedule, moment: datetime, now: datetime, rng: random.Random, *, late_only: bool
+) -> datetime:
+    """Cron: a delay in [0, jitter] (never before the cron time); interval: ±jitter. A
+    jittered time outside the windows or on a blackout date falls back to `moment`."""
     jitter = schedule.jitter.total_seconds()
     if jitter <= 0:
         return moment
-    shifted = moment + timedelta(seconds=rng.uniform(-jitter, jitter))
-    return max(shifted, now + timedelta(milliseconds=1))
+    offset = rng.uniform(0, jitter) if late_only else rng.uniform(-jitter, jitter)
+    shifted = max(moment + timedelta(seconds=offset), now + timedelta(milliseconds=1))
+    return shifted if allowed(schedule, shifted) else moment
 
 
 def _cron_next(schedule: Schedule, after: datetime) -> datetime | None:
@@ -186,7 +192,7 @@ def next_fire(
             if candidate is None or candidate - now > HORIZON:
                 return None
             if allowed(schedule, candidate):
-                return _jittered(schedule, candidate, now, rng)
+                return _jittered(schedule, candidate, now, rng, late_only=True)
             candidate = _cron_next(schedule, candidate)
         return None
     assert schedule.interval is not None
@@ -196,7 +202,7 @@ def next_fire(
     candidate = next_allowed(schedule, base)
     if candidate is None or candidate - now > HORIZON:
         return None
-    return _jittered(schedule, candidate, now, rng)
+    return _jittered(schedule, candidate, now, rng, late_only=False)
 
 
 def _next_mtbf(schedule: Schedule, now: datetime, experiment: str, seed: int) -> datetime | None:

@@ -111,3 +111,25 @@ def test_help_works_even_with_bad_settings(
     result = runner.invoke(cli, ["validate", "--help"])
     assert result.exit_code == 0
     assert "PATH" in result.output
+
+
+def test_plan_prints_upcoming_fire_times_inside_the_schedule(runner: CliRunner) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    result = runner.invoke(cli, ["plan", DEMO, "--hours", "336", "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    greeter = plan["experiments"]["greeter-kill"]
+    assert greeter["schedule"].startswith("cron '*/15 9-17 * * mon-fri'")
+    assert greeter["fires"], "two weeks always hold weekday office hours"
+    for text in greeter["fires"]:
+        local = datetime.fromisoformat(text).astimezone(ZoneInfo("Europe/Paris"))
+        assert local.weekday() < 5
+        assert 9 <= local.hour <= 17
+    mtbf = plan["experiments"]["greeter-random-weekdays"]["fires"]
+    again = json.loads(runner.invoke(cli, ["plan", DEMO, "--hours", "336", "--json"]).output)
+    assert again["experiments"]["greeter-random-weekdays"]["fires"] == mtbf  # planned, stable
+    text = runner.invoke(cli, ["plan", DEMO, "--hours", "1"])
+    assert text.exit_code == 0
+    assert "greeter-kill: cron" in text.output

@@ -112,3 +112,18 @@ def test_mtbf_next_fire_follows_the_plan() -> None:
 
 def test_disabled_never_fires() -> None:
     assert next_fire(schedule(interval="1m", enabled=False), None, NOW, random.Random(1)) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(now=moments, seed=st.integers(0, 2**32))
+def test_cron_jitter_only_delays_and_stays_inside_windows(now, seed) -> None:
+    s = schedule(
+        cron="*/15 * * * *",
+        jitter="5m",
+        windows=[{"days": "daily", "start": "09:00", "end": "10:00"}],
+    )
+    fire = next_fire(s, None, now, random.Random(seed))
+    assert fire is not None
+    assert fire > now
+    assert allowed(s, fire)
+    assert fire.minute % 15 <= 5  # at or after the cron minute, at most 5 minutes late
