@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import urllib.request
 from pathlib import Path
 
 import yaml
+from simproc import start_simulator  # bench/ is on sys.path when a script runs
 
 from daemon.catalog.extension import AftershockSettings
 from daemon.engine.context import RunContext
@@ -95,25 +94,8 @@ def main() -> None:
         spec = Path(tmp) / "cluster.yaml"
         spec.write_text(yaml.safe_dump(cluster_file()))
         kubeconfig = Path(tmp) / "kc"
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daemon",
-                "simulate",
-                "--cluster",
-                str(spec),
-                "--kubeconfig",
-                str(kubeconfig),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=ROOT,
-        )
+        process, base = start_simulator(spec, kubeconfig)
         try:
-            line = process.stdout.readline() if process.stdout else ""
-            base = line.strip().rsplit(" ", 1)[-1]
             kube = Kube.connect(Connection(kubeconfig=kubeconfig, timeout=10))
             control(base, "GET", "/sim/v1/settle?timeout=30")
             errors: list[float] = []

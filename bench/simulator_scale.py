@@ -12,8 +12,6 @@ import argparse
 import http.client
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+from simproc import start_simulator  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,25 +118,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         spec.write_text(
             yaml.safe_dump(cluster_file(args.namespaces, args.deployments, args.replicas))
         )
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daemon",
-                "simulate",
-                "--cluster",
-                str(spec),
-                "--kubeconfig",
-                str(Path(tmp) / "kc"),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=ROOT,
-        )
+        process, base = start_simulator(spec, Path(tmp) / "kc")
         try:
-            line = process.stdout.readline() if process.stdout else ""
-            base = line.strip().rsplit(" ", 1)[-1]
             host, port = base.removeprefix("http://").split(":")
             started = time.monotonic()
             deadline = started + 900
