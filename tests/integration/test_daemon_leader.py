@@ -1,5 +1,6 @@
-"""Two daemons against one cluster, one of them frozen (SIGSTOP) and thawed, then killed:
-at no moment do both inject, and every kill is in one daemon's history."""
+"""Two daemons against one cluster for over a minute, the leader repeatedly frozen (SIGSTOP)
+and thawed, then killed: at no moment do both inject, and every kill is in one daemon's
+history."""
 
 from __future__ import annotations
 
@@ -88,19 +89,27 @@ def test_two_replicas_never_inject_together(make_sim, tmp_path) -> None:
         first = wait_for(lambda: leader_of(urls), 15, "a leader")
         assert len(first) == 1
         (leader,) = first
-        follower = "beta" if leader == "alpha" else "alpha"
         wait_for(lambda: disrupting_runs(tmp_path / f"{leader}.db"), 20, "the leader injecting")
-
-        processes[leader].send_signal(signal.SIGSTOP)  # frozen mid-whatever, lease unrenewed
-        wait_for(lambda: leader_of({follower: urls[follower]}), 15, "the follower taking over")
-        wait_for(
-            lambda: disrupting_runs(tmp_path / f"{follower}.db"), 20, "the new leader injecting"
-        )
-        processes[leader].send_signal(signal.SIGCONT)  # thawed: must step down, not inject
-        time.sleep(3)  # let the thawed replica act on whatever it believed before the freeze
-        assert leader_of(urls) == [follower]
-        processes[follower].kill()  # the leader dies: the other takes over again
-        wait_for(lambda: leader_of({leader: urls[leader]}), 15, "the first one back")
+        started = time.monotonic()
+        cycles = 0
+        while cycles < 4 or time.monotonic() - started < 60:  # a minute and more of turnover
+            follower = "beta" if leader == "alpha" else "alpha"
+            before = len(disrupting_runs(tmp_path / f"{follower}.db"))
+            processes[leader].send_signal(signal.SIGSTOP)  # frozen, lease unrenewed
+            wait_for(lambda f=follower: leader_of({f: urls[f]}), 15, "the follower taking over")
+            wait_for(
+                lambda f=follower, n=before: len(disrupting_runs(tmp_path / f"{f}.db")) > n,
+                20,
+                "the new leader injecting",
+            )
+            processes[leader].send_signal(signal.SIGCONT)  # thawed: must step down, not inject
+            time.sleep(2)  # let the thawed replica act on whatever it believed before the freeze
+            assert leader_of(urls) == [follower]
+            leader = follower
+            cycles += 1
+        survivor = "beta" if leader == "alpha" else "alpha"
+        processes[leader].kill()  # the leader dies: the other takes over again
+        wait_for(lambda: leader_of({survivor: urls[survivor]}), 15, "the survivor leading")
     finally:
         for process in processes.values():
             process.send_signal(signal.SIGCONT)
