@@ -60,6 +60,9 @@ class KubeSettings(Group):
     api_url: str | None = None
     request_timeout: PositiveDuration = timedelta(seconds=10)
     namespace: str = "aftershock"
+    # false: RBAC grants Roles only (Helm rbac.scope=namespace), so aftershock never makes
+    # cluster-scoped reads: namespace labels are not read and opt-in comes from workloads.
+    cluster_scope: bool = True
 
 
 class CatalogSettings(Group):

@@ -57,8 +57,7 @@ class DaemonThread:
             settings,
             port=0,
             environ={"WEBAPP_URL": sim.sim.service_url("shop", "webapp")},
-            kubeconfig=sim.sim.kubeconfig,
-            **kwargs,
+            **{"kubeconfig": sim.sim.kubeconfig, **kwargs},
         )
         self.url = self.running.url
         self.daemon = self.running.daemon

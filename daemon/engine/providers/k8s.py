@@ -402,7 +402,7 @@ def _stamp(text: str | None) -> float:
 
 
 def build_world(
-    kube: Kube, pods: list[dict[str, Any]]
+    kube: Kube, pods: list[dict[str, Any]], *, read_namespaces: bool = True
 ) -> tuple[
     dict[str, WorkloadKey], dict[WorkloadKey, Workload], dict[str, dict[str, str]], list[Budget]
 ]:
@@ -413,12 +413,14 @@ def build_world(
     labels: dict[str, dict[str, str]] = {}
     budgets: list[Budget] = []
     for namespace in namespaces:
-        try:
-            labels[namespace] = (
-                kube.get("namespaces", None, namespace)["metadata"].get("labels") or {}
-            )
-        except KubeError:
-            labels[namespace] = {}
+        labels[namespace] = {}
+        if read_namespaces:
+            try:
+                labels[namespace] = (
+                    kube.get("namespaces", None, namespace)["metadata"].get("labels") or {}
+                )
+            except KubeError:
+                labels[namespace] = {}
         owners: dict[tuple[str, str], dict[str, Any]] = {}
         for kind, resource in RESOURCES.items():
             for obj in kube.list(resource, namespace)[0]:
@@ -519,7 +521,9 @@ def guarded_kill(
             min_age=min_age,
             kube=kube,
         )
-        workload_of, workloads, namespace_labels, budgets = build_world(kube, pods)
+        workload_of, workloads, namespace_labels, budgets = build_world(
+            kube, pods, read_namespaces=settings.kube.cluster_scope
+        )
     except KubeError as exc:
         raise ActivityFailed(
             f"could not read the cluster to plan the disruption: {exc.message}"

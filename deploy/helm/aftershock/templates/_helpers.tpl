@@ -45,7 +45,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "safety" (dict "dry_run" .Values.dryRun)
   "catalog" (dict "path" "/etc/aftershock/experiments")
   "store" (dict "path" "/var/lib/aftershock/history.db")
-  "kube" (dict "mode" "in-cluster")
+  "kube" (dict "mode" "in-cluster" "cluster_scope" (eq .Values.rbac.scope "cluster"))
   "api" (dict "port" (int .Values.service.port) "auth" .Values.api.auth "protect_reads" .Values.api.protectReads "token_file" "/etc/aftershock/token/token")
   "leader" (dict "enabled" .Values.leaderElection.enabled "lease_name" (printf "%s-leader" (include "aftershock.fullname" .)))
   "logging" (dict "format" "json")
