@@ -184,6 +184,8 @@ def next_fire(
         return None
     if schedule.mtbf is not None:
         return _next_mtbf(schedule, now, experiment, seed)
+    if previous is not None and previous > now:
+        previous = now  # the wall clock went back: schedule from now, do not stall
     after = max(now, previous) if previous else now
     candidate: datetime | None
     if schedule.cron is not None:
