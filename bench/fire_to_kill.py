@@ -22,6 +22,7 @@ from versus_chaostoolkit import cluster, control
 
 from daemon.logging import configure_logging
 from daemon.server import build
+from daemon.service import settle_heap
 from daemon.settings import Settings
 
 
@@ -91,6 +92,7 @@ def main() -> None:
             control(base, "GET", "/sim/v1/settle?timeout=30")
             control(base, "DELETE", "/sim/v1/timeline")
             daemon.start()
+            settle_heap()  # as `aftershock serve` does after start-up (daemon.server.start)
             deadline = time.monotonic() + args.kills * 3 + 30
             while len(control(base, "GET", "/sim/v1/timeline")["disruptions"]) < args.kills:
                 if time.monotonic() > deadline:

@@ -22,7 +22,7 @@ from daemon.kube.client import Connection, Kube
 from daemon.kube.errors import KubeError
 from daemon.logging import get_logger
 from daemon.observability.metrics import Metrics
-from daemon.service import Daemon, ScheduleOverride
+from daemon.service import Daemon, ScheduleOverride, settle_heap
 from daemon.settings import Settings
 from daemon.store.history import HistoryStore, StoreError
 
@@ -125,6 +125,7 @@ def start(
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
     running = Running(daemon, server, f"http://{shown}:{bound}", sock)
     daemon.start()
+    settle_heap()  # after start-up: the kill path must not pay for collecting it
     return running
 
 

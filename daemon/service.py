@@ -10,6 +10,7 @@ store retention). Every wait has a deadline; `stop()` is bounded by
 from __future__ import annotations
 
 import contextlib
+import gc
 import secrets as token_source
 import socket
 import threading
@@ -43,6 +44,14 @@ ScheduleOverride = Callable[[str, Schedule], Schedule]
 HALT_KEY = "halt"
 
 
+def settle_heap() -> None:
+    """Collect now, then freeze what survives (the catalog, modules, client classes) out of
+    the collector's reach. Measured: without it a gen-2 collection of the start-up heap
+    paused a scheduled kill for ~120 ms (fire-to-kill p99 goal: 50 ms)."""
+    gc.collect()
+    gc.freeze()
+
+
 class TriggerError(Exception):
     """A manual trigger cannot start; `status` is the HTTP status the API answers."""
 
@@ -66,6 +75,7 @@ class Entry:
     last_recovery: dict[str, float] = field(default_factory=dict)  # ns/workload -> seconds
     recoveries: list[float] = field(default_factory=list)
     running: str | None = None  # run id in flight
+    removed: bool = False  # the file is gone; kept only until the run in flight ends
 
     @property
     def stale(self) -> bool:
@@ -294,32 +304,16 @@ class Daemon:
             seen: set[str] = set()
             invalid = 0
             for result in report.files:
-                experiment_id = result.experiment_id
-                problems = [p.render() for p in result.problems if p.severity.value == "error"]
                 if not result.ok:
                     invalid += 1
-                if experiment_id is None:
-                    continue
-                seen.add(experiment_id)
-                entry = self.entries.get(experiment_id)
-                if result.ok and result.loaded is not None:
-                    if entry is None:
-                        entry = self.entries[experiment_id] = Entry(result.loaded, result.path)
-                        self._apply_restored(experiment_id, entry)
-                    entry.loaded, entry.path, entry.problems = result.loaded, result.path, []
-                elif entry is None:
-                    self.entries[experiment_id] = Entry(None, result.path, problems)
-                else:
-                    if problems != entry.problems:
-                        log.error(
-                            "invalid edit; the last good version stays in force",
-                            experiment=experiment_id,
-                            problems=problems[:5],
-                        )
-                    entry.problems = problems
+                if result.experiment_id is not None:
+                    seen.add(result.experiment_id)
+                    self._apply(result.experiment_id, result)
             for gone in set(self.entries) - seen:
                 if self.entries[gone].running is None:
                     del self.entries[gone]
+                else:  # unscheduled now; dropped when its run ends
+                    self.entries[gone].removed = True
             self.invalid_files = invalid
             self.catalog_problems = [p.render() for p in report.problems] + (
                 [f"{report.index.path}: {p.render()}" for p in report.index.problems]
@@ -328,6 +322,7 @@ class Daemon:
             )
         if self.scheduler_alive:
             self._sync_jobs()
+        settle_heap()
         log.info(
             "catalog loaded",
             experiments=sum(1 for e in self.entries.values() if e.loaded),
@@ -335,13 +330,35 @@ class Daemon:
         )
         return True
 
+    def _apply(self, experiment_id: str, result: Any) -> None:
+        """One file's new state; an invalid edit keeps the last good version in force."""
+        problems = [p.render() for p in result.problems if p.severity.value == "error"]
+        entry = self.entries.get(experiment_id)
+        if entry is not None:
+            entry.removed = False
+        if result.ok and result.loaded is not None:
+            if entry is None:
+                entry = self.entries[experiment_id] = Entry(result.loaded, result.path)
+                self._apply_restored(experiment_id, entry)
+            entry.loaded, entry.path, entry.problems = result.loaded, result.path, []
+        elif entry is None:
+            self.entries[experiment_id] = Entry(None, result.path, problems)
+        else:
+            if problems != entry.problems:
+                log.error(
+                    "invalid edit; the last good version stays in force",
+                    experiment=experiment_id,
+                    problems=problems[:5],
+                )
+            entry.problems = problems
+
     def _sync_jobs(self) -> None:
         """One APScheduler job per scheduled experiment; re-created when its schedule changes."""
         wanted: dict[str, tuple[Any, str]] = {}
         with self._lock:
             for experiment_id, entry in self.entries.items():
                 loaded = entry.loaded
-                if loaded is None or not loaded.settings.enabled:
+                if loaded is None or not loaded.settings.enabled or entry.removed:
                     continue
                 schedule = loaded.settings.schedule
                 if schedule is None or not schedule.enabled:
@@ -441,7 +458,7 @@ class Daemon:
         """Run now (API). Through every guard; answers before the run ends."""
         with self._lock:
             entry = self.entries.get(experiment_id)
-        if entry is None or entry.loaded is None:
+        if entry is None or entry.loaded is None or entry.removed:
             raise TriggerError(404, "Not Found", f"no valid experiment {experiment_id!r}")
         reason = self._closed_reason()
         if reason is not None:
@@ -528,6 +545,7 @@ class Daemon:
                 or entry is None
                 or entry.loaded is None
                 or entry.running is not None
+                or entry.removed
             ):
                 return
             loaded = entry.loaded
@@ -569,6 +587,8 @@ class Daemon:
                 self._run_threads.pop(run_id, None)
                 if experiment_id in self.entries:
                     self.entries[experiment_id].running = None
+                    if self.entries[experiment_id].removed:
+                        del self.entries[experiment_id]
 
     def _halted_for_runs(self) -> str | None:
         # Leadership loss and shutdown stop runs through request_stop with their own reasons.

@@ -227,7 +227,8 @@ def test_catalog_rewritten_and_deleted_mid_run(make_sim, tmp_path) -> None:
         (catalog / "kill.yaml").write_text("title: [broken\n")
         time.sleep(1)
         (catalog / "kill.yaml").unlink()
-        wait_for(lambda: all(r["state"] == "done" for r in rows(db)), 20, "the run finished")
+        wait_for(lambda: daemon.daemon.next_run("kill") is None, 10, "the job removed")
+        wait_for(lambda: all(r["state"] == "done" for r in rows(db)), 20, "the runs finished")
         finished = len(rows(db))
         time.sleep(3)
         assert len(rows(db)) == finished  # a deleted experiment is not scheduled any more
