@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import yaml
-from simproc import ROOT, start_simulator  # bench/ is on sys.path when a script runs
-from simulator_scale import cluster_file, get, ready_pods
+from simproc import ROOT, start_simulator, wait_ready  # bench/ is on sys.path when a script runs
+from simulator_scale import cluster_file, get
 
 BIN = Path(sys.executable).parent
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -58,11 +58,7 @@ def measure(namespaces: int, experiments: int, window: float) -> str:
         sim, base = start_simulator(tmp / "cluster.yaml", tmp / "kc")
         daemon = None
         try:
-            deadline = time.monotonic() + 900
-            while ready_pods(base) < total:
-                if time.monotonic() > deadline:
-                    raise SystemExit("cluster not ready")
-                time.sleep(1)
+            wait_ready(base, total)
             (tmp / "settings.yaml").write_text(
                 yaml.safe_dump(
                     {

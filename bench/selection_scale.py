@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
-from simproc import start_simulator  # bench/ is on sys.path when a script runs
-from simulator_scale import cluster_file, get, ready_pods
+from simproc import start_simulator, wait_ready  # bench/ is on sys.path when a script runs
+from simulator_scale import cluster_file, get
 
 from daemon.catalog.extension import AftershockSettings, BlastRadius
 from daemon.engine.context import RunContext
@@ -109,11 +109,7 @@ def through_api(namespaces_list: list[int], runs: int) -> list[str]:
             spec.write_text(yaml.safe_dump(document))
             process, base = start_simulator(spec, Path(tmp) / "kc")
             try:
-                deadline = time.monotonic() + 900
-                while ready_pods(base) < total:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("cluster not ready")
-                    time.sleep(1)
+                wait_ready(base, total)
                 kube = Kube.connect(Connection(kubeconfig=Path(tmp) / "kc", timeout=30))
                 settings = Settings(
                     safety={"max_percent": 50, "cooldown": "0s", "min_ready_replicas": 1}

@@ -32,3 +32,24 @@ def start_simulator(spec: Path, kubeconfig: Path) -> tuple[subprocess.Popen, str
         process.kill()
         raise SystemExit("the simulator did not start")
     return process, line.strip().rsplit(" ", 1)[-1]
+
+
+def wait_ready(base: str, total: int, timeout: float = 900) -> float:
+    """Seconds until every Deployment's replicas are Ready; a slow answer while the
+    simulator bootstraps thousands of pods is retried, not fatal."""
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(f"{base}/apis/apps/v1/deployments", timeout=60) as answer:
+                items = json.loads(answer.read())["items"]
+            if sum(d.get("status", {}).get("readyReplicas", 0) for d in items) >= total:
+                return time.monotonic() - started
+        except (TimeoutError, urllib.error.URLError):
+            pass
+        time.sleep(1)
+    raise SystemExit(f"cluster not ready after {timeout:.0f} s")

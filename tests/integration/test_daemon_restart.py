@@ -108,3 +108,59 @@ def test_sigkill_mid_run_then_restart(make_sim, tmp_path) -> None:
         assert second.wait(timeout=30) == 0
     finally:
         second.kill()
+
+
+def test_sigterm_mid_run_aborts_plays_rollbacks_and_releases_the_lease(make_sim, tmp_path) -> None:
+    spec = story(3, ready_delay="300ms")
+    spec["namespaces"] += cluster()["namespaces"][1:]
+    sim = make_sim(spec)
+    sim.ready()
+    experiment = greeter_experiment()
+    experiment["method"][0]["pauses"] = {"after": 60}
+    experiment["rollbacks"] = [scale_webapp(5)]
+    catalog = write_catalog(tmp_path / "catalog", {"long": experiment})
+    (tmp_path / "token").write_text(TOKEN)
+    config = tmp_path / "settings.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "safety": {"dry_run": False, "max_percent": 100, "min_ready_replicas": 0},
+                "catalog": {"path": str(catalog)},
+                "store": {"path": str(tmp_path / "history.db")},
+                "api": {"host": "127.0.0.1", "token_file": str(tmp_path / "token")},
+                "kube": {
+                    "mode": "kubeconfig",
+                    "kubeconfig": str(sim.sim.kubeconfig),
+                    "namespace": "aftershock",
+                },
+                "leader": {"lease_duration": "3s", "renew_deadline": "2s", "retry_period": "500ms"},
+                "logging": {"format": "json"},
+            }
+        )
+    )
+    daemon, url = start_serve(sim, config, tmp_path / "daemon.log")
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
+            run_id = client.post(
+                "/api/v1/experiments/long/runs", headers={"Authorization": f"Bearer {TOKEN}"}
+            ).json()["run_id"]
+            wait_for(sim.timeline, 15, "the kill")
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=25) == 0  # inside the 20 s shutdown bound (+ start-up slack)
+    finally:
+        daemon.kill()
+    store = HistoryStore(
+        tmp_path / "history.db", retention=timedelta(days=1), max_runs_per_experiment=10
+    ).open()
+    found = store.run(run_id)
+    assert found is not None
+    row, journal = found
+    assert (row.outcome, row.reason) == ("aborted", "shutdown")
+    assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
+    assert store.interrupted() == []
+    store.close()
+    assert sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas == 5
+    lease = sim.coordination.read_namespaced_lease("aftershock-leader", "aftershock")
+    assert lease.spec.holder_identity is None  # released: a follower takes over at once
+    assert len(sim.timeline()) == 1
