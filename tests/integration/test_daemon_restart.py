@@ -40,7 +40,9 @@ def start_serve(sim, config: Path, log: Path) -> tuple[subprocess.Popen, str]:
     return process, wait_for(url, 20, "the daemon's URL")
 
 
-def test_sigkill_mid_run_then_restart(make_sim, tmp_path) -> None:
+def long_run_setup(make_sim, tmp_path: Path):
+    """A shop with the daemon's namespace, one experiment that pauses 60 s after its kill
+    (rollback: webapp to 5 replicas), and a settings file for `aftershock serve`."""
     spec = story(3, ready_delay="300ms")
     spec["namespaces"] += cluster()["namespaces"][1:]
     sim = make_sim(spec)
@@ -68,6 +70,11 @@ def test_sigkill_mid_run_then_restart(make_sim, tmp_path) -> None:
             }
         )
     )
+    return sim, config
+
+
+def test_sigkill_mid_run_then_restart(make_sim, tmp_path) -> None:
+    sim, config = long_run_setup(make_sim, tmp_path)
     first, url = start_serve(sim, config, tmp_path / "first.log")
     try:
         with httpx.Client(base_url=url, timeout=10) as client:
@@ -111,33 +118,7 @@ def test_sigkill_mid_run_then_restart(make_sim, tmp_path) -> None:
 
 
 def test_sigterm_mid_run_aborts_plays_rollbacks_and_releases_the_lease(make_sim, tmp_path) -> None:
-    spec = story(3, ready_delay="300ms")
-    spec["namespaces"] += cluster()["namespaces"][1:]
-    sim = make_sim(spec)
-    sim.ready()
-    experiment = greeter_experiment()
-    experiment["method"][0]["pauses"] = {"after": 60}
-    experiment["rollbacks"] = [scale_webapp(5)]
-    catalog = write_catalog(tmp_path / "catalog", {"long": experiment})
-    (tmp_path / "token").write_text(TOKEN)
-    config = tmp_path / "settings.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "safety": {"dry_run": False, "max_percent": 100, "min_ready_replicas": 0},
-                "catalog": {"path": str(catalog)},
-                "store": {"path": str(tmp_path / "history.db")},
-                "api": {"host": "127.0.0.1", "token_file": str(tmp_path / "token")},
-                "kube": {
-                    "mode": "kubeconfig",
-                    "kubeconfig": str(sim.sim.kubeconfig),
-                    "namespace": "aftershock",
-                },
-                "leader": {"lease_duration": "3s", "renew_deadline": "2s", "retry_period": "500ms"},
-                "logging": {"format": "json"},
-            }
-        )
-    )
+    sim, config = long_run_setup(make_sim, tmp_path)
     daemon, url = start_serve(sim, config, tmp_path / "daemon.log")
     try:
         with httpx.Client(base_url=url, timeout=10) as client:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -19,7 +17,7 @@ import pytest
 from tests.integration.conftest import wait_for
 from tests.integration.daemon_helpers import DaemonThread, cluster, daemon_settings, write_catalog
 from tests.integration.engine_helpers import greeter_experiment, scale_webapp
-from tests.integration.test_engine import story
+from tests.integration.test_engine import FakePrometheus, story
 
 
 def scheduled_kill(**extension) -> dict:
@@ -141,39 +139,8 @@ def test_thirty_second_api_outage(make_sim, tmp_path) -> None:
     assert any(r["outcome"] in ("failed", "aborted", "deviated") for r in runs)
 
 
-class SlowPrometheus(ThreadingHTTPServer):
-    def __init__(self):
-        self.delay = 0.0
-        super().__init__(("127.0.0.1", 0), _SlowHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _SlowHandler(BaseHTTPRequestHandler):
-    server: SlowPrometheus
-
-    def log_message(self, *args) -> None:
-        return
-
-    def do_GET(self) -> None:
-        time.sleep(self.server.delay)
-        body = json.dumps(
-            {"status": "success", "data": {"resultType": "vector", "result": []}}
-        ).encode()
-        try:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except OSError:
-            return
-
-
 def test_slow_prometheus_fails_safe(make_sim, tmp_path) -> None:
-    prometheus = SlowPrometheus()
+    prometheus = FakePrometheus()
     kills_before: list[int] = []
 
     def inject(sim, _daemon) -> None:
