@@ -24,7 +24,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor as PoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from daemon.catalog.extension import Schedule
+from daemon.catalog.extension import AftershockSettings, Schedule
 from daemon.catalog.loader import LoadedExperiment, load_catalog, options_from_settings
 from daemon.engine.context import RunContext
 from daemon.engine.runner import Runner
@@ -33,6 +33,7 @@ from daemon.kube.errors import KubeError, NotFound
 from daemon.kube.lease import LeaderElector
 from daemon.logging import get_logger, run_context
 from daemon.observability.metrics import DaemonState, ExperimentState, Metrics
+from daemon.safety.guard import History
 from daemon.scheduling.jobs import RunGate, ScheduleTrigger
 from daemon.scheduling.triggers import upcoming
 from daemon.settings import Settings
@@ -502,8 +503,6 @@ class Daemon:
     def _context(self, experiment_id: str, run_id: str, *, dry_run: bool) -> RunContext:
         with self._lock:
             entry = self.entries.get(experiment_id)
-        from daemon.catalog.extension import AftershockSettings
-
         aftershock = (
             entry.loaded.settings
             if entry is not None and entry.loaded is not None
@@ -512,8 +511,6 @@ class Daemon:
         try:
             history = self.store.guard_history(datetime.now(UTC))
         except StoreError:
-            from daemon.safety.guard import History
-
             history = History()
         return RunContext(
             experiment_id=experiment_id,

@@ -71,6 +71,15 @@ def api_client_for(conn: Connection) -> client.ApiClient:
 _ERRORS = (urllib3.exceptions.HTTPError, OSError, ValueError)
 
 
+def _delete_options(grace_period: int | None, uid: str | None, dry_run: bool) -> Any:
+    """The uid precondition makes a delete or eviction miss a same-named replacement pod."""
+    return client.V1DeleteOptions(
+        grace_period_seconds=grace_period,
+        preconditions=client.V1Preconditions(uid=uid) if uid else None,
+        dry_run=["All"] if dry_run else None,
+    )
+
+
 class Kube:
     """The calls aftershock makes. Every one has a deadline and translated errors."""
 
@@ -242,11 +251,7 @@ class Kube:
         uid: str | None = None,
         dry_run: bool = False,
     ) -> dict[str, Any]:
-        body = client.V1DeleteOptions(
-            grace_period_seconds=grace_period,
-            preconditions=client.V1Preconditions(uid=uid) if uid else None,
-            dry_run=["All"] if dry_run else None,
-        )
+        body = _delete_options(grace_period, uid, dry_run)
         result: dict[str, Any] = self.call(
             "delete", "pods", self.core.delete_namespaced_pod, name, namespace, body=body
         )
@@ -261,11 +266,7 @@ class Kube:
         uid: str | None = None,
         dry_run: bool = False,
     ) -> None:
-        options = client.V1DeleteOptions(
-            grace_period_seconds=grace_period,
-            preconditions=client.V1Preconditions(uid=uid) if uid else None,
-            dry_run=["All"] if dry_run else None,
-        )
+        options = _delete_options(grace_period, uid, dry_run)
         body = client.V1Eviction(
             metadata=client.V1ObjectMeta(name=name, namespace=namespace), delete_options=options
         )
