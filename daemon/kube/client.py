@@ -114,8 +114,15 @@ class Kube:
             self.on_request(verb, resource, code)
 
     def call(
-        self, verb: str, resource: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
+        self,
+        verb: str,
+        resource: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        raw: bool = False,
+        **kwargs: Any,
     ) -> Any:
+        """One request with a deadline and translated errors; the JSON body, or bytes if raw."""
         kwargs.setdefault("_request_timeout", self.timeout)
         kwargs["_preload_content"] = False
         code = 0
@@ -123,6 +130,8 @@ class Kube:
             response = fn(*args, **kwargs)
             code = response.status
             data = response.data
+            if raw:
+                return data
             return json.loads(data) if data else {}
         except ApiException as exc:
             code = exc.status or 0
@@ -215,30 +224,23 @@ class Kube:
         previous: bool = False,
         tail_lines: int | None = None,
     ) -> str:
-        kwargs: dict[str, Any] = {
-            "previous": previous,
-            "timestamps": True,
-            "_request_timeout": self.timeout,
-            "_preload_content": False,
-        }
+        kwargs: dict[str, Any] = {"previous": previous, "timestamps": True}
         if container:
             kwargs["container"] = container
         if since_seconds:
             kwargs["since_seconds"] = since_seconds
         if tail_lines is not None:
             kwargs["tail_lines"] = tail_lines
-        code = 0
-        try:
-            response: Any = self.core.read_namespaced_pod_log(name, namespace, **kwargs)
-            code = response.status
-            return str(response.data.decode("utf-8", errors="replace"))
-        except ApiException as exc:
-            code = exc.status or 0
-            raise from_status(code, exc.body, exc.headers, "get pods/log") from None
-        except _ERRORS as exc:
-            raise Unavailable(f"get pods/log: {exc}") from None
-        finally:
-            self._record("get", "pods/log", code)
+        data: bytes = self.call(
+            "get",
+            "pods/log",
+            self.core.read_namespaced_pod_log,
+            name,
+            namespace,
+            raw=True,
+            **kwargs,
+        )
+        return data.decode("utf-8", errors="replace")
 
     # ------------------------------------------------------------------ writes
 
