@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import errno
 import json
+import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -153,6 +154,9 @@ def read_document(path: Path, limits: ReadLimits) -> Document:
 def parse_text(text: str, fmt: Format, limits: ReadLimits, source: str = "<text>") -> Document:
     if not text.strip():
         raise DocumentError("file is empty")
+    too_deep = flow_too_deep(text, limits.max_depth)
+    if too_deep is not None:
+        raise _too_deep(limits, *too_deep)
     if fmt == "json":
         data = _parse_json(text, limits)
         document = Document(
@@ -164,6 +168,86 @@ def parse_text(text: str, fmt: Format, limits: ReadLimits, source: str = "<text>
     if data is None:
         raise DocumentError("file has no content (only comments, blank lines or null)")
     return document
+
+
+def _too_deep(
+    limits: ReadLimits, line: int | None = None, column: int | None = None
+) -> DocumentError:
+    return DocumentError(
+        f"nested deeper than {limits.max_depth} levels (settings catalog.max_depth)", line, column
+    )
+
+
+_FLOW_SCAN = re.compile(r"""[\[\]{}'"#\n]""")
+_DOUBLE_QUOTED_REST = re.compile(r'(?:[^"\\]|\\.)*"', re.DOTALL)
+_FLOW_TOKEN_START = frozenset(" \t\n\r[{,:")
+
+
+def flow_too_deep(text: str, max_depth: int) -> tuple[int, int] | None:
+    """Where `[`/`{` nesting first passes max_depth (1-based line, column), before any parser.
+
+    libyaml's scanner reads a flow collection ahead of the events it hands us, so since
+    PyYAML 6.0.4 its own limit (1,000 levels, its own message) would fire before ours, and
+    json's recursion limit likewise. Quoted scalars and comments are skipped; in block
+    context a bracket counts only where a token starts (a plain scalar may contain one).
+    Linear in the text. It may over-count only in pathological text (a block scalar made of
+    brackets), and then errs on the side of refusing.
+    """
+    depth, line, line_start, pos = 0, 1, 0, 0
+    while (match := _FLOW_SCAN.search(text, pos)) is not None:
+        i = match.start()
+        char = text[i]
+        pos = i + 1
+        if char == "\n":
+            line, line_start = line + 1, i + 1
+            continue
+        if depth == 0 and not _block_token_start(text, line_start, i):
+            newline = text.find("\n", i)  # a plain scalar: the rest of its line is text
+            pos = len(text) if newline < 0 else newline
+            continue
+        if depth > 0 and char in "#'\"" and text[i - 1] not in _FLOW_TOKEN_START:
+            continue  # inside a plain scalar in flow context
+        if char in "#'\"":
+            pos = _skip_scalar_or_comment(text, i)
+            if pos < 0:
+                return None  # unterminated: the parser reports it with its position
+            newlines = text.count("\n", i, pos)
+            if newlines:
+                line, line_start = line + newlines, text.rfind("\n", i, pos) + 1
+            continue
+        if char in "[{":
+            depth += 1
+            if depth > max_depth:
+                return line, i - line_start + 1
+        elif depth > 0:
+            depth -= 1
+    return None
+
+
+def _block_token_start(text: str, line_start: int, i: int) -> bool:
+    """In block context: only indentation, or a `:`/`-`/`?` indicator and blanks, precede i."""
+    j = i
+    while j > line_start and text[j - 1] in " \t":
+        j -= 1
+    return j == line_start or (j < i and text[j - 1] in ":-?")
+
+
+def _skip_scalar_or_comment(text: str, start: int) -> int:
+    """Index just past the comment (at its newline) or quoted scalar opened at `start`; -1."""
+    if text[start] == "#":
+        newline = text.find("\n", start)
+        return len(text) if newline < 0 else newline
+    if text[start] == '"':
+        match = _DOUBLE_QUOTED_REST.match(text, start + 1)
+        return match.end() if match else -1
+    pos = start + 1
+    while True:
+        end = text.find("'", pos)
+        if end < 0:
+            return -1
+        if text[end + 1 : end + 2] != "'":
+            return end + 1
+        pos = end + 2  # '' is an escaped quote
 
 
 # --------------------------------------------------------------------------- JSON

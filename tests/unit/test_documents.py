@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daemon.catalog.documents import (
     DocumentError,
@@ -109,10 +111,60 @@ def test_many_plain_values_also_hit_the_node_limit() -> None:
     assert "more than 100 values" in exc.message
 
 
-@pytest.mark.parametrize("depth", [65, 5_000, 1_000_000])
-def test_deep_yaml_nesting_is_refused(depth: int) -> None:
-    exc = error_of("[" * depth + "]" * depth)
-    assert "nested deeper than 64 levels" in exc.message
+DEPTH_MESSAGE = "nested deeper than 64 levels (settings catalog.max_depth)"
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+@pytest.mark.parametrize("depth", [65, 999, 1_000, 1_001, 5_000, 1_000_000])
+@pytest.mark.parametrize(("opener", "closer"), [("[", "]"), ('{"k":', "}"), ('[{"k":', "}]")])
+def test_deep_flow_nesting_is_refused_by_our_limit_first(
+    fmt: str, depth: int, opener: str, closer: str
+) -> None:
+    """Our limit and message, whatever depth: libyaml (PyYAML >= 6.0.4 stops at 1,000 levels)
+    and json's recursion limit must never be the ones answering."""
+    exc = error_of(opener * depth + "1" + closer * depth, fmt)
+    assert exc.message == DEPTH_MESSAGE
+    assert exc.line == 1
+    assert exc.column is not None
+    assert exc.column <= 65 * len(opener)
+
+
+def test_deep_nesting_is_located_on_its_line() -> None:
+    exc = error_of("title: t\nmethod: " + "[" * 2_000 + "]" * 2_000 + "\n")
+    assert (exc.message, exc.line, exc.column) == (DEPTH_MESSAGE, 2, 9 + 64)
+
+
+@given(
+    depth=st.integers(min_value=1, max_value=300),
+    kinds=st.lists(st.sampled_from(["[", "{k: "]), min_size=1, max_size=4),
+    fmt=st.sampled_from(["yaml", "json"]),
+)
+@settings(max_examples=150, deadline=None, derandomize=True)
+def test_nesting_is_refused_exactly_past_the_limit(depth: int, kinds: list[str], fmt: str) -> None:
+    openers = [kinds[i % len(kinds)] for i in range(depth)]
+    if fmt == "json":
+        openers = ['{"k":' if o.startswith("{") else o for o in openers]
+    text = "".join(openers) + "1" + "".join("]" if o == "[" else "}" for o in reversed(openers))
+    if depth > 64:
+        assert error_of(text, fmt).message == DEPTH_MESSAGE
+    else:
+        assert parse_text(text, fmt, LIMITS).data is not None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: '" + "[" * 5_000 + "'\n",  # inside quotes
+        'a: "' + "{" * 5_000 + '\\" ["\n',  # escaped quote inside a double-quoted scalar
+        "a: 1 # " + "[" * 5_000 + "\n",  # a comment
+        "a: x" + "[" * 5_000 + "\n",  # a plain scalar in block context
+        "a: 'it''s " + "[" * 5_000 + "'\n",  # '' inside single quotes
+        "a: don't " + "[" * 5_000 + "\n",  # a quote inside a plain scalar
+        "a: b [" + "[" * 5_000 + "\n",  # brackets after a blank, still a plain scalar
+    ],
+)
+def test_brackets_that_are_not_nesting_do_not_count(text: str) -> None:
+    assert parse_text(text, "yaml", LIMITS).data["a"]
 
 
 def test_deep_block_nesting_is_refused() -> None:
