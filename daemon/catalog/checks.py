@@ -6,13 +6,14 @@ carries the exact path of the offending key, hence its line in the file.
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from daemon.catalog import providers
-from daemon.catalog.documents import Document, PathKey
+from daemon.catalog.documents import Document, PathKey, describe_path
 from daemon.catalog.extension import AftershockSettings
 from daemon.catalog.models import KNOWN_ACTIVITY_KEYS, KNOWN_EXPERIMENT_KEYS
 from daemon.catalog.problems import Problem, error, suggest, warning
@@ -136,23 +137,76 @@ def _activity_rules(data: dict[str, Any], doc: Document, limits: GlobalLimits) -
                 )
             )
         problems += _tolerance_rules(path, activity, doc)
-        provider = activity.get("provider") or {}
-        kind = provider.get("type")
-        ppath = (*path, "provider")
-        if kind == "python":
-            problems += _python_rules(ppath, provider, doc, limits, data)
-        elif kind == "process":
-            allowed = limits.process_allowlist
-            if provider.get("path") not in allowed:
-                listed = ", ".join(allowed) if allowed else "empty: process providers are off"
-                problems.append(
-                    error(
-                        f"process provider {provider.get('path')!r} is not on the allow-list "
-                        f"(settings safety.process_allowlist; now {listed})",
-                        (*ppath, "path"),
-                        doc,
-                    )
+        problems += _provider_rules(path, activity, doc, limits, data)
+    problems += _probe_refs(data, doc)
+    return problems
+
+
+def _runs_as_probe(path: PathKey, activity: dict[str, Any]) -> bool:
+    """Hypothesis probes, tolerance probes and `type: probe` activities must be read-only."""
+    return (
+        path[0] in ("steady-state-hypothesis", "configuration")
+        or path[-1] == "tolerance"
+        or activity.get("type") == "probe"
+    )
+
+
+def _provider_rules(
+    path: PathKey,
+    activity: dict[str, Any],
+    doc: Document,
+    limits: GlobalLimits,
+    data: dict[str, Any],
+) -> list[Problem]:
+    provider = activity.get("provider") or {}
+    ppath = (*path, "provider")
+    problems = [
+        error(message, (*ppath, *where), doc)
+        for where, message in providers.check_provider(
+            provider, as_probe=_runs_as_probe(path, activity), resolved=False
+        )
+    ]
+    kind = provider.get("type")
+    if kind == "python":
+        problems += _python_rules(ppath, provider, doc, limits, data)
+    elif kind == "process":
+        allowed = limits.process_allowlist
+        if provider.get("path") not in allowed:
+            listed = ", ".join(allowed) if allowed else "empty: process providers are off"
+            problems.append(
+                error(
+                    f"process provider {provider.get('path')!r} is not on the allow-list "
+                    f"(settings safety.process_allowlist; now {listed})",
+                    (*ppath, "path"),
+                    doc,
                 )
+            )
+    return problems
+
+
+def _probe_refs(data: dict[str, Any], doc: Document) -> list[Problem]:
+    """A hypothesis `ref` runs the named activity as a probe: it must be read-only too."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for path, activity in activities(data):  # as the engine resolves refs
+        name = activity.get("name")
+        if path[0] != "configuration" and path[-1] != "tolerance" and isinstance(name, str):
+            by_name.setdefault(name, activity)
+    problems: list[Problem] = []
+    for path, activity in activities(data):
+        target = by_name.get(activity.get("ref", "")) if "ref" in activity else None
+        if target is None or not _runs_as_probe(path, activity):
+            continue
+        provider = target.get("provider") or {}
+        spec = providers.spec_for(provider)
+        if spec is not None and spec.mutating(provider):
+            problems.append(
+                error(
+                    f"a probe must be read-only, but ref {activity['ref']!r} names an activity "
+                    f"whose provider {spec.name} changes the cluster (guard: {spec.guard})",
+                    (*path, "ref"),
+                    doc,
+                )
+            )
     return problems
 
 
@@ -187,23 +241,9 @@ def _python_rules(
     limits: GlobalLimits,
     data: dict[str, Any],
 ) -> list[Problem]:
-    module, func = provider.get("module"), provider.get("func")
-    if (module, func) not in providers.SUPPORTED:
-        return [
-            error(
-                f"{module}.{func} is not supported; supported Python providers: "
-                + ", ".join(providers.supported_names()),
-                (*ppath, "func"),
-                doc,
-            )
-        ]
-    assert isinstance(module, str)
-    assert isinstance(func, str)
+    module = provider.get("module")
     arguments = provider.get("arguments") or {}
-    problems = [
-        error(message, (*ppath, "arguments", name) if name else (*ppath, "arguments"), doc)
-        for name, message in providers.check_arguments(module, func, arguments)
-    ]
+    problems: list[Problem] = []
     if module == "chaosk8s.pod.actions" and not (
         arguments.get("label_selector") or arguments.get("name_pattern")
     ):
@@ -316,3 +356,20 @@ def check_settings(
             )
         )
     return problems
+
+
+def resolved_problems(data: dict[str, Any], resolve: Callable[[Any], Any]) -> list[str]:
+    """At run start: every provider of the experiment, with its templates resolved by
+    `resolve`, checked by the registry's rules; `method[0].provider.arguments.mode: ...`."""
+    found: list[str] = []
+    for path, activity in activities(data):
+        if "ref" in activity or path[0] == "configuration":
+            continue
+        provider = resolve(copy.deepcopy(activity.get("provider") or {}))
+        if not isinstance(provider, dict):
+            continue
+        for where, message in providers.check_provider(
+            provider, as_probe=_runs_as_probe(path, activity), resolved=True
+        ):
+            found.append(f"{describe_path((*path, 'provider', *where))}: {message}")
+    return found
