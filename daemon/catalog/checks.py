@@ -10,6 +10,7 @@ import copy
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from daemon.catalog import providers
@@ -17,6 +18,7 @@ from daemon.catalog.documents import Document, PathKey, describe_path
 from daemon.catalog.extension import AftershockSettings
 from daemon.catalog.models import KNOWN_ACTIVITY_KEYS, KNOWN_EXPERIMENT_KEYS
 from daemon.catalog.problems import Problem, error, suggest, warning
+from daemon.durations import format_duration
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 
@@ -29,6 +31,13 @@ class GlobalLimits:
     prometheus_url: str | None = None
     max_pods: int | None = None
     max_percent: float | None = None
+    min_ready_replicas: int | None = None
+    cooldown: timedelta | None = None
+    max_disruptions_per_day: int | None = None
+    on_limit: str | None = None
+    require_workload_ready: bool | None = None
+    respect_pdb: bool | None = None
+    dry_run: bool | None = None
 
 
 def activities(data: dict[str, Any]) -> Iterator[tuple[PathKey, dict[str, Any]]]:
@@ -317,35 +326,15 @@ def _strings(value: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
 def check_settings(
     settings: AftershockSettings, base: PathKey, doc: Document | None, limits: GlobalLimits
 ) -> list[Problem]:
-    """Warnings where an experiment asks for more than the global limits allow."""
-    problems: list[Problem] = []
-    radius = settings.blast_radius
-    if (
-        limits.max_pods is not None
-        and radius.max_pods is not None
-        and radius.max_pods > limits.max_pods
-    ):
-        problems.append(
-            warning(
-                f"max_pods {radius.max_pods} is above the global limit {limits.max_pods}; "
-                "the global limit applies",
-                (*base, "blast_radius", "max_pods"),
-                doc,
-            )
-        )
-    if (
-        limits.max_percent is not None
-        and radius.max_percent is not None
-        and radius.max_percent > limits.max_percent
-    ):
-        problems.append(
-            warning(
-                f"max_percent {radius.max_percent:g} is above the global limit "
-                f"{limits.max_percent:g}; the global limit applies",
-                (*base, "blast_radius", "max_percent"),
-                doc,
-            )
-        )
+    """Warnings where an experiment asks for more than the global limits allow.
+
+    Each limit only ever tightens the global one (safety.limits.effective_limits), so a
+    looser value is not an error; but the author believes it is in force, so say it is not.
+    """
+    problems = [
+        warning(f"{message}; the global limit applies", (*base, *path), doc, "looser_than_global")
+        for path, message in _looser(settings, limits)
+    ]
     if settings.stop_conditions and not limits.prometheus_url:
         problems.append(
             warning(
@@ -356,6 +345,44 @@ def check_settings(
             )
         )
     return problems
+
+
+def _looser(settings: AftershockSettings, g: GlobalLimits) -> Iterator[tuple[PathKey, str]]:
+    """(path, what is looser) for each value looser than its global setting."""
+    r = settings.blast_radius
+    radius: PathKey = ("blast_radius",)
+    if g.max_pods is not None and r.max_pods is not None and r.max_pods > g.max_pods:
+        yield (*radius, "max_pods"), f"max_pods {r.max_pods} is above the global limit {g.max_pods}"
+    if g.max_percent is not None and r.max_percent is not None and r.max_percent > g.max_percent:
+        yield (
+            (*radius, "max_percent"),
+            f"max_percent {r.max_percent:g} is above the global limit {g.max_percent:g}",
+        )
+    floor = r.min_ready_replicas
+    if g.min_ready_replicas is not None and isinstance(floor, int) and floor < g.min_ready_replicas:
+        yield (
+            (*radius, "min_ready_replicas"),
+            f"min_ready_replicas {floor} is below the global floor {g.min_ready_replicas}",
+        )
+    if g.cooldown is not None and r.cooldown is not None and r.cooldown < g.cooldown:
+        yield (
+            (*radius, "cooldown"),
+            f"cooldown {format_duration(r.cooldown)} is shorter than the global "
+            f"{format_duration(g.cooldown)}",
+        )
+    per_day = r.max_disruptions_per_day
+    if g.max_disruptions_per_day is not None and per_day and per_day > g.max_disruptions_per_day:
+        yield (
+            (*radius, "max_disruptions_per_day"),
+            f"max_disruptions_per_day {per_day} is above the global {g.max_disruptions_per_day}",
+        )
+    if g.on_limit == "refuse" and r.on_limit == "cap":
+        yield (*radius, "on_limit"), "on_limit cap is looser than the global refuse"
+    for key in ("require_workload_ready", "respect_pdb"):
+        if getattr(g, key) is True and getattr(r, key) is False:
+            yield (*radius, key), f"{key} false cannot lift the global {key} true"
+    if g.dry_run is True and settings.dry_run is False:
+        yield ("dry_run",), "dry_run false cannot lift the global dry-run (safety.dry_run)"
 
 
 def resolved_problems(data: dict[str, Any], resolve: Callable[[Any], Any]) -> list[str]:

@@ -345,9 +345,8 @@ class Runner:
             as_probe=activity.get("type") == "probe" or phase not in ("method", "rollback"),
         )
         if invalid:  # the same rules as `validate`, on the resolved values: no provider call
-            record = _failed_record(activity, "invalid value: " + "; ".join(invalid))
             self.progress("activity_failed", {"name": activity.get("name"), "error": invalid[0]})
-            return record
+            return _failed_record(activity, "invalid value: " + "; ".join(invalid))
         if extra_arguments:
             provider.setdefault("arguments", {}).update(extra_arguments)
         timeout = self._timeout_for(activity)
