@@ -57,7 +57,7 @@ class ProviderSpec:
     guard: GuardKind
     arguments: Mapping[str, Arg] = field(default_factory=dict)  # python `arguments`
     fields: Mapping[str, Arg] = field(default_factory=dict)  # keys of the provider itself
-    rules: tuple[Rule, ...] = ()  # checks across arguments, on values that are not templates
+    rules: tuple[Rule, ...] = ()  # across arguments; each skips templates and wrong types
     mutates_if: Callable[[Mapping[str, Any]], bool] | None = None  # per call, when it depends
     timeout: Callable[[Mapping[str, Any]], float | None] = lambda _provider: None
     meant_as: Literal["probe", "action"] = "probe"
@@ -115,7 +115,7 @@ def _argument_plus(
     """The provider's own wait argument (or its default) + `extra`; None: engine default."""
 
     def rule(provider: Mapping[str, Any]) -> float | None:
-        seconds = _seconds((provider.get("arguments") or {}).get(name, default))
+        seconds = _seconds(_arguments(provider).get(name, default))
         if seconds is None:
             return None
         return min(seconds, values.MAX_WAIT_SECONDS) + extra
@@ -124,7 +124,7 @@ def _argument_plus(
 
 
 def _attack_timeout(provider: Mapping[str, Any]) -> float | None:
-    seconds = _seconds((provider.get("arguments") or {}).get("duration", 0))
+    seconds = _seconds(_arguments(provider).get("duration", 0))
     return None if seconds is None else min(seconds, values.MAX_ATTACK_SECONDS) + 30
 
 
@@ -140,12 +140,17 @@ def _own_timeout(provider: Mapping[str, Any]) -> float | None:
 # ----------------------------------------------------------------------------- rules
 
 
+def _arguments(provider: Mapping[str, Any]) -> Mapping[str, Any]:
+    arguments = provider.get("arguments")
+    return arguments if isinstance(arguments, Mapping) else {}
+
+
 def _given(arguments: Mapping[str, Any], *names: str) -> bool:
     return all(n in arguments and not is_template(arguments[n]) for n in names)
 
 
 def _terminate_rules(provider: Mapping[str, Any]) -> Found:
-    arguments = provider.get("arguments") or {}
+    arguments = _arguments(provider)
     if _given(arguments, "mode", "qty") and arguments["mode"] == "percentage":
         qty = arguments["qty"]
         if isinstance(qty, int) and not 0 <= qty <= 100:
@@ -157,7 +162,7 @@ _KILL_MODES = ("one", "all", "fixed", "fixed-percent", "random-max-percent")
 
 
 def _kill_rules(provider: Mapping[str, Any]) -> Found:
-    arguments = provider.get("arguments") or {}
+    arguments = _arguments(provider)
     found: Found = []
     if "ns" in arguments and "namespaces" in arguments:
         found.append((("arguments", "namespaces"), "give either ns or namespaces, not both"))
@@ -211,7 +216,9 @@ _POD_LOGS = {
     "container_name": Arg("str", check=values.namespace),
 }
 _WAIT = Arg("number", check=values.number(0, values.MAX_WAIT_SECONDS, low_open=True))
-_PROMETHEUS_TEXT = Arg("str", check=values.text(values.MAX_TEXT_LENGTH, non_empty=True))
+_PROMETHEUS_TEXT = Arg(
+    "str", required=True, check=values.text(values.MAX_TEXT_LENGTH, non_empty=True)
+)
 
 
 def _probe(module: str, func: str, implementation: str, **arguments: Arg) -> ProviderSpec:
@@ -540,9 +547,8 @@ def check_provider(provider: Mapping[str, Any], *, as_probe: bool, resolved: boo
         found += _check_arguments(spec, arguments, resolved)
     elif spec.type == "python" and arguments is not None:
         found.append((("arguments",), f"arguments must be a mapping, got {_short(arguments)}"))
-    if not found:
-        for rule in spec.rules:
-            found += rule(provider)
+    for rule in spec.rules:
+        found += rule(provider)
     if as_probe and spec.mutating(provider):
         found.append(((), _not_read_only(spec, provider, resolved)))
     return found
