@@ -69,7 +69,8 @@ def test_an_unreadable_index_fails_closed(catalog, options, broken) -> None:
     (result,) = report.files
     assert not result.ok
     assert any("catalog.yaml cannot be read in full" in p.message for p in result.problems)
-    assert report.index is not None and report.index.problems
+    assert report.index is not None
+    assert report.index.problems
 
 
 def test_an_invalid_entry_for_another_file_does_not_block_a_listed_one(catalog, options) -> None:
