@@ -508,7 +508,10 @@ def _check_value(where: PathSuffix, name: str, value: Any, arg: Arg, resolved: b
         return []  # checked by the same rules once the run has resolved it
     if not kind_matches(value, arg.kind):
         wanted = arg.kind.replace("|", " or ")
-        return [(where, f"'{name}' must be {wanted}, got {_short(value)}")]
+        hint = ""
+        if resolved and isinstance(value, str) and {"int", "number"} & set(arg.kind.split("|")):
+            hint = " (text from the environment or --var: set the configuration's env_var_type)"
+        return [(where, f"'{name}' must be {wanted}, got {_short(value)}{hint}")]
     problem = arg.check(value) if arg.check is not None else None
     return [(where, f"'{name}' is {_short(value)}; {problem}")] if problem else []
 
@@ -540,6 +543,8 @@ def check_provider(provider: Mapping[str, Any], *, as_probe: bool, resolved: boo
     for name, arg in spec.fields.items():
         if name in provider and provider[name] is not None:
             found += _check_value((name,), name, provider[name], arg, resolved)
+        elif arg.required:
+            found.append(((), f"a {spec.type} provider requires '{name}'"))
     arguments = provider.get("arguments", {}) if spec.type == "python" else None
     if arguments is None and spec.type == "python":
         arguments = {}

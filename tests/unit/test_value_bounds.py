@@ -263,3 +263,33 @@ def test_wrong_types_are_refused_for_every_argument(spec, data) -> None:
     provider = {"type": "python", "module": module, "func": func, "arguments": {name: wrong}}
     found = providers.check_provider(provider, as_probe=False, resolved=True)
     assert any(where == ("arguments", name) for where, _ in found)
+
+
+@given(st.one_of(st.floats(), st.integers(-(10**9), 10**9)))
+def test_pauses_accept_exactly_0_to_the_maximum(seconds: float) -> None:
+    from pydantic import ValidationError
+
+    from daemon.catalog.models import MAX_SECONDS, Pauses
+
+    try:
+        Pauses.model_validate({"after": seconds})
+    except ValidationError:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted == (math.isfinite(seconds) and 0 <= seconds <= MAX_SECONDS)
+
+
+@given(st.integers(1, 366 * 86_400 * 1000))
+def test_interval_accepts_exactly_one_second_or_more(milliseconds: int) -> None:
+    from pydantic import ValidationError
+
+    from daemon.catalog.extension import MIN_INTERVAL, Schedule
+
+    try:
+        Schedule.model_validate({"interval": f"{milliseconds}ms"})
+    except ValidationError:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted == (milliseconds >= MIN_INTERVAL.total_seconds() * 1000)
