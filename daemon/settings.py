@@ -61,16 +61,36 @@ class Group(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _namespace_names(value: list[str]) -> list[str]:
+    """Namespace names are DNS labels: `Kube-System` would protect nothing."""
+    for name in value:
+        if len(name) > 63 or not _DNS_LABEL.match(name):
+            raise ValueError(
+                f"{name!r} is not a namespace name (lower-case letters, digits and '-', "
+                "at most 63 characters); it would protect nothing"
+            )
+    return value
+
+
 class KubeSettings(Group):
     mode: Literal["auto", "in-cluster", "kubeconfig", "url"] = "auto"
     kubeconfig: Path | None = None
     context: str | None = None
     api_url: str | None = None
     request_timeout: PositiveDuration = timedelta(seconds=10)
-    namespace: str = "aftershock"
+    namespace: str = "aftershock"  # always protected, so it must be a real namespace name
     # false: RBAC grants Roles only (Helm rbac.scope=namespace), so aftershock never makes
     # cluster-scoped reads: namespace labels are not read and opt-in comes from workloads.
     cluster_scope: bool = True
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        _namespace_names([value])
+        return value
 
 
 class CatalogSettings(Group):
@@ -86,18 +106,6 @@ class CatalogSettings(Group):
 
 
 DEFAULT_PROTECTED = ["kube-system", "kube-public", "kube-node-lease"]
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def _namespace_names(value: list[str]) -> list[str]:
-    """Namespace names are DNS labels: `Kube-System` would protect nothing."""
-    for name in value:
-        if len(name) > 63 or not _DNS_LABEL.match(name):
-            raise ValueError(
-                f"{name!r} is not a namespace name (lower-case letters, digits and '-', "
-                "at most 63 characters); it would protect nothing"
-            )
-    return value
 
 
 class SafetySettings(Group):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from daemon.catalog import providers
+from daemon.catalog import providers, values
 from daemon.catalog.documents import Document, PathKey, describe_path
 from daemon.catalog.extension import AftershockSettings
 from daemon.catalog.models import KNOWN_ACTIVITY_KEYS, KNOWN_EXPERIMENT_KEYS
@@ -231,6 +231,9 @@ def _tolerance_rules(path: PathKey, activity: dict[str, Any], doc: Document) -> 
                 re.compile(pattern)
             except re.error as exc:
                 return [error(f"regex pattern does not compile: {exc}", (*tpath, "pattern"), doc)]
+            problem = values.regex(pattern)
+            if problem:
+                return [error(f"regex pattern {pattern!r}: {problem}", (*tpath, "pattern"), doc)]
     if tolerance.get("type") == "jsonpath":
         path_text = tolerance.get("path", "")
         if not providers.is_template(path_text):

@@ -14,10 +14,10 @@ Guard kinds (a provider that mutates must have one other than "none"; tests walk
   scale-up is bounded;
 - "allowlist": `process`: only executables the operator lists in `safety.process_allowlist`
   run; they run with aftershock's environment, so listing one is trusting it;
-- "external": `http` with a method other than GET/HEAD/OPTIONS: it reaches only the URL the
-  file names, with only the headers the file gives (never aftershock's service-account
-  token), so it cannot disrupt the cluster in aftershock's name; the guard cannot count
-  what a service does with the call;
+- "external": `http` and `aftershock.traffic.attack` with a method other than
+  GET/HEAD/OPTIONS: they reach only the URL the file names, with only the headers the file
+  gives (never aftershock's service-account token), so they cannot disrupt the cluster in
+  aftershock's name; the guard cannot count what a service does with the call;
 - "none": read-only.
 """
 
@@ -143,6 +143,11 @@ def _own_timeout(provider: Mapping[str, Any]) -> float | None:
 def _arguments(provider: Mapping[str, Any]) -> Mapping[str, Any]:
     arguments = provider.get("arguments")
     return arguments if isinstance(arguments, Mapping) else {}
+
+
+def _unsafe_method(method: Any) -> bool:
+    """Anything but GET, HEAD or OPTIONS (or not known yet) may change what it calls."""
+    return not isinstance(method, str) or method.upper() not in values.SAFE_HTTP_METHODS
 
 
 def _given(arguments: Mapping[str, Any], *names: str) -> bool:
@@ -406,9 +411,10 @@ _PYTHON: tuple[ProviderSpec, ...] = (
         name="aftershock.traffic.attack",
         type="python",
         implementation="daemon.engine.providers.traffic:attack",
-        # Load on a URL the file names: no cluster change, nothing for the guard to count.
-        mutates=False,
-        guard="none",
+        # Load on a URL the file names, like `http`: read-only with a safe method.
+        mutates=True,
+        guard="external",
+        mutates_if=lambda provider: _unsafe_method(_arguments(provider).get("method", "GET")),
         meant_as="action",
         arguments={
             "url": Arg("str", required=True, check=values.url),
@@ -440,8 +446,7 @@ PYTHON: dict[tuple[str, str], ProviderSpec] = {
 
 
 def _http_mutates(provider: Mapping[str, Any]) -> bool:
-    method = provider.get("method", "GET")
-    return not isinstance(method, str) or method.upper() not in values.SAFE_HTTP_METHODS
+    return _unsafe_method(provider.get("method", "GET"))
 
 
 def _http_method(value: Any) -> str | None:
@@ -581,8 +586,9 @@ def _check_arguments(spec: ProviderSpec, arguments: Mapping[str, Any], resolved:
 
 
 def _not_read_only(spec: ProviderSpec, provider: Mapping[str, Any], resolved: bool) -> str:
-    if spec.type == "http":
-        method = provider.get("method")
+    if spec.guard == "external":
+        where = provider if spec.type == "http" else _arguments(provider)
+        method = where.get("method", "GET")
         if not resolved and is_template(method):
             return (
                 f"a probe must be read-only, but its http method {method!r} is only known at run "

@@ -99,6 +99,11 @@ def duration(high: float, *, positive: bool = False) -> Check:
     return check
 
 
+# A quantified group that itself ends in a quantifier, e.g. `(a+)+` or `(\w*)*`: exponential
+# backtracking on a non-matching pod name would stall the run (catastrophic backtracking).
+NESTED_QUANTIFIER = re.compile(r"[+*}]\)[+*{]")
+
+
 def regex(value: Any) -> str | None:
     if len(value) > MAX_PATTERN_LENGTH:
         return f"pattern is longer than {MAX_PATTERN_LENGTH} characters"
@@ -106,6 +111,8 @@ def regex(value: Any) -> str | None:
         re.compile(value)
     except re.error as exc:
         return f"not a valid regular expression: {exc}"
+    if NESTED_QUANTIFIER.search(value):
+        return "a nested quantifier like (a+)+ can take exponential time; rewrite it without one"
     return None
 
 

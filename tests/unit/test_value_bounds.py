@@ -237,7 +237,12 @@ def test_any_text_is_either_a_valid_regex_or_refused_with_a_message(pattern: str
     except re.error:
         assert problem is not None
     else:
-        assert problem is None
+        assert (problem is None) == (values.NESTED_QUANTIFIER.search(pattern) is None)
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(x*)*y", "(\\w+)+\\d"])
+def test_catastrophic_patterns_are_refused(pattern: str) -> None:
+    assert "nested quantifier" in str(values.regex(pattern))
 
 
 @given(st.sampled_from(list(providers.PYTHON.values())), st.data())
