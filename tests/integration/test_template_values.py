@@ -120,3 +120,20 @@ def test_each_activity_checks_its_resolved_provider_too(sim) -> None:
     assert [r["status"] for r in records] == ["failed"]
     assert "arguments.mode" in records[0]["exception"][-1]
     assert sim.timeline() == []
+
+
+def test_aftershock_run_var_nuke_kills_nothing(make_sim, tmp_path) -> None:
+    """The reported reproduction: `aftershock run --var m=nuke` on `mode: "${m}"`."""
+    from tests.integration.test_run_cli import run as run_cli
+
+    sim = make_sim()
+    sim.ready()
+    experiment = greeter_experiment(method=[kill(mode="${m}", method="${m}")])
+    experiment["configuration"]["m"] = "one"
+    settings = {"safety": {"dry_run": False, "max_percent": 100, "min_ready_replicas": 0}}
+    done = run_cli(sim, tmp_path, experiment, "--var", "m=nuke", settings=settings)
+    assert done.returncode == 4, done.stderr
+    journal = (tmp_path / "journal.json").read_text()
+    assert "invalid value after substitution" in journal
+    assert "'nuke'" in journal
+    assert sim.timeline() == []
