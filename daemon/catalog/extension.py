@@ -180,6 +180,16 @@ class Schedule(StrictModel):
     def _tz(cls, value: str) -> str:
         return check_timezone(value)
 
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < MIN_INTERVAL:
+            raise ValueError(
+                f"interval {format_duration(value)} is shorter than the minimum "
+                f"{format_duration(MIN_INTERVAL)}"
+            )
+        return value
+
     @field_validator("blackout_dates", mode="before")
     @classmethod
     def _blackouts(cls, value: Any) -> Any:
@@ -192,11 +202,6 @@ class Schedule(StrictModel):
             named = " and ".join(given) if given else "none"
             raise ValueError(
                 f"a schedule needs exactly one of cron, interval or mtbf (got {named})"
-            )
-        if self.interval is not None and self.interval < MIN_INTERVAL:
-            raise ValueError(
-                f"interval {format_duration(self.interval)} is shorter than the minimum "
-                f"{format_duration(MIN_INTERVAL)}"
             )
         if self.interval is not None and self.jitter >= self.interval:
             raise ValueError(
@@ -269,13 +274,18 @@ class Recovery(StrictModel):
     timeout: PositiveDuration = timedelta(minutes=5)
     slo: PositiveDuration | None = None
 
-    @model_validator(mode="after")
-    def _slo_within_timeout(self) -> Recovery:
-        if self.timeout > MAX_RECOVERY_TIMEOUT:
+    @field_validator("timeout")
+    @classmethod
+    def _bounded(cls, value: timedelta) -> timedelta:
+        if value > MAX_RECOVERY_TIMEOUT:
             raise ValueError(
-                f"recovery timeout {format_duration(self.timeout)} is longer than the maximum "
+                f"recovery timeout {format_duration(value)} is longer than the maximum "
                 f"{format_duration(MAX_RECOVERY_TIMEOUT)}"
             )
+        return value
+
+    @model_validator(mode="after")
+    def _slo_within_timeout(self) -> Recovery:
         if self.slo is not None and self.slo > self.timeout:
             raise ValueError(
                 f"recovery slo {format_duration(self.slo)} is longer than the timeout "

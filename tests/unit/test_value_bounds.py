@@ -126,7 +126,7 @@ HOSTILE = [
     (with_method(attack(rate=-5)), "method[0].provider.arguments.rate", "-5"),
     (with_method(attack(rate=math.nan)), "method[0].provider.arguments.rate", "nan"),
     (with_extension(blast_radius={"max_pods": True}), "blast_radius.max_pods", "True"),
-    (with_extension(schedule={"interval": "1ms"}), "extensions[0].schedule", "1ms"),
+    (with_extension(schedule={"interval": "1ms"}), "extensions[0].schedule.interval", "1ms"),
     # more of the same kind, not listed in the issue
     (with_method(kill(value=math.inf)), "method[0].provider.arguments.value", "inf"),
     (with_method(kill(mode="fixed", value=0)), "method[0].provider.arguments.value", "value 0"),
@@ -142,7 +142,7 @@ HOSTILE = [
     (with_method(attack(url="file:///etc/passwd")), "method[0].provider.arguments.url", "file"),
     (with_extension(blast_radius={"max_percent": True}), "blast_radius.max_percent", "True"),
     (with_extension(enabled=0), "extensions[0].enabled", "0"),
-    (with_extension(recovery={"timeout": "30d"}), "extensions[0].recovery", "30d"),
+    (with_extension(recovery={"timeout": "30d"}), "extensions[0].recovery.timeout", "30d"),
     (with_extension(hypothesis={"frequency": "1ms"}), "hypothesis.frequency", "1ms"),
 ]
 
