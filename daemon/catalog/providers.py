@@ -550,13 +550,12 @@ def check_provider(provider: Mapping[str, Any], *, as_probe: bool, resolved: boo
             found += _check_value((name,), name, provider[name], arg, resolved)
         elif arg.required:
             found.append(((), f"a {spec.type} provider requires '{name}'"))
-    arguments = provider.get("arguments", {}) if spec.type == "python" else None
-    if arguments is None and spec.type == "python":
-        arguments = {}
-    if isinstance(arguments, Mapping):
-        found += _check_arguments(spec, arguments, resolved)
-    elif spec.type == "python" and arguments is not None:
-        found.append((("arguments",), f"arguments must be a mapping, got {_short(arguments)}"))
+    if spec.type == "python":  # http and process `arguments` are free-form
+        arguments = provider.get("arguments") or {}
+        if isinstance(arguments, Mapping):
+            found += _check_arguments(spec, arguments, resolved)
+        else:
+            found.append((("arguments",), f"arguments must be a mapping, got {_short(arguments)}"))
     for rule in spec.rules:
         found += rule(provider)
     if as_probe and spec.mutating(provider):
@@ -597,6 +596,11 @@ def _not_read_only(spec: ProviderSpec, provider: Mapping[str, Any], resolved: bo
         return (
             f"a probe must be read-only: http method {str(method).upper()} may change what it "
             "calls; use GET, HEAD or OPTIONS, or make it an action"
+        )
+    if spec.type == "process":
+        return (
+            "a probe must be read-only, but a process can do anything aftershock's identity "
+            "can (guard: allowlist); make it an action in the method"
         )
     return (
         f"a probe must be read-only, but {spec.name} changes the cluster (guard: {spec.guard}); "

@@ -72,8 +72,9 @@ PLACES = [hypothesis_probe, tolerance_probe, method_probe, rollback_probe]
         (SCALE, "chaosk8s.deployment.actions.scale_deployment"),
         (TERMINATE, "chaosk8s.pod.actions.terminate_pods"),
         (POST, "http method POST"),
+        ({"type": "process", "path": "kubectl"}, "a process can do anything"),
     ],
-    ids=["kill", "scale", "terminate", "http-post"],
+    ids=["kill", "scale", "terminate", "http-post", "process"],
 )
 def test_a_mutating_provider_as_a_probe_is_refused(
     write, options, experiment, place, provider, named
