@@ -102,6 +102,17 @@ def validate(obj: Context, paths: tuple[Path, ...], as_json: bool, quiet: bool) 
     sys.exit(0 if report.ok else EXIT_INVALID)
 
 
+def _run_logger(settings: Settings) -> Any:
+    """The run's logger, after a warning for each setting that weakens a safe default."""
+    from daemon.logging import get_logger
+    from daemon.settings import weakened_safety
+
+    log = get_logger("aftershock.run")
+    for weakened in weakened_safety(settings):
+        log.warning("safety weakened", setting=weakened)
+    return log
+
+
 @cli.command()
 @click.option(
     "--cluster",
@@ -234,7 +245,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     from daemon.engine.runner import Runner
     from daemon.kube.client import Connection, Kube
     from daemon.kube.errors import KubeError
-    from daemon.logging import get_logger, run_context
+    from daemon.logging import run_context
 
     settings = obj.settings
     overrides = _parse_vars(var_pairs, var_file)
@@ -252,7 +263,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
                 click.echo(f"  {problem.render()}", err=True)
         sys.exit(EXIT_USAGE)
     loaded = result.loaded
-    log = get_logger("aftershock.run")
+    log = _run_logger(settings)
     effective_dry_run = settings.safety.dry_run if dry_run is None else dry_run
     effective_dry_run = effective_dry_run or bool(loaded.settings.dry_run)
     kube = None

@@ -26,6 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from daemon.catalog.extension import AftershockSettings, Schedule
 from daemon.catalog.loader import LoadedExperiment, load_catalog, options_from_settings
+from daemon.catalog.problems import SAFETY_CODES
 from daemon.engine.context import RunContext
 from daemon.engine.runner import Runner
 from daemon.kube.client import Kube
@@ -36,7 +37,7 @@ from daemon.observability.metrics import DaemonState, ExperimentState, Metrics
 from daemon.safety.guard import History
 from daemon.scheduling.jobs import RunGate, ScheduleTrigger
 from daemon.scheduling.triggers import upcoming
-from daemon.settings import Settings
+from daemon.settings import Settings, weakened_safety
 from daemon.store.history import HistoryStore, StoreError
 
 log = get_logger("aftershock.daemon")
@@ -164,6 +165,8 @@ class Daemon:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        for weakened in weakened_safety(self.settings):
+            log.warning("safety weakened", setting=weakened)
         self._restore_state()
         self.reload_catalog(force=True)
         self.scheduler.start()
@@ -321,6 +324,12 @@ class Daemon:
                 if report.index
                 else []
             )
+            self.catalog_problems += [  # looser-than-global limits, ignored extensions
+                f"{result.path}: {p.render()}"
+                for result in report.files
+                for p in result.problems
+                if p.code in SAFETY_CODES
+            ]
         if self.scheduler_alive:
             self._sync_jobs()
         settle_heap()

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -53,16 +61,36 @@ class Group(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _namespace_names(value: list[str]) -> list[str]:
+    """Namespace names are DNS labels: `Kube-System` would protect nothing."""
+    for name in value:
+        if len(name) > 63 or not _DNS_LABEL.match(name):
+            raise ValueError(
+                f"{name!r} is not a namespace name (lower-case letters, digits and '-', "
+                "at most 63 characters); it would protect nothing"
+            )
+    return value
+
+
 class KubeSettings(Group):
     mode: Literal["auto", "in-cluster", "kubeconfig", "url"] = "auto"
     kubeconfig: Path | None = None
     context: str | None = None
     api_url: str | None = None
     request_timeout: PositiveDuration = timedelta(seconds=10)
-    namespace: str = "aftershock"
+    namespace: str = "aftershock"  # always protected, so it must be a real namespace name
     # false: RBAC grants Roles only (Helm rbac.scope=namespace), so aftershock never makes
     # cluster-scoped reads: namespace labels are not read and opt-in comes from workloads.
     cluster_scope: bool = True
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        _namespace_names([value])
+        return value
 
 
 class CatalogSettings(Group):
@@ -84,6 +112,8 @@ class SafetySettings(Group):
     dry_run: bool = True
     require_opt_in: bool = True
     opt_in_label: str = "aftershock/enabled"
+    # Declared before protected_namespaces: its check reads this acknowledgement.
+    allow_unprotected_defaults: bool = False
     protected_namespaces: StrList = Field(default_factory=lambda: list(DEFAULT_PROTECTED))
     max_pods: Annotated[int, Field(gt=0)] = 10
     max_percent: Annotated[float, Field(gt=0, le=100)] = 50.0
@@ -104,6 +134,19 @@ class SafetySettings(Group):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("protected_namespaces")
+    @classmethod
+    def _protected(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        _namespace_names(value)
+        dropped = [n for n in DEFAULT_PROTECTED if n not in value]
+        if dropped and not info.data.get("allow_unprotected_defaults"):
+            raise ValueError(
+                f"leaves {', '.join(dropped)} unprotected; list them, or acknowledge it with "
+                "safety.allow_unprotected_defaults: true "
+                "(AFTERSHOCK_SAFETY__ALLOW_UNPROTECTED_DEFAULTS=true)"
+            )
+        return value
 
 
 class SchedulingSettings(Group):
@@ -199,6 +242,30 @@ class Settings(BaseSettings):
         # Init kwargs carry the --config file, which the environment overrides.
         del settings_cls, dotenv_settings, file_secret_settings
         return env_settings, init_settings
+
+
+def weakened_safety(settings: Settings) -> list[str]:
+    """Settings that weaken a safe default, for a warning at start-up: never silent."""
+    safety = settings.safety
+    found = []
+    dropped = [n for n in DEFAULT_PROTECTED if n not in safety.protected_namespaces]
+    if dropped:
+        found.append(
+            f"safety.protected_namespaces leaves {', '.join(dropped)} unprotected "
+            "(acknowledged by safety.allow_unprotected_defaults)"
+        )
+    for key, safe in (
+        ("require_opt_in", True),
+        ("require_workload_ready", True),
+        ("respect_pdb", True),
+        ("allow_bare_pods", False),
+        ("stop_conditions_fail_open", False),
+    ):
+        if getattr(safety, key) != safe:
+            found.append(f"safety.{key} is {str(not safe).lower()} (safe default: {safe!s})")
+    if safety.min_ready_replicas == 0:
+        found.append("safety.min_ready_replicas is 0: a workload may lose every Ready pod")
+    return found
 
 
 class SettingsLoadError(Exception):

@@ -6,16 +6,19 @@ carries the exact path of the offending key, hence its line in the file.
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from daemon.catalog import providers
-from daemon.catalog.documents import Document, PathKey
+from daemon.catalog import providers, values
+from daemon.catalog.documents import Document, PathKey, describe_path
 from daemon.catalog.extension import AftershockSettings
 from daemon.catalog.models import KNOWN_ACTIVITY_KEYS, KNOWN_EXPERIMENT_KEYS
 from daemon.catalog.problems import Problem, error, suggest, warning
+from daemon.durations import format_duration
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 
@@ -28,6 +31,13 @@ class GlobalLimits:
     prometheus_url: str | None = None
     max_pods: int | None = None
     max_percent: float | None = None
+    min_ready_replicas: int | None = None
+    cooldown: timedelta | None = None
+    max_disruptions_per_day: int | None = None
+    on_limit: str | None = None
+    require_workload_ready: bool | None = None
+    respect_pdb: bool | None = None
+    dry_run: bool | None = None
 
 
 def activities(data: dict[str, Any]) -> Iterator[tuple[PathKey, dict[str, Any]]]:
@@ -136,23 +146,76 @@ def _activity_rules(data: dict[str, Any], doc: Document, limits: GlobalLimits) -
                 )
             )
         problems += _tolerance_rules(path, activity, doc)
-        provider = activity.get("provider") or {}
-        kind = provider.get("type")
-        ppath = (*path, "provider")
-        if kind == "python":
-            problems += _python_rules(ppath, provider, doc, limits, data)
-        elif kind == "process":
-            allowed = limits.process_allowlist
-            if provider.get("path") not in allowed:
-                listed = ", ".join(allowed) if allowed else "empty: process providers are off"
-                problems.append(
-                    error(
-                        f"process provider {provider.get('path')!r} is not on the allow-list "
-                        f"(settings safety.process_allowlist; now {listed})",
-                        (*ppath, "path"),
-                        doc,
-                    )
+        problems += _provider_rules(path, activity, doc, limits, data)
+    problems += _probe_refs(data, doc)
+    return problems
+
+
+def _runs_as_probe(path: PathKey, activity: dict[str, Any]) -> bool:
+    """Hypothesis probes, tolerance probes and `type: probe` activities must be read-only."""
+    return (
+        path[0] in ("steady-state-hypothesis", "configuration")
+        or path[-1] == "tolerance"
+        or activity.get("type") == "probe"
+    )
+
+
+def _provider_rules(
+    path: PathKey,
+    activity: dict[str, Any],
+    doc: Document,
+    limits: GlobalLimits,
+    data: dict[str, Any],
+) -> list[Problem]:
+    provider = activity.get("provider") or {}
+    ppath = (*path, "provider")
+    problems = [
+        error(message, (*ppath, *where), doc)
+        for where, message in providers.check_provider(
+            provider, as_probe=_runs_as_probe(path, activity), resolved=False
+        )
+    ]
+    kind = provider.get("type")
+    if kind == "python":
+        problems += _python_rules(ppath, provider, doc, limits, data)
+    elif kind == "process":
+        allowed = limits.process_allowlist
+        if provider.get("path") not in allowed:
+            listed = ", ".join(allowed) if allowed else "empty: process providers are off"
+            problems.append(
+                error(
+                    f"process provider {provider.get('path')!r} is not on the allow-list "
+                    f"(settings safety.process_allowlist; now {listed})",
+                    (*ppath, "path"),
+                    doc,
                 )
+            )
+    return problems
+
+
+def _probe_refs(data: dict[str, Any], doc: Document) -> list[Problem]:
+    """A hypothesis `ref` runs the named activity as a probe: it must be read-only too."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for path, activity in activities(data):  # as the engine resolves refs
+        name = activity.get("name")
+        if path[0] != "configuration" and path[-1] != "tolerance" and isinstance(name, str):
+            by_name.setdefault(name, activity)
+    problems: list[Problem] = []
+    for path, activity in activities(data):
+        target = by_name.get(activity.get("ref", "")) if "ref" in activity else None
+        if target is None or not _runs_as_probe(path, activity):
+            continue
+        provider = target.get("provider") or {}
+        spec = providers.spec_for(provider)
+        if spec is not None and spec.mutating(provider):
+            problems.append(
+                error(
+                    f"a probe must be read-only, but ref {activity['ref']!r} names an activity "
+                    f"whose provider {spec.name} changes the cluster (guard: {spec.guard})",
+                    (*path, "ref"),
+                    doc,
+                )
+            )
     return problems
 
 
@@ -168,6 +231,9 @@ def _tolerance_rules(path: PathKey, activity: dict[str, Any], doc: Document) -> 
                 re.compile(pattern)
             except re.error as exc:
                 return [error(f"regex pattern does not compile: {exc}", (*tpath, "pattern"), doc)]
+            problem = values.regex(pattern)
+            if problem:
+                return [error(f"regex pattern {pattern!r}: {problem}", (*tpath, "pattern"), doc)]
     if tolerance.get("type") == "jsonpath":
         path_text = tolerance.get("path", "")
         if not providers.is_template(path_text):
@@ -187,23 +253,9 @@ def _python_rules(
     limits: GlobalLimits,
     data: dict[str, Any],
 ) -> list[Problem]:
-    module, func = provider.get("module"), provider.get("func")
-    if (module, func) not in providers.SUPPORTED:
-        return [
-            error(
-                f"{module}.{func} is not supported; supported Python providers: "
-                + ", ".join(providers.supported_names()),
-                (*ppath, "func"),
-                doc,
-            )
-        ]
-    assert isinstance(module, str)
-    assert isinstance(func, str)
+    module = provider.get("module")
     arguments = provider.get("arguments") or {}
-    problems = [
-        error(message, (*ppath, "arguments", name) if name else (*ppath, "arguments"), doc)
-        for name, message in providers.check_arguments(module, func, arguments)
-    ]
+    problems: list[Problem] = []
     if module == "chaosk8s.pod.actions" and not (
         arguments.get("label_selector") or arguments.get("name_pattern")
     ):
@@ -277,35 +329,15 @@ def _strings(value: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
 def check_settings(
     settings: AftershockSettings, base: PathKey, doc: Document | None, limits: GlobalLimits
 ) -> list[Problem]:
-    """Warnings where an experiment asks for more than the global limits allow."""
-    problems: list[Problem] = []
-    radius = settings.blast_radius
-    if (
-        limits.max_pods is not None
-        and radius.max_pods is not None
-        and radius.max_pods > limits.max_pods
-    ):
-        problems.append(
-            warning(
-                f"max_pods {radius.max_pods} is above the global limit {limits.max_pods}; "
-                "the global limit applies",
-                (*base, "blast_radius", "max_pods"),
-                doc,
-            )
-        )
-    if (
-        limits.max_percent is not None
-        and radius.max_percent is not None
-        and radius.max_percent > limits.max_percent
-    ):
-        problems.append(
-            warning(
-                f"max_percent {radius.max_percent:g} is above the global limit "
-                f"{limits.max_percent:g}; the global limit applies",
-                (*base, "blast_radius", "max_percent"),
-                doc,
-            )
-        )
+    """Warnings where an experiment asks for more than the global limits allow.
+
+    Each limit only ever tightens the global one (safety.limits.effective_limits), so a
+    looser value is not an error; but the author believes it is in force, so say it is not.
+    """
+    problems = [
+        warning(f"{message}; the global limit applies", (*base, *path), doc, "looser_than_global")
+        for path, message in _looser(settings, limits)
+    ]
     if settings.stop_conditions and not limits.prometheus_url:
         problems.append(
             warning(
@@ -316,3 +348,58 @@ def check_settings(
             )
         )
     return problems
+
+
+def _looser(settings: AftershockSettings, g: GlobalLimits) -> Iterator[tuple[PathKey, str]]:
+    """(path, what is looser) for each value looser than its global setting."""
+    r = settings.blast_radius
+    radius: PathKey = ("blast_radius",)
+    if g.max_pods is not None and r.max_pods is not None and r.max_pods > g.max_pods:
+        yield (*radius, "max_pods"), f"max_pods {r.max_pods} is above the global limit {g.max_pods}"
+    if g.max_percent is not None and r.max_percent is not None and r.max_percent > g.max_percent:
+        yield (
+            (*radius, "max_percent"),
+            f"max_percent {r.max_percent:g} is above the global limit {g.max_percent:g}",
+        )
+    floor = r.min_ready_replicas
+    if g.min_ready_replicas is not None and isinstance(floor, int) and floor < g.min_ready_replicas:
+        yield (
+            (*radius, "min_ready_replicas"),
+            f"min_ready_replicas {floor} is below the global floor {g.min_ready_replicas}",
+        )
+    if g.cooldown is not None and r.cooldown is not None and r.cooldown < g.cooldown:
+        yield (
+            (*radius, "cooldown"),
+            f"cooldown {format_duration(r.cooldown)} is shorter than the global "
+            f"{format_duration(g.cooldown)}",
+        )
+    per_day = r.max_disruptions_per_day
+    if g.max_disruptions_per_day is not None and per_day and per_day > g.max_disruptions_per_day:
+        yield (
+            (*radius, "max_disruptions_per_day"),
+            f"max_disruptions_per_day {per_day} is above the global {g.max_disruptions_per_day}",
+        )
+    if g.on_limit == "refuse" and r.on_limit == "cap":
+        yield (*radius, "on_limit"), "on_limit cap is looser than the global refuse"
+    for key in ("require_workload_ready", "respect_pdb"):
+        if getattr(g, key) is True and getattr(r, key) is False:
+            yield (*radius, key), f"{key} false cannot lift the global {key} true"
+    if g.dry_run is True and settings.dry_run is False:
+        yield ("dry_run",), "dry_run false cannot lift the global dry-run (safety.dry_run)"
+
+
+def resolved_problems(data: dict[str, Any], resolve: Callable[[Any], Any]) -> list[str]:
+    """At run start: every provider of the experiment, with its templates resolved by
+    `resolve`, checked by the registry's rules; `method[0].provider.arguments.mode: ...`."""
+    found: list[str] = []
+    for path, activity in activities(data):
+        if "ref" in activity or path[0] == "configuration":
+            continue
+        provider = resolve(copy.deepcopy(activity.get("provider") or {}))
+        if not isinstance(provider, dict):
+            continue
+        for where, message in providers.check_provider(
+            provider, as_probe=_runs_as_probe(path, activity), resolved=True
+        ):
+            found.append(f"{describe_path((*path, 'provider', *where))}: {message}")
+    return found

@@ -17,7 +17,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PositiveInt,
+    StrictBool,
+    StrictInt,
     field_validator,
     model_validator,
 )
@@ -36,6 +37,15 @@ _DAY_ALIASES = {
 }
 _CLOCK = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
 MIN_MTBF = timedelta(minutes=1)
+# An interval schedule faster than this is a typo (`1ms` meant ~170 runs a second).
+MIN_INTERVAL = timedelta(seconds=1)
+MAX_RECOVERY_TIMEOUT = timedelta(hours=1)
+MIN_FREQUENCY = timedelta(milliseconds=100)
+MAX_FREQUENCY = timedelta(hours=1)
+MAX_LIMIT = 100_000  # any count limit above this is a typo
+# Integers and booleans are strict: `max_pods: true` must not read as 1, `enabled: 0` as false.
+PositiveInt = Annotated[StrictInt, Field(gt=0, le=MAX_LIMIT)]
+Percent = Annotated[float, Field(strict=True, gt=0, le=100, allow_inf_nan=False)]
 
 
 class StrictModel(BaseModel):
@@ -153,7 +163,7 @@ class Schedule(StrictModel):
     timezone: str = "UTC"
     windows: list[Window] = Field(default_factory=list)
     blackout_dates: list[Blackout] = Field(default_factory=list)
-    enabled: bool = True
+    enabled: StrictBool = True
 
     @field_validator("cron")
     @classmethod
@@ -169,6 +179,16 @@ class Schedule(StrictModel):
     @classmethod
     def _tz(cls, value: str) -> str:
         return check_timezone(value)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < MIN_INTERVAL:
+            raise ValueError(
+                f"interval {format_duration(value)} is shorter than the minimum "
+                f"{format_duration(MIN_INTERVAL)}"
+            )
+        return value
 
     @field_validator("blackout_dates", mode="before")
     @classmethod
@@ -226,17 +246,20 @@ def _percent_or_count(value: Any) -> Any:
     return value
 
 
-ReadyFloor = Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=r"^\d+(\.\d+)?%$")]
+ReadyFloor = (
+    Annotated[StrictInt, Field(ge=0, le=MAX_LIMIT)]
+    | Annotated[str, Field(pattern=r"^\d+(\.\d+)?%$")]
+)
 
 
 class BlastRadius(StrictModel):
     """Per-experiment limits; each only tightens the global one (the stricter wins)."""
 
     max_pods: PositiveInt | None = None
-    max_percent: Annotated[float, Field(gt=0, le=100)] | None = None
+    max_percent: Percent | None = None
     min_ready_replicas: ReadyFloor | None = None
-    require_workload_ready: bool | None = None
-    respect_pdb: bool | None = None
+    require_workload_ready: StrictBool | None = None
+    respect_pdb: StrictBool | None = None
     cooldown: Duration | None = None
     max_disruptions_per_day: PositiveInt | None = None
     on_limit: Literal["refuse", "cap"] | None = None
@@ -251,6 +274,16 @@ class Recovery(StrictModel):
     timeout: PositiveDuration = timedelta(minutes=5)
     slo: PositiveDuration | None = None
 
+    @field_validator("timeout")
+    @classmethod
+    def _bounded(cls, value: timedelta) -> timedelta:
+        if value > MAX_RECOVERY_TIMEOUT:
+            raise ValueError(
+                f"recovery timeout {format_duration(value)} is longer than the maximum "
+                f"{format_duration(MAX_RECOVERY_TIMEOUT)}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _slo_within_timeout(self) -> Recovery:
         if self.slo is not None and self.slo > self.timeout:
@@ -264,7 +297,17 @@ class Recovery(StrictModel):
 class HypothesisSettings(StrictModel):
     strategy: HypothesisStrategy | None = None
     frequency: PositiveDuration | None = None
-    fail_fast: bool | Annotated[float, Field(gt=0, le=1)] | None = None
+    fail_fast: StrictBool | Annotated[float, Field(strict=True, gt=0, le=1)] | None = None
+
+    @field_validator("frequency")
+    @classmethod
+    def _frequency(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and not MIN_FREQUENCY <= value <= MAX_FREQUENCY:
+            raise ValueError(
+                f"frequency {format_duration(value)} must be between "
+                f"{format_duration(MIN_FREQUENCY)} and {format_duration(MAX_FREQUENCY)}"
+            )
+        return value
 
 
 class RollbackSettings(StrictModel):
@@ -303,7 +346,7 @@ def _stop_condition(value: Any) -> Any:
 class AftershockSettings(StrictModel):
     """What a file's extension or a catalog.yaml entry may say about one experiment."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     schedule: Schedule | None = None
     blast_radius: BlastRadius = Field(default_factory=BlastRadius)
     recovery: Recovery = Field(default_factory=Recovery)
@@ -312,7 +355,7 @@ class AftershockSettings(StrictModel):
     stop_conditions: Annotated[list[StopCondition], Field(max_length=20)] = Field(
         default_factory=list
     )
-    dry_run: bool | None = None
+    dry_run: StrictBool | None = None
 
     @field_validator("stop_conditions", mode="before")
     @classmethod

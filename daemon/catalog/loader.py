@@ -7,6 +7,7 @@ the report says which is which. aftershock settings for a file come from its
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -150,8 +151,11 @@ def _load_directory(directory: Path, options: LoadOptions, report: CatalogReport
     ]
     index_path = directory / INDEX_NAME
     index_entries: dict[str, IndexEntry | None] = {}
+    index_unmapped = False
     if any(entry.name == INDEX_NAME for entry in entries):
-        report.index, index_entries = _load_index(index_path, {p.name for p in candidates}, options)
+        report.index, index_entries, index_unmapped = _load_index(
+            index_path, {p.name for p in candidates}, options
+        )
     if not candidates:
         report.problems.append(
             problems.error(
@@ -170,28 +174,42 @@ def _load_directory(directory: Path, options: LoadOptions, report: CatalogReport
         candidates = candidates[: options.max_files]
     for path in candidates:
         has_entry = path.name in index_entries
-        report.files.append(
-            load_file(path, options, index_entries.get(path.name), index_entry_given=has_entry)
-        )
+        result = load_file(path, options, index_entries.get(path.name), index_entry_given=has_entry)
+        if index_unmapped and not has_entry:
+            # Fail closed: the index may hold this file's limits; never run it without them.
+            result.problems.append(
+                problems.error(
+                    f"{INDEX_NAME} cannot be read in full (see its problems), so this file's "
+                    "settings there are unknown; it is not loaded until the index is fixed "
+                    "(the daemon keeps the last good version in force, marked stale)"
+                )
+            )
+            result.loaded = None
+        report.files.append(result)
 
 
 def _load_index(
     path: Path, present: set[str], options: LoadOptions
-) -> tuple[FileResult, dict[str, IndexEntry | None]]:
-    """Entries by file name; an entry that is invalid maps to None (its file then fails)."""
+) -> tuple[FileResult, dict[str, IndexEntry | None], bool]:
+    """Entries by file name; an entry that is invalid maps to None (its file then fails).
+
+    The flag is True when some of the index could not be tied to a file (unreadable, not a
+    mapping, an entry without a valid `file`): any file might be governed by it.
+    """
     result = FileResult(path, None)
     entries: dict[str, IndexEntry | None] = {}
     try:
         doc, _ = _read(path, options)
     except DocumentError as exc:
         result.problems.append(problems.from_document_error(exc))
-        return result, entries
+        return result, entries, True
     data = doc.data
     if not isinstance(data, dict) or not isinstance(data.get("experiments", []), list):
         result.problems.append(
             problems.error("catalog.yaml must be a mapping with a list under 'experiments'")
         )
-        return result, entries
+        return result, entries, True
+    unmapped = False
     result.problems.extend(
         problems.error(f"unknown key {key!r}; catalog.yaml holds only 'experiments'", (key,), doc)
         for key in data
@@ -207,8 +225,11 @@ def _load_index(
             result.problems += problems.from_validation(exc, raw, doc, base, vocabulary)
             if isinstance(name, str):
                 entries[name] = None
+            else:
+                unmapped = True
             continue
         if "/" in entry.file or entry.file in (".", ".."):
+            unmapped = True  # `./x.yaml` meant x.yaml: do not let x.yaml run without it
             result.problems.append(
                 problems.error(
                     f"file {entry.file!r} must be a file name in the catalog directory",
@@ -232,7 +253,7 @@ def _load_index(
             continue
         entries[entry.file] = entry
         result.problems += checks.check_settings(entry, base, doc, options.globals)
-    return result, entries
+    return result, entries, unmapped
 
 
 def _read(path: Path, options: LoadOptions) -> tuple[Document, bytes]:
@@ -330,6 +351,7 @@ def _aftershock_settings(
         for i, ext in enumerate(extensions if isinstance(extensions, list) else [])
         if isinstance(ext, dict) and ext.get("name") == "aftershock"
     ]
+    result.problems += _extension_name_problems(extensions, doc)
     if len(found) > 1:
         result.problems.append(
             problems.error(
@@ -364,6 +386,40 @@ def _aftershock_settings(
     return extension, "extension"
 
 
+_OWN_KEYS = frozenset({"schedule", "blast_radius", "stop_conditions", "recovery", "dry_run"})
+
+
+def _extension_name_problems(extensions: Any, doc: Document) -> list[Problem]:
+    """`Aftershock`, `after-shock`, `aftershok`: settings that would be silently ignored."""
+    found: list[Problem] = []
+    for i, ext in enumerate(extensions if isinstance(extensions, list) else []):
+        name = ext.get("name") if isinstance(ext, dict) else None
+        if not isinstance(name, str) or name == "aftershock":
+            continue
+        squashed = re.sub(r"[^a-z]", "", name.lower())
+        if difflib.SequenceMatcher(None, squashed, "aftershock").ratio() >= 0.8:
+            found.append(
+                problems.error(
+                    f"extension name {name!r} is not 'aftershock' (exact, lower case); as "
+                    "written, its settings (schedule, limits) would be ignored",
+                    ("extensions", i, "name"),
+                    doc,
+                )
+            )
+        elif isinstance(ext, dict) and _OWN_KEYS & set(ext):
+            keys = ", ".join(sorted(_OWN_KEYS & set(ext)))
+            found.append(
+                problems.warning(
+                    f"extension {name!r} has aftershock keys ({keys}) but only the extension "
+                    "named 'aftershock' is read; these are ignored",
+                    ("extensions", i, "name"),
+                    doc,
+                    code="extension_name",
+                )
+            )
+    return found
+
+
 def _check_duplicate_ids(report: CatalogReport) -> None:
     by_id: dict[str, list[FileResult]] = {}
     for result in report.files:
@@ -393,5 +449,12 @@ def options_from_settings(settings: Any) -> LoadOptions:
             prometheus_url=settings.prometheus.url,
             max_pods=settings.safety.max_pods,
             max_percent=settings.safety.max_percent,
+            min_ready_replicas=settings.safety.min_ready_replicas,
+            cooldown=settings.safety.cooldown,
+            max_disruptions_per_day=settings.safety.max_disruptions_per_day,
+            on_limit=settings.safety.on_limit,
+            require_workload_ready=settings.safety.require_workload_ready,
+            respect_pdb=settings.safety.respect_pdb,
+            dry_run=settings.safety.dry_run,
         ),
     )

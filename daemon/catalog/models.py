@@ -23,8 +23,11 @@ from pydantic import (
 )
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Pauses and timeouts are bounded: `pauses.after: 1.0e+300` is a typo, not an hour-long wait.
+MAX_SECONDS = 3600.0
+MIN_FREQUENCY_SECONDS = 0.1  # the hypothesis during the method; faster would flood the API
+Seconds = Annotated[float, Field(strict=True, ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+PositiveSeconds = Annotated[float, Field(strict=True, gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
 
 HYPOTHESIS_STRATEGIES = (
     "default",
@@ -105,7 +108,9 @@ class JsonPathTolerance(CtkModel):
 
 class RangeTolerance(CtkModel):
     type: Literal["range"]
-    range: tuple[float, float]
+    range: tuple[
+        Annotated[float, Field(allow_inf_nan=False)], Annotated[float, Field(allow_inf_nan=False)]
+    ]
     target: str | None = None
 
     @field_validator("range")
@@ -249,7 +254,13 @@ class Hypothesis(CtkModel):
 
 class RuntimeHypothesis(CtkModel):
     strategy: HypothesisStrategy = "default"
-    freq: PositiveSeconds | None = None
+    freq: (
+        Annotated[
+            float,
+            Field(strict=True, ge=MIN_FREQUENCY_SECONDS, le=MAX_SECONDS, allow_inf_nan=False),
+        ]
+        | None
+    ) = None
     fail_fast: StrictBool | Annotated[float, Field(gt=0, le=1)] | None = None
 
 

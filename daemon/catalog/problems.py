@@ -25,6 +25,7 @@ class Problem:
     path: PathKey = ()
     line: int | None = None
     column: int | None = None
+    code: str = ""  # set on problems the daemon also lists among catalog problems
 
     @property
     def location(self) -> str:
@@ -53,14 +54,22 @@ def error(message: str, path: PathKey = (), doc: Document | None = None) -> Prob
     return _located(Severity.ERROR, message, path, doc)
 
 
-def warning(message: str, path: PathKey = (), doc: Document | None = None) -> Problem:
-    return _located(Severity.WARNING, message, path, doc)
+def warning(
+    message: str, path: PathKey = (), doc: Document | None = None, code: str = ""
+) -> Problem:
+    return _located(Severity.WARNING, message, path, doc, code)
 
 
-def _located(severity: Severity, message: str, path: PathKey, doc: Document | None) -> Problem:
+# Warnings about safety that the daemon shows among catalog problems, not only in `validate`.
+SAFETY_CODES = frozenset({"looser_than_global", "extension_name"})
+
+
+def _located(
+    severity: Severity, message: str, path: PathKey, doc: Document | None, code: str = ""
+) -> Problem:
     position = doc.locate(path) if doc is not None else None
     line, column = position or (None, None)
-    return Problem(severity, message, path, line, column)
+    return Problem(severity, message, path, line, column, code)
 
 
 def from_document_error(exc: DocumentError) -> Problem:

@@ -1,220 +1,187 @@
-"""The Python provider functions aftershock runs natively, with their Chaos Toolkit signatures.
+"""The provider registry: every provider aftershock runs, what it may do and how it is guarded.
 
 Chaos Toolkit imports `module.func` and calls it; aftershock never imports user-named code.
-It maps the names below onto native implementations, so each name must be known and its
-arguments checked here, at validation time, exactly as chaoslib checks them against the
-function signature (unknown argument or missing required one = invalid experiment).
+Each supported name is declared once: its native implementation, its arguments with
+their types and bounds, whether it mutates anything, which guard stands in front of it, and
+how long it may take. Validation (`aftershock validate`, catalog load), the engine's dispatch,
+its timeouts and the run-time check of values resolved from `${}` templates all read this
+table; nothing else lists providers. It stays pure (no engine import): implementations are
+named as `module:function` and resolved by the engine. The declarations are in
+`provider_table`, what each one holds (and the guard kinds) in `provider_spec`; this module
+is the registry's interface.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-# Loose argument kinds: enough to catch `qty: "one"` without rejecting `${qty}` templates.
-ArgKind = str  # "str" | "int" | "number" | "bool" | "list" | "dict" | "any" | "str|list"
+from daemon.catalog.provider_spec import (
+    Arg,
+    ArgKind,
+    Found,
+    GuardKind,
+    PathSuffix,
+    ProviderSpec,
+    arguments_of,
+    is_template,
+    kind_matches,
+)
+from daemon.catalog.provider_table import HTTP, PROCESS, PYTHON
 
-
-@dataclass(frozen=True)
-class Signature:
-    required: dict[str, ArgKind] = field(default_factory=dict)
-    optional: dict[str, ArgKind] = field(default_factory=dict)
-    kind: str = "probe"  # what it is meant as: probe or action
-    note: str = ""
-
-    @property
-    def names(self) -> list[str]:
-        return [*self.required, *self.optional]
-
-
-_POD_SELECT = {
-    "label_selector": "str",
-    "name_pattern": "str",
-    "all": "bool",
-    "rand": "bool",
-    "mode": "str",
-    "qty": "int",
-    "ns": "str",
-    "order": "str",
-}
-_POD_LOGS = {
-    "name": "str",
-    "last": "str",
-    "ns": "str",
-    "from_previous": "bool",
-    "label_selector": "str",
-    "container_name": "str",
-}
-
-SUPPORTED: dict[tuple[str, str], Signature] = {
-    ("chaosk8s.pod.actions", "terminate_pods"): Signature(
-        optional={**_POD_SELECT, "grace_period": "int"}, kind="action"
-    ),
-    ("chaosk8s.pod.probes", "pods_in_phase"): Signature(
-        required={"label_selector": "str"},
-        optional={"phase": "str", "ns": "str", "raise_on_invalid_phase": "bool"},
-    ),
-    ("chaosk8s.pod.probes", "pods_not_in_phase"): Signature(
-        required={"label_selector": "str"},
-        optional={"phase": "str", "ns": "str", "raise_on_in_phase": "bool"},
-    ),
-    ("chaosk8s.pod.probes", "pods_in_conditions"): Signature(
-        required={"label_selector": "str", "conditions": "list"},
-        optional={"ns": "str", "raise_on_invalid_conditions": "bool"},
-    ),
-    ("chaosk8s.pod.probes", "count_pods"): Signature(
-        required={"label_selector": "str"}, optional={"phase": "str", "ns": "str"}
-    ),
-    ("chaosk8s.pod.probes", "count_min_pods"): Signature(
-        required={"label_selector": "str"},
-        optional={"phase": "str", "min_count": "int", "ns": "str"},
-    ),
-    ("chaosk8s.pod.probes", "all_pods_healthy"): Signature(
-        optional={"ns": "str", "raise_on_any_unhealthy": "bool"}
-    ),
-    ("chaosk8s.pod.probes", "read_pod_logs"): Signature(optional=_POD_LOGS),
-    ("chaosk8s.probes", "read_microservices_logs"): Signature(optional=_POD_LOGS),
-    ("chaosk8s.probes", "microservice_available_and_healthy"): Signature(
-        required={"name": "str"},
-        optional={"ns": "str", "label_selector": "str"},
-        note="returns a real boolean (chaosk8s returns None)",
-    ),
-    ("chaosk8s.deployment.probes", "deployment_available_and_healthy"): Signature(
-        required={"name": "str"},
-        optional={"ns": "str", "label_selector": "str", "raise_on_unavailable": "bool"},
-    ),
-    ("chaosk8s.deployment.probes", "deployment_fully_available"): Signature(
-        required={"name": "str"},
-        optional={
-            "ns": "str",
-            "label_selector": "str",
-            "timeout": "number",
-            "raise_on_not_fully_available": "bool",
-        },
-    ),
-    ("chaosk8s.deployment.actions", "scale_deployment"): Signature(
-        required={"name": "str", "replicas": "int"}, optional={"ns": "str"}, kind="action"
-    ),
-    ("chaosprometheus.probes", "query"): Signature(
-        required={"query": "str"},
-        optional={"when": "str", "timeout": "number", "verify_tls": "bool"},
-    ),
-    ("chaosprometheus.probes", "query_interval"): Signature(
-        required={"query": "str", "start": "str", "end": "str"},
-        optional={"step": "number", "timeout": "number", "verify_tls": "bool"},
-    ),
-    ("aftershock.pods", "kill"): Signature(
-        optional={
-            "ns": "str",
-            "namespaces": "list",
-            "label_selector": "str|dict",
-            "annotation_selector": "str",
-            "field_selector": "str",
-            "node_selector": "str",
-            "owner_kinds": "list",
-            "name_pattern": "str",
-            "min_age": "any",
-            "mode": "str",
-            "value": "number",
-            "method": "str",
-            "grace_period": "int",
-        },
-        kind="action",
-    ),
-    ("aftershock.traffic", "attack"): Signature(
-        required={"url": "str", "rate": "number", "duration": "any"},
-        optional={
-            "method": "str",
-            "headers": "dict",
-            "body": "str",
-            "timeout": "any",
-            "verify_tls": "bool",
-        },
-        kind="action",
-    ),
-}
+__all__ = [
+    "HTTP",
+    "INJECTED",
+    "PROCESS",
+    "PYTHON",
+    "Arg",
+    "ArgKind",
+    "Found",
+    "GuardKind",
+    "PathSuffix",
+    "ProviderSpec",
+    "check_provider",
+    "is_template",
+    "kind_matches",
+    "registry",
+    "resolved_problems",
+    "spec_for",
+    "supported_names",
+    "timeout_seconds",
+]
 
 # Arguments chaoslib injects itself; a user must not (and need not) pass them.
 INJECTED = frozenset({"secrets", "configuration"})
 
-# Value constraints for enumerated arguments, checked when the value is not a template.
-CHOICES: dict[tuple[str, str, str], tuple[Any, ...]] = {
-    ("chaosk8s.pod.actions", "terminate_pods", "mode"): ("fixed", "percentage"),
-    ("chaosk8s.pod.actions", "terminate_pods", "order"): ("alphabetic", "oldest"),
-    ("aftershock.pods", "kill", "mode"): (
-        "one",
-        "all",
-        "fixed",
-        "fixed-percent",
-        "random-max-percent",
-    ),
-    ("aftershock.pods", "kill", "method"): ("delete", "evict"),
-    ("chaosk8s.pod.probes", "pods_in_phase", "phase"): (
-        "Pending",
-        "Running",
-        "Succeeded",
-        "Failed",
-        "Unknown",
-    ),
-}
+
+def registry() -> list[ProviderSpec]:
+    """Every provider, for whoever must walk them all (docs, tests, the engine's dispatch)."""
+    return [*PYTHON.values(), HTTP, PROCESS]
 
 
 def supported_names() -> list[str]:
-    return sorted(f"{module}.{func}" for module, func in SUPPORTED)
+    return sorted(spec.name for spec in PYTHON.values())
 
 
-_PLACEHOLDER = re.compile(r"\$(?:\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+def spec_for(provider: Mapping[str, Any]) -> ProviderSpec | None:
+    kind = provider.get("type")
+    if kind == "python":
+        return PYTHON.get((str(provider.get("module")), str(provider.get("func"))))
+    return {"http": HTTP, "process": PROCESS}.get(str(kind))
 
 
-def is_template(value: Any) -> bool:
-    """A `${name}` (or `$name`) string is resolved at run time; its type is unknown until then.
+def timeout_seconds(provider: Mapping[str, Any]) -> float | None:
+    """How long this call may take, by its provider's rule; None: the engine's default."""
+    spec = spec_for(provider)
+    return None if spec is None else spec.timeout(provider)
 
-    Same placeholders as chaoslib's string.Template substitution; `$.a` (JSONPath) or `ok$`
-    (regex) are not templates.
+
+# ----------------------------------------------------------------------------- the check
+
+
+def _check_value(where: PathSuffix, name: str, value: Any, arg: Arg, resolved: bool) -> Found:
+    if not resolved and is_template(value):
+        return []  # checked by the same rules once the run has resolved it
+    if not kind_matches(value, arg.kind):
+        wanted = arg.kind.replace("|", " or ")
+        hint = ""
+        if resolved and isinstance(value, str) and {"int", "number"} & set(arg.kind.split("|")):
+            hint = " (text from the environment or --var: set the configuration's env_var_type)"
+        return [(where, f"'{name}' must be {wanted}, got {_short(value)}{hint}")]
+    problem = arg.check(value) if arg.check is not None else None
+    return [(where, f"'{name}' is {_short(value)}; {problem}")] if problem else []
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_provider(provider: Mapping[str, Any], *, as_probe: bool, resolved: bool) -> Found:
+    """Every problem with one provider: names, types, bounds, and "a probe must be read-only".
+
+    `resolved` is False for a file being loaded (a `${}` template is checked later) and True
+    for a provider whose templates the run has substituted: then every value is checked,
+    whatever it came from. Paths are relative to the provider.
     """
-    return isinstance(value, str) and _PLACEHOLDER.search(value) is not None
+    spec = spec_for(provider)
+    if spec is None:
+        if provider.get("type") == "python":
+            return [
+                (
+                    ("func",),
+                    f"{provider.get('module')}.{provider.get('func')} is not supported; supported "
+                    "Python providers: " + ", ".join(supported_names()),
+                )
+            ]
+        return [(("type",), f"unknown provider type {provider.get('type')!r}")]
+    found: Found = []
+    for name, arg in spec.fields.items():
+        if name in provider and provider[name] is not None:
+            found += _check_value((name,), name, provider[name], arg, resolved)
+        elif arg.required:
+            found.append(((), f"a {spec.type} provider requires '{name}'"))
+    if spec.type == "python":  # http and process `arguments` are free-form
+        arguments = provider.get("arguments") or {}
+        if isinstance(arguments, Mapping):
+            found += _check_arguments(spec, arguments, resolved)
+        else:
+            found.append((("arguments",), f"arguments must be a mapping, got {_short(arguments)}"))
+    for rule in spec.rules:
+        found += rule(provider)
+    if as_probe and spec.mutating(provider):
+        found.append(((), _not_read_only(spec, provider, resolved)))
+    return found
 
 
-def kind_matches(value: Any, kind: ArgKind) -> bool:
-    if kind == "any" or is_template(value):
-        return True
-    checks = {
-        "str": lambda v: isinstance(v, str),
-        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-        "bool": lambda v: isinstance(v, bool),
-        "list": lambda v: isinstance(v, list),
-        "dict": lambda v: isinstance(v, dict),
-    }
-    return any(checks[k](value) for k in kind.split("|"))
-
-
-def check_arguments(module: str, func: str, arguments: dict[str, Any]) -> list[tuple[str, str]]:
-    """Problems as (argument name or '', message); empty when the call is valid."""
-    signature = SUPPORTED[(module, func)]
-    problems: list[tuple[str, str]] = []
+def _check_arguments(spec: ProviderSpec, arguments: Mapping[str, Any], resolved: bool) -> Found:
+    found: Found = []
     for name, value in arguments.items():
+        where: PathSuffix = ("arguments", name)
         if name in INJECTED:
-            problems.append((name, f"'{name}' is passed by the runtime; remove it"))
+            found.append((where, f"'{name}' is passed by the runtime; remove it"))
             continue
-        kind = signature.required.get(name) or signature.optional.get(name)
-        if kind is None:
-            accepted = ", ".join(signature.names) or "none"
-            problems.append(
-                (name, f"{module}.{func} takes no argument '{name}' (accepted: {accepted})")
-            )
+        arg = spec.arguments.get(name)
+        if arg is None:
+            accepted = ", ".join(spec.arguments) or "none"
+            found.append((where, f"{spec.name} takes no argument '{name}' (accepted: {accepted})"))
             continue
-        if not kind_matches(value, kind):
-            problems.append((name, f"'{name}' must be {kind.replace('|', ' or ')}, got {value!r}"))
-            continue
-        choices = CHOICES.get((module, func, name))
-        if choices and not is_template(value) and value not in choices:
-            allowed = ", ".join(map(str, choices))
-            problems.append((name, f"'{name}' is {value!r}; accepted: {allowed}"))
-    problems.extend(
-        ("", f"{module}.{func} requires argument '{name}'")
-        for name in signature.required
-        if name not in arguments
+        found += _check_value(where, name, value, arg, resolved)
+    found.extend(
+        (("arguments",), f"{spec.name} requires argument '{name}'")
+        for name, arg in spec.arguments.items()
+        if arg.required and name not in arguments
     )
-    return problems
+    return found
+
+
+def _not_read_only(spec: ProviderSpec, provider: Mapping[str, Any], resolved: bool) -> str:
+    if spec.guard == "external":
+        where = provider if spec.type == "http" else arguments_of(provider)
+        method = where.get("method", "GET")
+        if not resolved and is_template(method):
+            return (
+                f"a probe must be read-only, but its http method {method!r} is only known at run "
+                "time; write GET, HEAD or OPTIONS, or make it an action"
+            )
+        return (
+            f"a probe must be read-only: http method {str(method).upper()} may change what it "
+            "calls; use GET, HEAD or OPTIONS, or make it an action"
+        )
+    if spec.type == "process":
+        return (
+            "a probe must be read-only, but a process can do anything aftershock's identity "
+            "can (guard: allowlist); make it an action in the method"
+        )
+    return (
+        f"a probe must be read-only, but {spec.name} changes the cluster (guard: {spec.guard}); "
+        "make it an action in the method"
+    )
+
+
+def resolved_problems(provider: Mapping[str, Any], *, as_probe: bool) -> list[str]:
+    """For the engine, right after substitution: what is wrong, as `arguments.qty: message`."""
+    return [
+        (".".join(str(p) for p in where) + ": " if where else "") + message
+        for where, message in check_provider(provider, as_probe=as_probe, resolved=True)
+    ]

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from daemon import __version__
+from daemon.catalog import checks as catalog_checks
+from daemon.catalog import providers as provider_registry
 from daemon.engine import providers
 from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed, InvalidRun
@@ -186,6 +188,14 @@ class Runner:
             journal["status"] = "failed"
             ctx.record["error"] = str(exc)
             return "failed", "invalid_configuration"
+        # Values from templates obey the rules the file's literal values obey: before any act.
+        invalid = catalog_checks.resolved_problems(
+            self.experiment, lambda data: substitute(data, ctx.configuration, ctx.secrets)
+        )
+        if invalid:
+            journal["status"] = "failed"
+            ctx.record["error"] = "invalid value after substitution: " + "; ".join(invalid[:20])
+            return "failed", "invalid_configuration"
         self.experiment["title"] = substitute(
             self.experiment.get("title"), ctx.configuration, ctx.secrets
         )
@@ -298,16 +308,12 @@ class Runner:
     def _timeout_for(self, activity: dict[str, Any]) -> float:
         if activity.get("timeout"):
             return float(activity["timeout"])
-        provider = activity.get("provider") or {}
-        if provider.get("type") == "http" and isinstance(provider.get("timeout"), int | float):
-            return float(provider["timeout"]) + 1
-        if (provider.get("module"), provider.get("func")) == ("aftershock.traffic", "attack"):
-            from daemon.durations import parse_duration
-
-            return (
-                parse_duration((provider.get("arguments") or {}).get("duration", 0)).total_seconds()
-                + 30
-            )
+        provider = substitute(
+            copy.deepcopy(activity.get("provider") or {}), self.ctx.configuration, self.ctx.secrets
+        )
+        seconds = provider_registry.timeout_seconds(provider)  # never raises
+        if seconds is not None:
+            return seconds
         return self.ctx.settings.engine.activity_timeout.total_seconds()
 
     def _pause(self, seconds: Any) -> None:
@@ -334,6 +340,13 @@ class Runner:
         provider = substitute(
             copy.deepcopy(activity.get("provider") or {}), ctx.configuration, ctx.secrets
         )
+        invalid = provider_registry.resolved_problems(
+            provider,
+            as_probe=activity.get("type") == "probe" or phase not in ("method", "rollback"),
+        )
+        if invalid:  # the same rules as `validate`, on the resolved values: no provider call
+            self.progress("activity_failed", {"name": activity.get("name"), "error": invalid[0]})
+            return _failed_record(activity, "invalid value: " + "; ".join(invalid))
         if extra_arguments:
             provider.setdefault("arguments", {}).update(extra_arguments)
         timeout = self._timeout_for(activity)

@@ -36,6 +36,7 @@ def test_defaults_are_the_safe_side() -> None:
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AFTERSHOCK_SAFETY__DRY_RUN", "false")
     monkeypatch.setenv("AFTERSHOCK_SAFETY__PROTECTED_NAMESPACES", "kube-system, prod")
+    monkeypatch.setenv("AFTERSHOCK_SAFETY__ALLOW_UNPROTECTED_DEFAULTS", "true")  # see below
     monkeypatch.setenv("AFTERSHOCK_SAFETY__PROCESS_ALLOWLIST", '["vegeta"]')
     monkeypatch.setenv("AFTERSHOCK_SAFETY__COOLDOWN", "1h30m")
     monkeypatch.setenv("aftershock_logging__level", "debug")

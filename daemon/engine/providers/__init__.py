@@ -1,40 +1,31 @@
-"""Provider dispatch: http, allow-listed process, and the Python names of DESIGN §4, natively."""
+"""Provider dispatch, derived from the one provider registry (daemon.catalog.providers).
+
+The registry names each implementation as `module:function`; they are resolved once, here,
+so a name the registry declares and the engine cannot run fails at import, not mid-run.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
+from daemon.catalog import providers as registry
 from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed
-from daemon.engine.providers import k8s, prometheus, traffic
 from daemon.engine.providers.http import run_http
 from daemon.engine.providers.process import run_process
 
+
+def resolve(implementation: str) -> Callable[..., Any]:
+    """`package.module:function` -> the function."""
+    module, _, name = implementation.partition(":")
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
+
+
 NATIVE: dict[tuple[str, str], Callable[..., Any]] = {
-    ("chaosk8s.pod.actions", "terminate_pods"): k8s.terminate_pods,
-    ("chaosk8s.pod.probes", "pods_in_phase"): k8s.pods_in_phase,
-    ("chaosk8s.pod.probes", "pods_not_in_phase"): k8s.pods_not_in_phase,
-    ("chaosk8s.pod.probes", "pods_in_conditions"): k8s.pods_in_conditions,
-    ("chaosk8s.pod.probes", "count_pods"): k8s.count_pods,
-    ("chaosk8s.pod.probes", "count_min_pods"): k8s.count_min_pods,
-    ("chaosk8s.pod.probes", "all_pods_healthy"): k8s.all_pods_healthy,
-    ("chaosk8s.pod.probes", "read_pod_logs"): k8s.read_pod_logs,
-    ("chaosk8s.probes", "read_microservices_logs"): k8s.read_pod_logs,
-    (
-        "chaosk8s.probes",
-        "microservice_available_and_healthy",
-    ): k8s.microservice_available_and_healthy,
-    (
-        "chaosk8s.deployment.probes",
-        "deployment_available_and_healthy",
-    ): k8s.deployment_available_and_healthy,
-    ("chaosk8s.deployment.probes", "deployment_fully_available"): k8s.deployment_fully_available,
-    ("chaosk8s.deployment.actions", "scale_deployment"): k8s.scale_deployment,
-    ("chaosprometheus.probes", "query"): prometheus.query,
-    ("chaosprometheus.probes", "query_interval"): prometheus.query_interval,
-    ("aftershock.pods", "kill"): k8s.kill,
-    ("aftershock.traffic", "attack"): traffic.attack,
+    key: resolve(spec.implementation) for key, spec in registry.PYTHON.items()
 }
 
 
