@@ -10,6 +10,7 @@ store retention). Every wait has a deadline; `stop()` is bounded by
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import secrets as token_source
 import socket
@@ -38,6 +39,7 @@ from daemon.scheduling.jobs import RunGate, ScheduleTrigger
 from daemon.scheduling.triggers import upcoming
 from daemon.settings import Settings
 from daemon.store.history import HistoryStore, StoreError
+from daemon.store.pending import PendingWrites
 
 log = get_logger("aftershock.daemon")
 # The demo runs the real catalog on accelerated schedules: (experiment id, schedule) -> schedule.
@@ -121,6 +123,8 @@ class Daemon:
         self.catalog_problems: list[str] = []
         self.invalid_files = 0
         self.halt = Halt()
+        self._pending = PendingWrites()  # history writes refused, retried by housekeeping
+        self._halt_loaded = False  # runs wait until the persisted halt switch has been read
         self._lock = threading.RLock()
         self._signature: tuple[Any, ...] | None = None
         self._runs: dict[str, RunContext] = {}
@@ -199,6 +203,7 @@ class Daemon:
         if self.elector is not None:
             self.elector.stop(release=True)
         self._housekeeping.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._pending.flush()  # a halt or run end not recorded yet: one last try
         self.store.close()
         log.info("daemon stopped", unfinished=sum(1 for t in threads if t.is_alive()))
 
@@ -220,7 +225,7 @@ class Daemon:
 
     def _restore_state(self) -> None:
         try:
-            self.halt.api = self.store.get_state(HALT_KEY)
+            self._load_halt()
             last = self.store.last_runs()
         except StoreError as exc:
             log.error("run history unreadable at start-up", error=str(exc))
@@ -443,6 +448,8 @@ class Daemon:
             return "not the leader"
         if self.store.error:
             return f"run history unavailable: {self.store.error}"
+        if not self._halt_loaded:
+            return "run history unavailable: the halt switch has not been read from it yet"
         return None
 
     def _gate(self) -> str | None:
@@ -461,11 +468,15 @@ class Daemon:
             entry = self.entries.get(experiment_id)
         if entry is None or entry.loaded is None or entry.removed:
             raise TriggerError(404, "Not Found", f"no valid experiment {experiment_id!r}")
-        reason = self._closed_reason()
-        if reason is not None:
-            raise TriggerError(409, "Cannot Run", reason)
+        if self._stopping.is_set():
+            raise TriggerError(503, "Shutting Down", "the daemon is shutting down")
+        if not self.is_leader():
+            raise TriggerError(409, "Not Leader", "another replica holds the lease")
         if self.halt.reason():
             raise TriggerError(409, "Halted", str(self.halt.reason()))
+        reason = self._closed_reason()
+        if reason is not None:
+            raise TriggerError(503, "History Unavailable", reason)
         if entry.running is not None:
             raise TriggerError(409, "Already Running", f"run {entry.running} is in progress")
         if not self.gate.acquire(timeout=0):
@@ -614,17 +625,17 @@ class Daemon:
                     "at": item.get("at", ended),
                 }
             )
-        try:
-            self.store.finish_run(
-                run_id,
-                outcome=outcome,
-                reason=reason,
-                journal=journal,
-                ended_at=ended,
-                disruptions=disruptions,
-            )
-        except StoreError as exc:
-            log.error("run finished but could not be recorded", error=str(exc))
+        finish = functools.partial(
+            self.store.finish_run,
+            run_id,
+            outcome=outcome,
+            reason=reason,
+            journal=journal,
+            ended_at=ended,
+            disruptions=disruptions,
+        )
+        if not self._pending.attempt(f"finish:{run_id}", finish):  # retried by housekeeping
+            log.error("run finished but could not be recorded yet", error=self.store.error)
         self.metrics.run_finished(experiment_id, journal)
         with self._lock:
             entry = self.entries.get(experiment_id)
@@ -650,20 +661,42 @@ class Daemon:
 
     # ------------------------------------------------------------------ halt
 
-    def set_halt(self, reason: str, by: str) -> None:
+    def set_halt(self, reason: str, by: str) -> bool:
+        """In force at once, whatever the history's state: runs in flight are stopped and the
+        pre-kill gate closes before anything is written. True when it is also recorded;
+        else it is retried by housekeeping until it is (and survives a restart from then on)."""
         value = {"reason": reason, "by": by, "at": datetime.now(UTC).isoformat()}
-        self.store.set_state(HALT_KEY, value)  # StoreError: the API reports it; not halted
         self.halt.api = value
         log.warning("chaos halted", reason=reason, by=by)
         with self._lock:
             contexts = list(self._runs.values())
         for ctx in contexts:
             ctx.request_stop("halted", reason)
+        persisted = self._pending.attempt(HALT_KEY, lambda: self.store.set_state(HALT_KEY, value))
+        if not persisted:
+            log.error("halt in force but not recorded yet; retrying", error=self.store.error)
+        return persisted
 
     def resume(self, by: str) -> None:
-        self.store.set_state(HALT_KEY, None)
-        self.halt.api = None
+        """Recorded first, lifted after: a resume the history refuses raises StoreError and the
+        halt stays in force (in memory and, after a restart, from the history). A halt that
+        arrives meanwhile is not lifted by this resume."""
+        halted = self.halt.api
+        with self._pending.lock:
+            self.store.set_state(HALT_KEY, None)
+            self._pending.discard(HALT_KEY)
+            self._halt_loaded = True
+            if self.halt.api is halted:
+                self.halt.api = None
         log.warning("chaos resumed", by=by)
+
+    def _load_halt(self) -> None:
+        """The persisted API halt; a halt already in force in memory wins (it is newer)."""
+        with self._pending.lock:
+            stored = self.store.get_state(HALT_KEY)
+            if self.halt.api is None and HALT_KEY not in self._pending:
+                self.halt.api = stored
+            self._halt_loaded = True
 
     def _check_halt_configmap(self) -> None:
         if self.kube is None:
@@ -697,13 +730,16 @@ class Daemon:
         last_prune = 0.0
         while not self._stopping.wait(interval):
             try:
+                self._check_halt_configmap()  # first: independent of the catalog and the history
                 self.reload_catalog()
-                self._check_halt_configmap()
                 if time.monotonic() - last_prune > 3600:
                     self.store.prune(time.time())
                     last_prune = time.monotonic()
                 if self.store.error:
                     self.store.check()  # recovers once the disk does
+                if not self._halt_loaded and not self.store.error:
+                    self._load_halt()
+                self._pending.flush()
             except Exception:  # housekeeping must outlive any one failure; logged with traceback
                 log.exception("housekeeping failed")
 

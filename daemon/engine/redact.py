@@ -1,0 +1,78 @@
+"""Secret values never leave a run: journals, pages, API answers and logs show `***`.
+
+The rule (README "The journal"): every value of `secrets`, and every `configuration`
+entry read from the environment (`type: env`) whose key or variable name looks like a
+credential (token, password, secret, key, auth, credential, cookie, session, signature,
+private). Values shorter than 4 characters are not redacted (replacing "a" or "80"
+everywhere would destroy the journal); URL-encoded forms are redacted too, because error
+texts quote the URL as it was sent. Pure functions: the caller passes what was resolved.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+MASK = "***"
+MIN_LENGTH = 4
+SECRET_NAME = re.compile(
+    r"pass|secret|token|key|auth|cred|cookie|session|signature|private", re.IGNORECASE
+)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int | float):
+        yield str(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def sensitive_values(
+    secrets: Mapping[str, Any],
+    configuration: Mapping[str, Any] | None = None,
+    raw_configuration: Mapping[str, Any] | None = None,
+) -> tuple[str, ...]:
+    """The strings to mask, longest first (so a secret containing another is masked whole)."""
+    found: set[str] = set()
+    if not isinstance(raw_configuration, Mapping):
+        raw_configuration = {}
+    for scope in secrets.values():
+        found.update(_strings(scope))
+    for key, raw in raw_configuration.items():
+        if (
+            isinstance(raw, Mapping)
+            and raw.get("type") == "env"
+            and (SECRET_NAME.search(str(key)) or SECRET_NAME.search(str(raw.get("key", ""))))
+        ):
+            found.update(_strings((configuration or {}).get(key)))
+    needles: set[str] = set()
+    for value in found:
+        if len(value) >= MIN_LENGTH:
+            needles.update({value, quote(value, safe=""), quote_plus(value), quote(value)})
+    return tuple(sorted(needles, key=lambda s: (-len(s), s)))
+
+
+def redact(value: Any, needles: tuple[str, ...]) -> Any:
+    """A copy of `value` (any JSON-like value) with every needle replaced by `***`."""
+    if not needles:
+        return value
+    if isinstance(value, str):
+        for needle in needles:
+            if needle in value:
+                value = value.replace(needle, MASK)
+        return value
+    if isinstance(value, Mapping):
+        return {redact(k, needles): redact(v, needles) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(item, needles) for item in value]
+    return value
