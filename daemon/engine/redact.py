@@ -67,9 +67,12 @@ def redact(value: Any, needles: tuple[str, ...]) -> Any:
     if not needles:
         return value
     if isinstance(value, str):
-        for needle in needles:
-            if needle in value:
-                value = value.replace(needle, MASK)
+        changed = True
+        while changed:  # a mask next to a '*' in a secret could form it again; strings shrink
+            changed = False
+            for needle in needles:
+                if needle in value:
+                    value, changed = value.replace(needle, MASK), True
         return value
     if isinstance(value, Mapping):
         return {redact(k, needles): redact(v, needles) for k, v in value.items()}
