@@ -203,7 +203,8 @@ class Daemon:
         if self.elector is not None:
             self.elector.stop(release=True)
         self._housekeeping.join(timeout=max(0.0, deadline - time.monotonic()))
-        self._pending.flush()  # a halt or run end not recorded yet: one last try
+        if time.monotonic() < deadline:  # a halt or run end not recorded yet: one last try
+            self._pending.flush()
         self.store.close()
         log.info("daemon stopped", unfinished=sum(1 for t in threads if t.is_alive()))
 
