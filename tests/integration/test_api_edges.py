@@ -292,3 +292,16 @@ def test_secret_values_appear_in_no_journal_page_or_answer(live, capfd) -> None:
     for name, text in texts.items():
         for value in (SECRET, "s3cr3t-Tok%2Fen%2B42", "s3cr3t-Tok%2Fen+42", webapp_url):
             assert value not in text, f"{value!r} leaked into {name}"
+
+
+def test_an_unexpected_error_is_a_500_problem_without_internals(live) -> None:
+    _sim, daemon, client = live
+
+    def broken() -> list[str]:
+        raise RuntimeError("internal detail that must not leak")
+
+    daemon.daemon.readiness = broken
+    answer = client.get("/readyz")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "internal detail" not in answer.text
