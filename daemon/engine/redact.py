@@ -5,7 +5,12 @@ entry read from the environment (`type: env`) whose key or variable name looks l
 credential (token, password, secret, key, auth, credential, cookie, session, signature,
 private). Values shorter than 4 characters are not redacted (replacing "a" or "80"
 everywhere would destroy the journal); URL-encoded forms are redacted too, because error
-texts quote the URL as it was sent. Pure functions: the caller passes what was resolved.
+texts quote the URL as it was sent. Values are masked, mapping keys are not (they are the
+journal's structure). What the daemon reads back from a journal to keep its limits and
+metrics (outcome, reason, the disrupted pods, the recovered workloads, the hypothesis
+checks) is kept as it is: Kubernetes names and enumerations, never secret text, and a
+mask there would hide a disruption from cooldown and the daily budget.
+Pure functions: the caller passes what was resolved.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 MIN_LENGTH = 4
+# The journal's `aftershock` keys the daemon reads back; and per recovery, the workload.
+KEPT_RECORD = ("outcome", "reason", "run_id", "experiment_id", "disrupted", "hypothesis_checks")
+KEPT_RECOVERY = ("namespace", "kind", "name")
 SECRET_NAME = re.compile(
     r"pass|secret|token|key|auth|cred|cookie|session|signature|private", re.IGNORECASE
 )
@@ -75,7 +83,26 @@ def redact(value: Any, needles: tuple[str, ...]) -> Any:
                     value, changed = value.replace(needle, MASK), True
         return value
     if isinstance(value, Mapping):
-        return {redact(k, needles): redact(v, needles) for k, v in value.items()}
+        return {k: redact(v, needles) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(item, needles) for item in value]
     return value
+
+
+def redact_journal(journal: dict[str, Any], needles: tuple[str, ...]) -> dict[str, Any]:
+    """`redact` of a whole journal, keeping what the daemon reads back (see above)."""
+    masked: dict[str, Any] = redact(journal, needles)
+    if "status" in journal:
+        masked["status"] = journal["status"]
+    record, out = journal.get("aftershock"), masked.get("aftershock")
+    if not isinstance(record, dict) or not isinstance(out, dict):
+        return masked
+    for key in KEPT_RECORD:
+        if key in record:
+            out[key] = record[key]
+    raw_recovery, out_recovery = record.get("recovery"), out.get("recovery")
+    if isinstance(raw_recovery, list) and isinstance(out_recovery, list):
+        for raw, item in zip(raw_recovery, out_recovery, strict=False):
+            if isinstance(raw, dict) and isinstance(item, dict):
+                item.update({k: raw[k] for k in KEPT_RECOVERY if k in raw})
+    return masked

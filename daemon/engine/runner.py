@@ -27,7 +27,7 @@ from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed, InvalidRun
 from daemon.engine.providers.k8s import Refused
 from daemon.engine.providers.prometheus import condition_true
-from daemon.engine.redact import redact, sensitive_values
+from daemon.engine.redact import redact, redact_journal, sensitive_values
 from daemon.engine.substitution import load_configuration, load_secrets, substitute
 from daemon.engine.tolerances import within_tolerance
 
@@ -174,12 +174,15 @@ class Runner:
                 "deviated": journal["deviated"],
             },
         )
-        return RunResult(self._redact(journal), outcome, reason)
+        return RunResult(redact_journal(journal, self._needles()), outcome, reason)
+
+    def _needles(self) -> tuple[str, ...]:
+        """Secret values to mask (daemon/engine/redact.py) in whatever leaves the run."""
+        ctx, raw = self.ctx, self.experiment.get("configuration")
+        return sensitive_values(ctx.secrets, ctx.configuration, raw)
 
     def _redact(self, value: Any) -> Any:
-        """Secret values masked (daemon/engine/redact.py) in whatever leaves the run."""
-        ctx, raw = self.ctx, self.experiment.get("configuration")
-        return redact(value, sensitive_values(ctx.secrets, ctx.configuration, raw))
+        return redact(value, self._needles())
 
     def _run(self, journal: dict[str, Any]) -> tuple[Outcome, str]:  # noqa: PLR0912, PLR0915 - the run, in order
         ctx = self.ctx
