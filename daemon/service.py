@@ -163,6 +163,7 @@ class Daemon:
         self._restored: dict[str, dict[str, Any]] = {}
         self.scheduler_alive = False
         self._recovered_interrupted = False
+        self._recovery_lock = threading.Lock()  # leadership and housekeeping may both try
         self.metrics = metrics_factory(self.snapshot)  # last: the collector reads all of the above
 
     # ------------------------------------------------------------------ lifecycle
@@ -214,8 +215,7 @@ class Daemon:
     def _leadership_changed(self, leading: bool) -> None:
         log.warning("leadership changed", leader=leading, identity=self.identity)
         if leading:
-            if not self._recovered_interrupted:
-                self._recover_interrupted()
+            self._recover_once()
             return
         with self._lock:
             contexts = list(self._runs.values())
@@ -239,6 +239,13 @@ class Daemon:
             entry.last_outcome = restored.get("outcome")
             entry.last_run = restored.get("ended_at")
             entry.last_pass = restored.get("last_pass")
+
+    def _recover_once(self) -> None:
+        """Interrupted runs are recovered once, as soon as this replica leads and the history
+        can be read (an unreadable history at start-up is retried by housekeeping)."""
+        with self._recovery_lock:
+            if not self._recovered_interrupted:
+                self._recover_interrupted()
 
     def _recover_interrupted(self) -> None:
         """`running` rows are runs a crash interrupted: mark them aborted, play rollbacks."""
@@ -740,6 +747,8 @@ class Daemon:
                     self.store.check()  # recovers once the disk does
                 if not self._halt_loaded and not self.store.error:
                     self._load_halt()
+                if not self._recovered_interrupted and not self.store.error and self.is_leader():
+                    self._recover_once()
                 self._pending.flush()
             except Exception:  # housekeeping must outlive any one failure; logged with traceback
                 log.exception("housekeeping failed")

@@ -8,11 +8,13 @@ import json
 import select
 import socket
 import time
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from daemon.store.history import HistoryStore
 from tests.integration.conftest import wait_for
 from tests.integration.daemon_helpers import (
     TOKEN,
@@ -260,6 +262,60 @@ def test_trigger_with_an_unopenable_history_is_503(make_sim, tmp_path) -> None:
     finally:
         daemon.stop()
     assert sim.timeline() == []
+
+
+def test_a_history_that_opens_late_recovers_interrupted_runs_without_a_restart(
+    make_sim, tmp_path
+) -> None:
+    """Unopenable at start-up, back later: the stored halt is read, the run a crash left
+    `running` gets its rollbacks played and is recorded, all without a restart."""
+    sim = make_sim(cluster())
+    sim.ready()
+    experiment = greeter_experiment()
+    experiment["rollbacks"] = [
+        {
+            "type": "action",
+            "name": "check-webapp",
+            "provider": {"type": "http", "url": "${web_app_url}", "timeout": 3},
+        }
+    ]
+    catalog = write_catalog(tmp_path / "catalog", {"g": experiment})
+    settings = daemon_settings(tmp_path, catalog)
+    path = settings.store.path
+    store = HistoryStore(path, retention=timedelta(days=1), max_runs_per_experiment=10).open()
+    store.start_run(
+        "g-crashed",
+        "g",
+        trigger="schedule",
+        dry_run=False,
+        experiment_doc=experiment,
+        started_at=time.time() - 60,
+    )
+    store.close()
+    path.rename(path.with_suffix(".away"))
+    path.mkdir()  # a directory where the database should be: it cannot be opened
+    daemon = DaemonThread(sim, settings)
+    try:
+        with httpx.Client(base_url=daemon.url, timeout=10) as client:
+            wait_for(daemon.daemon.is_leader, 10, "leadership")
+            assert client.post("/api/v1/experiments/g/runs", headers=AUTH).status_code == 503
+            path.rmdir()
+            path.with_suffix(".away").rename(path)  # the volume is back
+            run = wait_for(
+                lambda: (
+                    (r := client.get("/api/v1/runs/g-crashed")).status_code == 200
+                    and r.json()["state"] == "done"
+                    and r.json()
+                ),
+                15,
+                "the interrupted run recovered",
+            )
+            assert (run["outcome"], run["reason"]) == ("aborted", "interrupted")
+            assert [r["status"] for r in run["journal"]["rollbacks"]] == ["succeeded"]
+            answer = client.post("/api/v1/experiments/g/runs", headers=AUTH)
+            assert answer.status_code == 202, answer.text
+    finally:
+        daemon.stop()
 
 
 # ---------------------------------------------------------------- I12 secrets redacted
