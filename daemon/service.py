@@ -28,6 +28,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from daemon.catalog.extension import AftershockSettings, Schedule
 from daemon.catalog.loader import LoadedExperiment, load_catalog, options_from_settings
 from daemon.engine.context import RunContext
+from daemon.engine.redact import redact_journal, sensitive_values
 from daemon.engine.runner import Runner
 from daemon.kube.client import Kube
 from daemon.kube.errors import KubeError, NotFound
@@ -277,6 +278,16 @@ class Daemon:
                         "detail": "the daemon stopped during this run; rollbacks played on restart",
                     },
                 }
+                journal = redact_journal(  # the stored document holds secrets as declared
+                    journal,
+                    sensitive_values(
+                        ctx.secrets,
+                        ctx.configuration,
+                        document.get("configuration"),
+                        raw_secrets=document.get("secrets"),
+                        environ=self.environ,
+                    ),
+                )
                 try:
                     self.store.finish_run(
                         row.id,

@@ -45,17 +45,33 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
+def _from_env(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+    return environ.get(str(raw.get("key", "")), raw.get("default"))
+
+
 def sensitive_values(
     secrets: Mapping[str, Any],
     configuration: Mapping[str, Any] | None = None,
-    raw_configuration: Mapping[str, Any] | None = None,
+    raw_configuration: Any = None,
+    *,
+    raw_secrets: Any = None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[str, ...]:
-    """The strings to mask, longest first (so a secret containing another is masked whole)."""
+    """The strings to mask, longest first (so a secret containing another is masked whole).
+
+    `secrets`/`configuration` are the resolved values; `raw_secrets`/`raw_configuration`
+    the experiment's declarations, resolved here best-effort against `environ` too, so a
+    run that failed while resolving (or never resolved) still masks what it declared."""
     found: set[str] = set()
-    if not isinstance(raw_configuration, Mapping):
-        raw_configuration = {}
+    environ = environ or {}
     for scope in secrets.values():
         found.update(_strings(scope))
+    for scope in (raw_secrets or {}).values() if isinstance(raw_secrets, Mapping) else ():
+        for raw in scope.values() if isinstance(scope, Mapping) else ():
+            is_env = isinstance(raw, Mapping) and raw.get("type") == "env"
+            found.update(_strings(_from_env(raw, environ) if is_env else raw))
+    if not isinstance(raw_configuration, Mapping):
+        raw_configuration = {}
     for key, raw in raw_configuration.items():
         if (
             isinstance(raw, Mapping)
@@ -63,6 +79,7 @@ def sensitive_values(
             and (SECRET_NAME.search(str(key)) or SECRET_NAME.search(str(raw.get("key", ""))))
         ):
             found.update(_strings((configuration or {}).get(key)))
+            found.update(_strings(_from_env(raw, environ)))
     needles: set[str] = set()
     for value in found:
         if len(value) >= MIN_LENGTH:

@@ -178,8 +178,14 @@ class Runner:
 
     def _needles(self) -> tuple[str, ...]:
         """Secret values to mask (daemon/engine/redact.py) in whatever leaves the run."""
-        ctx, raw = self.ctx, self.experiment.get("configuration")
-        return sensitive_values(ctx.secrets, ctx.configuration, raw)
+        ctx, raw = self.ctx, self.experiment
+        return sensitive_values(
+            ctx.secrets,
+            ctx.configuration,
+            raw.get("configuration"),
+            raw_secrets=raw.get("secrets"),
+            environ=ctx.environ,
+        )
 
     def _redact(self, value: Any) -> Any:
         return redact(value, self._needles())

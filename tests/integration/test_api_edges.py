@@ -279,6 +279,7 @@ def test_a_history_that_opens_late_recovers_interrupted_runs_without_a_restart(
             "provider": {"type": "http", "url": "${web_app_url}", "timeout": 3},
         }
     ]
+    experiment["secrets"] = {"api": {"token": SECRET}}  # stored as declared with the run
     catalog = write_catalog(tmp_path / "catalog", {"g": experiment})
     settings = daemon_settings(tmp_path, catalog)
     path = settings.store.path
@@ -312,6 +313,8 @@ def test_a_history_that_opens_late_recovers_interrupted_runs_without_a_restart(
             )
             assert (run["outcome"], run["reason"]) == ("aborted", "interrupted")
             assert [r["status"] for r in run["journal"]["rollbacks"]] == ["succeeded"]
+            assert SECRET not in json.dumps(run)
+            assert run["journal"]["experiment"]["secrets"]["api"]["token"] == "***"
             answer = client.post("/api/v1/experiments/g/runs", headers=AUTH)
             assert answer.status_code == 202, answer.text
     finally:

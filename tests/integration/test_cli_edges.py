@@ -122,3 +122,21 @@ def test_secrets_stay_out_of_the_journal_logs_and_output(sim, tmp_path: Path) ->
     for text in (journal, done.stdout, done.stderr):
         assert SECRET not in text
         assert "cli-s3cr3t%2FValue" not in text
+
+
+def test_declared_secrets_are_masked_even_when_resolution_fails(sim, tmp_path: Path) -> None:
+    experiment = greeter_experiment()
+    experiment["secrets"] = {
+        "inline": {"token": SECRET},
+        "env": {"missing": {"type": "env", "key": "AFTERSHOCK_TEST_UNSET_VARIABLE"}},
+    }
+    argv, env = command(sim, tmp_path, experiment)
+    done = subprocess.run(
+        argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 4, done.stderr
+    journal = (tmp_path / "journal.json").read_text()
+    assert json.loads(journal)["aftershock"]["reason"] == "invalid_configuration"
+    assert "AFTERSHOCK_TEST_UNSET_VARIABLE" in journal  # the variable's name is not secret
+    for text in (journal, done.stdout, done.stderr):
+        assert SECRET not in text

@@ -132,3 +132,15 @@ def test_a_journal_keeps_what_the_daemon_reads_back() -> None:
     assert record["error"] == f"token {MASK}"
     assert masked["run"][0]["exception"] == [f"GET http://h/?t={MASK} failed"]
     assert journal["aftershock"]["error"] == "token shop"  # the input is not changed
+
+
+def test_declared_secrets_are_masked_without_resolution() -> None:
+    needles = sensitive_values(
+        {},
+        None,
+        {"db_password": {"type": "env", "key": "DB_PW"}},
+        raw_secrets={"a": {"t": "inline-secret", "e": {"type": "env", "key": "TOKEN_VAR"}}},
+        environ={"TOKEN_VAR": "from-the-env", "DB_PW": "pw-from-env"},
+    )
+    assert {"inline-secret", "from-the-env", "pw-from-env"} <= set(needles)
+    assert "TOKEN_VAR" not in needles  # names are not values
