@@ -1,12 +1,14 @@
 """The `aftershock` command line.
 
 Exit codes: 0 success, 1 the input is invalid (validate) or the command failed, 2 usage or
-configuration errors (bad flags, missing paths, bad settings).
+configuration errors (bad flags, missing paths, bad settings). `run` has its own table
+(RUN_EXIT; a journal that could not be written is EXIT_RUN_FAILED whatever the outcome).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,20 @@ from daemon.settings import Settings, SettingsLoadError, load_settings
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_RUN_FAILED = 4
 RUN_EXIT = {"passed": 0, "deviated": 1, "not_steady": 3, "refused": 3, "failed": 4, "aborted": 4}
+
+
+class FiniteFloat(click.FloatRange):
+    """A bounded float that also refuses nan and inf (nan slips through range checks)."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 class Context:
@@ -243,18 +258,13 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     from daemon.catalog.loader import load_file, options_from_settings
     from daemon.engine.context import RunContext
     from daemon.engine.runner import Runner
-    from daemon.kube.client import Connection, Kube
-    from daemon.kube.errors import KubeError
     from daemon.logging import run_context
 
     settings = obj.settings
     overrides = _parse_vars(var_pairs, var_file)
-    journal_dir = journal_path.resolve().parent
-    if not journal_dir.is_dir() or not os.access(journal_dir, os.W_OK):
-        # Checked before any chaos: a run whose journal cannot be written must not start.
-        raise click.BadParameter(
-            f"{journal_dir} is not a writable directory", param_hint="--journal"
-        )
+    unwritable = _journal_problem(journal_path)
+    if unwritable:  # checked before any chaos: a run whose journal cannot be written must not start
+        raise click.BadParameter(unwritable, param_hint="--journal")
     result = load_file(file, options_from_settings(settings))
     if not result.ok or result.loaded is None:
         click.echo(f"aftershock: {file} is not a valid experiment:", err=True)
@@ -266,21 +276,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     log = _run_logger(settings)
     effective_dry_run = settings.safety.dry_run if dry_run is None else dry_run
     effective_dry_run = effective_dry_run or bool(loaded.settings.dry_run)
-    kube = None
-    try:
-        kube = Kube.connect(
-            Connection(
-                mode=settings.kube.mode,
-                kubeconfig=kubeconfig or settings.kube.kubeconfig,
-                context=kube_context or settings.kube.context,
-                api_url=settings.kube.api_url,
-                timeout=settings.kube.request_timeout.total_seconds(),
-            )
-        )
-    except KubeError as exc:
-        log.warning(
-            "no Kubernetes API connection; Kubernetes providers will fail", error=exc.message
-        )
+    kube = _connect(settings, kubeconfig, kube_context, log)
     run_id = f"{loaded.id}-{token_source.token_hex(4)}"
     ctx = RunContext(
         experiment_id=loaded.id,
@@ -313,16 +309,59 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
             signal.signal(signum, handler)
         if kube is not None:
             kube.close()
-    _write_journal(journal_path, outcome.journal)
+    written = _write_journal(journal_path, outcome.journal)
     click.echo(
         f"outcome: {outcome.outcome}"
         + (f" ({outcome.reason})" if outcome.reason else "")
-        + f"; journal: {journal_path}"
+        + (f"; journal: {journal_path}" if written else "; journal NOT written (printed above)")
     )
-    sys.exit(RUN_EXIT[outcome.outcome])
+    sys.exit(RUN_EXIT[outcome.outcome] if written else EXIT_RUN_FAILED)
 
 
-def _write_journal(path: Path, journal: dict[str, Any]) -> None:
+def _connect(settings: Settings, kubeconfig: Path | None, context: str | None, log: Any) -> Any:
+    """The Kube client for `run`, or None (Kubernetes providers then fail). An explicit
+    `--kubeconfig` that cannot be loaded is a bad option (exit 2) before any chaos."""
+    from daemon.kube.client import Connection, Kube
+    from daemon.kube.errors import KubeError
+
+    try:
+        return Kube.connect(
+            Connection(
+                mode=settings.kube.mode,
+                kubeconfig=kubeconfig or settings.kube.kubeconfig,
+                context=context or settings.kube.context,
+                api_url=settings.kube.api_url,
+                timeout=settings.kube.request_timeout.total_seconds(),
+            )
+        )
+    except KubeError as exc:
+        if kubeconfig is not None:
+            raise click.BadParameter(exc.message, param_hint="--kubeconfig") from None
+        log.warning(
+            "no Kubernetes API connection; Kubernetes providers will fail", error=exc.message
+        )
+        return None
+
+
+def _journal_problem(path: Path) -> str:
+    """'' when a journal can be created next to `path` (probed with a real temporary file:
+    permission bits alone say yes for root on /proc or a read-only mount)."""
+    import os
+    import tempfile
+
+    directory = path.resolve().parent
+    if not directory.is_dir():
+        return f"{directory} is not a writable directory"
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        os.close(fd)
+        Path(temp).unlink()
+    except OSError as exc:
+        return f"{directory} is not a writable directory: {exc.strerror or exc}"
+    return ""
+
+
+def _write_journal(path: Path, journal: dict[str, Any]) -> bool:
     """Atomically (temp file + rename): a crash never leaves half a journal behind."""
     import os
     import tempfile
@@ -336,7 +375,8 @@ def _write_journal(path: Path, journal: dict[str, Any]) -> None:
     except OSError as exc:
         click.echo(f"aftershock: cannot write the journal to {path}: {exc}", err=True)
         click.echo(text)  # the record of what was done must not be lost
-        return
+        return False
+    return True
 
 
 @cli.command()
@@ -364,7 +404,7 @@ def serve(obj: Context, port: int | None) -> None:
 @cli.command()
 @click.option(
     "--duration",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0, max=30 * 86400),
     default=0,
     show_default=True,
     help="Seconds to run, then exit cleanly (0: until Ctrl-C).",
@@ -372,7 +412,7 @@ def serve(obj: Context, port: int | None) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option(
     "--interval",
-    type=click.FloatRange(min=2),
+    type=FiniteFloat(min=2, max=86400),
     default=10,
     show_default=True,
     help="Accelerated schedule: seconds between runs of each experiment.",
@@ -389,7 +429,7 @@ def demo(obj: Context, duration: float, port: int, interval: float) -> None:
 @click.argument(
     "catalog", required=False, type=click.Path(exists=True, path_type=Path), metavar="[CATALOG]"
 )
-@click.option("--hours", type=click.FloatRange(min=0, max=24 * 366), default=24, show_default=True)
+@click.option("--hours", type=FiniteFloat(min=0, max=24 * 366), default=24, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable plan.")
 @click.pass_obj
 def plan(obj: Context, catalog: Path | None, hours: float, as_json: bool) -> None:

@@ -10,6 +10,7 @@ store retention). Every wait has a deadline; `stop()` is bounded by
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import secrets as token_source
 import socket
@@ -28,6 +29,7 @@ from daemon.catalog.extension import AftershockSettings, Schedule
 from daemon.catalog.loader import LoadedExperiment, load_catalog, options_from_settings
 from daemon.catalog.problems import SAFETY_CODES
 from daemon.engine.context import RunContext
+from daemon.engine.redact import redact_journal, sensitive_values
 from daemon.engine.runner import Runner
 from daemon.kube.client import Kube
 from daemon.kube.errors import KubeError, NotFound
@@ -39,6 +41,7 @@ from daemon.scheduling.jobs import RunGate, ScheduleTrigger
 from daemon.scheduling.triggers import upcoming
 from daemon.settings import Settings, weakened_safety
 from daemon.store.history import HistoryStore, StoreError
+from daemon.store.pending import PendingWrites
 
 log = get_logger("aftershock.daemon")
 # The demo runs the real catalog on accelerated schedules: (experiment id, schedule) -> schedule.
@@ -122,6 +125,8 @@ class Daemon:
         self.catalog_problems: list[str] = []
         self.invalid_files = 0
         self.halt = Halt()
+        self._pending = PendingWrites()  # history writes refused, retried by housekeeping
+        self._halt_loaded = False  # runs wait until the persisted halt switch has been read
         self._lock = threading.RLock()
         self._signature: tuple[Any, ...] | None = None
         self._runs: dict[str, RunContext] = {}
@@ -160,6 +165,7 @@ class Daemon:
         self._restored: dict[str, dict[str, Any]] = {}
         self.scheduler_alive = False
         self._recovered_interrupted = False
+        self._recovery_lock = threading.Lock()  # leadership and housekeeping may both try
         self.metrics = metrics_factory(self.snapshot)  # last: the collector reads all of the above
 
     # ------------------------------------------------------------------ lifecycle
@@ -202,6 +208,8 @@ class Daemon:
         if self.elector is not None:
             self.elector.stop(release=True)
         self._housekeeping.join(timeout=max(0.0, deadline - time.monotonic()))
+        if time.monotonic() < deadline:  # a halt or run end not recorded yet: one last try
+            self._pending.flush()
         self.store.close()
         log.info("daemon stopped", unfinished=sum(1 for t in threads if t.is_alive()))
 
@@ -211,8 +219,7 @@ class Daemon:
     def _leadership_changed(self, leading: bool) -> None:
         log.warning("leadership changed", leader=leading, identity=self.identity)
         if leading:
-            if not self._recovered_interrupted:
-                self._recover_interrupted()
+            self._recover_once()
             return
         with self._lock:
             contexts = list(self._runs.values())
@@ -223,7 +230,7 @@ class Daemon:
 
     def _restore_state(self) -> None:
         try:
-            self.halt.api = self.store.get_state(HALT_KEY)
+            self._load_halt()
             last = self.store.last_runs()
         except StoreError as exc:
             log.error("run history unreadable at start-up", error=str(exc))
@@ -236,6 +243,13 @@ class Daemon:
             entry.last_outcome = restored.get("outcome")
             entry.last_run = restored.get("ended_at")
             entry.last_pass = restored.get("last_pass")
+
+    def _recover_once(self) -> None:
+        """Interrupted runs are recovered once, as soon as this replica leads and the history
+        can be read (an unreadable history at start-up is retried by housekeeping)."""
+        with self._recovery_lock:
+            if not self._recovered_interrupted:
+                self._recover_interrupted()
 
     def _recover_interrupted(self) -> None:
         """`running` rows are runs a crash interrupted: mark them aborted, play rollbacks."""
@@ -267,6 +281,16 @@ class Daemon:
                         "detail": "the daemon stopped during this run; rollbacks played on restart",
                     },
                 }
+                journal = redact_journal(  # the stored document holds secrets as declared
+                    journal,
+                    sensitive_values(
+                        ctx.secrets,
+                        ctx.configuration,
+                        document.get("configuration"),
+                        raw_secrets=document.get("secrets"),
+                        environ=self.environ,
+                    ),
+                )
                 try:
                     self.store.finish_run(
                         row.id,
@@ -452,6 +476,8 @@ class Daemon:
             return "not the leader"
         if self.store.error:
             return f"run history unavailable: {self.store.error}"
+        if not self._halt_loaded:
+            return "run history unavailable: the halt switch has not been read from it yet"
         return None
 
     def _gate(self) -> str | None:
@@ -470,11 +496,15 @@ class Daemon:
             entry = self.entries.get(experiment_id)
         if entry is None or entry.loaded is None or entry.removed:
             raise TriggerError(404, "Not Found", f"no valid experiment {experiment_id!r}")
-        reason = self._closed_reason()
-        if reason is not None:
-            raise TriggerError(409, "Cannot Run", reason)
+        if self._stopping.is_set():
+            raise TriggerError(503, "Shutting Down", "the daemon is shutting down")
+        if not self.is_leader():
+            raise TriggerError(409, "Not Leader", "another replica holds the lease")
         if self.halt.reason():
             raise TriggerError(409, "Halted", str(self.halt.reason()))
+        reason = self._closed_reason()
+        if reason is not None:
+            raise TriggerError(503, "History Unavailable", reason)
         if entry.running is not None:
             raise TriggerError(409, "Already Running", f"run {entry.running} is in progress")
         if not self.gate.acquire(timeout=0):
@@ -623,17 +653,17 @@ class Daemon:
                     "at": item.get("at", ended),
                 }
             )
-        try:
-            self.store.finish_run(
-                run_id,
-                outcome=outcome,
-                reason=reason,
-                journal=journal,
-                ended_at=ended,
-                disruptions=disruptions,
-            )
-        except StoreError as exc:
-            log.error("run finished but could not be recorded", error=str(exc))
+        finish = functools.partial(
+            self.store.finish_run,
+            run_id,
+            outcome=outcome,
+            reason=reason,
+            journal=journal,
+            ended_at=ended,
+            disruptions=disruptions,
+        )
+        if not self._pending.attempt(f"finish:{run_id}", finish):  # retried by housekeeping
+            log.error("run finished but could not be recorded yet", error=self.store.error)
         self.metrics.run_finished(experiment_id, journal)
         with self._lock:
             entry = self.entries.get(experiment_id)
@@ -659,20 +689,42 @@ class Daemon:
 
     # ------------------------------------------------------------------ halt
 
-    def set_halt(self, reason: str, by: str) -> None:
+    def set_halt(self, reason: str, by: str) -> bool:
+        """In force at once, whatever the history's state: runs in flight are stopped and the
+        pre-kill gate closes before anything is written. True when it is also recorded;
+        else it is retried by housekeeping until it is (and survives a restart from then on)."""
         value = {"reason": reason, "by": by, "at": datetime.now(UTC).isoformat()}
-        self.store.set_state(HALT_KEY, value)  # StoreError: the API reports it; not halted
         self.halt.api = value
         log.warning("chaos halted", reason=reason, by=by)
         with self._lock:
             contexts = list(self._runs.values())
         for ctx in contexts:
             ctx.request_stop("halted", reason)
+        persisted = self._pending.attempt(HALT_KEY, lambda: self.store.set_state(HALT_KEY, value))
+        if not persisted:
+            log.error("halt in force but not recorded yet; retrying", error=self.store.error)
+        return persisted
 
     def resume(self, by: str) -> None:
-        self.store.set_state(HALT_KEY, None)
-        self.halt.api = None
+        """Recorded first, lifted after: a resume the history refuses raises StoreError and the
+        halt stays in force (in memory and, after a restart, from the history). A halt that
+        arrives meanwhile is not lifted by this resume."""
+        halted = self.halt.api
+        with self._pending.lock:
+            self.store.set_state(HALT_KEY, None)
+            self._pending.discard(HALT_KEY)
+            self._halt_loaded = True
+            if self.halt.api is halted:
+                self.halt.api = None
         log.warning("chaos resumed", by=by)
+
+    def _load_halt(self) -> None:
+        """The persisted API halt; a halt already in force in memory wins (it is newer)."""
+        with self._pending.lock:
+            stored = self.store.get_state(HALT_KEY)
+            if self.halt.api is None and HALT_KEY not in self._pending:
+                self.halt.api = stored
+            self._halt_loaded = True
 
     def _check_halt_configmap(self) -> None:
         if self.kube is None:
@@ -706,13 +758,18 @@ class Daemon:
         last_prune = 0.0
         while not self._stopping.wait(interval):
             try:
+                self._check_halt_configmap()  # first: independent of the catalog and the history
                 self.reload_catalog()
-                self._check_halt_configmap()
                 if time.monotonic() - last_prune > 3600:
                     self.store.prune(time.time())
                     last_prune = time.monotonic()
                 if self.store.error:
                     self.store.check()  # recovers once the disk does
+                if not self._halt_loaded and not self.store.error:
+                    self._load_halt()
+                if not self._recovered_interrupted and not self.store.error and self.is_leader():
+                    self._recover_once()
+                self._pending.flush()
             except Exception:  # housekeeping must outlive any one failure; logged with traceback
                 log.exception("housekeeping failed")
 

@@ -8,6 +8,7 @@ reads only when `api.protect_reads`. No debug or profiling endpoints exist.
 annotations, and the auth dependencies are closures it could not resolve from strings.)
 """
 
+import json
 import statistics
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from daemon import __version__
 from daemon.api import pages
 from daemon.api.auth import TokenAuth
+from daemon.api.limits import BodyLimit
 from daemon.kube.errors import KubeError
 from daemon.service import Daemon, Entry, TriggerError
 from daemon.settings import Settings
@@ -89,6 +91,15 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         redoc_url=None,
     )
     token_auth = TokenAuth(settings.api.token_file)
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Any:
+        # Logged with its traceback by the server; the client learns nothing internal.
+        del exc
+        return problem_response(
+            500, "Internal Error", "unexpected error; see the daemon's log", request.url.path
+        )
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> Any:
@@ -247,12 +258,16 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         return {"run_id": run_id, "href": f"/api/v1/runs/{run_id}"}
 
     @app.post("/api/v1/halt")
-    async def halt(request: Request, who: Annotated[str, Depends(mutation)]) -> dict[str, Any]:
+    async def halt(request: Request, who: Annotated[str, Depends(mutation)]) -> Any:
         # The body is read after authentication: an anonymous caller learns nothing from 422s.
+        # Its size is limited before it is read (BodyLimit); nesting is limited by the parser.
+        raw = await request.body()
         try:
-            body = await request.json()
+            body = json.loads(raw) if raw.strip() else None
+        except RecursionError:
+            raise ProblemError(400, "Invalid JSON", "the JSON body is nested too deeply") from None
         except ValueError:
-            body = None
+            raise ProblemError(400, "Invalid JSON", "the body is not valid JSON") from None
         reason = body.get("reason") if isinstance(body, dict) else None
         if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
             raise ProblemError(
@@ -260,19 +275,26 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
                 "Invalid Request",
                 'expected a JSON body {"reason": "..."} with 1 to 500 characters',
             )
-        try:
-            await run_in_threadpool(daemon.set_halt, reason.strip(), who)
-        except StoreError as exc:
-            raise ProblemError(503, "History Unavailable", f"halt not recorded: {exc}") from None
-        return {"halted": daemon.halt.reason()}
+        # In force before this answers, whatever the history's state; 202 when not recorded yet.
+        persisted = await run_in_threadpool(daemon.set_halt, reason.strip(), who)
+        answer: dict[str, Any] = {"halted": daemon.halt.reason(), "persisted": persisted}
+        if persisted:
+            return answer
+        answer["detail"] = (
+            f"halt in force but not recorded in the run history yet ({daemon.store.error}); "
+            "retried until it is; it does not survive a restart before then"
+        )
+        return JSONResponse(answer, status_code=202)
 
     @app.post("/api/v1/resume")
     def resume(who: Annotated[str, Depends(mutation)]) -> dict[str, Any]:
         try:
             daemon.resume(who)
         except StoreError as exc:
-            raise ProblemError(503, "History Unavailable", f"resume not recorded: {exc}") from None
-        return {"halted": daemon.halt.reason()}
+            raise ProblemError(
+                503, "History Unavailable", f"resume not recorded, the halt stays in force: {exc}"
+            ) from None
+        return {"halted": daemon.halt.reason(), "persisted": True}
 
     # ------------------------------------------------------------------ pages
 
@@ -290,7 +312,10 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def run_page(run_id: str, _: Annotated[str, Depends(reader)]) -> str:
-        found = daemon.store.run(run_id)
+        try:
+            found = daemon.store.run(run_id)
+        except StoreError as exc:
+            raise ProblemError(503, "History Unavailable", str(exc)) from None
         if found is None:
             raise ProblemError(404, "Not Found", f"no run {run_id!r}")
         row, journal = found

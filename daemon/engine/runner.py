@@ -29,6 +29,7 @@ from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed, InvalidRun
 from daemon.engine.providers.k8s import Refused
 from daemon.engine.providers.prometheus import condition_true
+from daemon.engine.redact import redact, redact_journal, sensitive_values
 from daemon.engine.substitution import load_configuration, load_secrets, substitute
 from daemon.engine.tolerances import within_tolerance
 
@@ -80,7 +81,8 @@ class Runner:
         self.experiment = copy.deepcopy(experiment)  # runs never share mutable state
         self.var_overrides = var_overrides or {}
         self.secret_overrides = secret_overrides or {}
-        self.progress = progress or (lambda _event, _fields: None)
+        report = progress or (lambda _event, _fields: None)
+        self.progress: Progress = lambda event, fields: report(event, self._redact(fields))
         self.halted = halted or (lambda: None)
         runtime = self.experiment.get("runtime") or {}
         hypothesis = ctx.aftershock.hypothesis
@@ -126,7 +128,8 @@ class Runner:
             )
         except InvalidRun as exc:
             return [_failed_record({"name": "configuration"}, str(exc))]
-        return [self._activity(activity, "rollback") for activity in self.experiment["rollbacks"]]
+        rollbacks = self.experiment["rollbacks"]
+        return [self._redact(self._activity(activity, "rollback")) for activity in rollbacks]
 
     def run(self) -> RunResult:
         ctx = self.ctx
@@ -173,7 +176,21 @@ class Runner:
                 "deviated": journal["deviated"],
             },
         )
-        return RunResult(journal, outcome, reason)
+        return RunResult(redact_journal(journal, self._needles()), outcome, reason)
+
+    def _needles(self) -> tuple[str, ...]:
+        """Secret values to mask (daemon/engine/redact.py) in whatever leaves the run."""
+        ctx, raw = self.ctx, self.experiment
+        return sensitive_values(
+            ctx.secrets,
+            ctx.configuration,
+            raw.get("configuration"),
+            raw_secrets=raw.get("secrets"),
+            environ=ctx.environ,
+        )
+
+    def _redact(self, value: Any) -> Any:
+        return redact(value, self._needles())
 
     def _run(self, journal: dict[str, Any]) -> tuple[Outcome, str]:  # noqa: PLR0912, PLR0915 - the run, in order
         ctx = self.ctx

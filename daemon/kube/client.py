@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -56,6 +57,10 @@ def api_client_for(conn: Connection) -> client.ApiClient:
             context=conn.context,
             client_configuration=cfg,
         )
+    except UnicodeDecodeError:
+        raise KubeError(
+            f"cannot load kubeconfig {conn.kubeconfig or '(default)'}: not UTF-8 text"
+        ) from None
     except (config.ConfigException, OSError) as exc:
         if conn.mode == "kubeconfig" or conn.kubeconfig is not None:
             raise KubeError(f"cannot load kubeconfig: {exc}") from None
@@ -65,6 +70,11 @@ def api_client_for(conn: Connection) -> client.ApiClient:
             raise KubeError(
                 f"no kubeconfig found ({exc}) and not running in a cluster; pass --kubeconfig"
             ) from None
+    except (ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
+        # A file that is YAML but not a kubeconfig (or not YAML at all): a clear error.
+        raise KubeError(
+            f"cannot load kubeconfig {conn.kubeconfig or '(default)'}: {type(exc).__name__}: {exc}"
+        ) from None
     return client.ApiClient(cfg)
 
 

@@ -147,6 +147,11 @@ class HistoryStore:
 
     def check(self) -> str:
         """'' when the history can be written, else why not (probed with a real write)."""
+        if self._db is None:  # never opened (or closed): the volume may be back
+            try:
+                self.open()
+            except StoreError as exc:
+                return str(exc)
         try:
             with self._tx("health check") as db:
                 db.execute("CREATE TABLE IF NOT EXISTS health (at REAL)")

@@ -131,7 +131,7 @@ def test_halt_blocks_runs_and_survives_in_history(live) -> None:
     assert daemon.daemon.store.get_state("halt")["reason"] == "game day"
     metrics = client.get("/metrics").text
     assert "aftershock_halted 1.0" in metrics
-    assert client.post("/api/v1/resume", headers=AUTH).json() == {"halted": None}
+    assert client.post("/api/v1/resume", headers=AUTH).json() == {"halted": None, "persisted": True}
     assert sim.timeline() == []
 
 
