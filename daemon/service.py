@@ -26,6 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from daemon.catalog.extension import AftershockSettings, Schedule
 from daemon.catalog.loader import LoadedExperiment, load_catalog, options_from_settings
+from daemon.engine.budget import RunBudget
 from daemon.engine.context import RunContext
 from daemon.engine.runner import Runner
 from daemon.kube.client import Kube
@@ -33,7 +34,6 @@ from daemon.kube.errors import KubeError, NotFound
 from daemon.kube.lease import LeaderElector
 from daemon.logging import get_logger, run_context
 from daemon.observability.metrics import DaemonState, ExperimentState, Metrics
-from daemon.safety.guard import History
 from daemon.scheduling.jobs import RunGate, ScheduleTrigger
 from daemon.scheduling.triggers import upcoming
 from daemon.settings import Settings
@@ -124,6 +124,7 @@ class Daemon:
         self._lock = threading.RLock()
         self._signature: tuple[Any, ...] | None = None
         self._runs: dict[str, RunContext] = {}
+        self._budget_lock = threading.RLock()
         self._run_threads: dict[str, threading.Thread] = {}
         self._stopping = threading.Event()
         self._housekeeping = threading.Thread(
@@ -508,10 +509,6 @@ class Daemon:
             if entry is not None and entry.loaded is not None
             else AftershockSettings()
         )
-        try:
-            history = self.store.guard_history(datetime.now(UTC))
-        except StoreError:
-            history = History()
         return RunContext(
             experiment_id=experiment_id,
             run_id=run_id,
@@ -521,7 +518,9 @@ class Daemon:
             seed=token_source.randbits(32),
             dry_run=dry_run,
             environ=self.environ,
-            history=history,
+            # One budget per run, recorded in the history before each act; one lock for all
+            # runs, so concurrent runs plan against each other's intents too.
+            budget=RunBudget(self.store, lock=self._budget_lock),
             gate=self._gate,
         )
 
@@ -601,27 +600,10 @@ class Daemon:
     ) -> None:
         record = journal.get("aftershock") or {}
         ended = time.time()
-        disruptions = []
-        for item in record.get("disrupted", []):
-            namespace, kind, workload = str(item["workload"]).split("/", 2)
-            disruptions.append(
-                {
-                    "namespace": namespace,
-                    "kind": kind,
-                    "workload": workload,
-                    "pod": item["pod"],
-                    "method": item["method"],
-                    "at": item.get("at", ended),
-                }
-            )
+        disruptions = record.get("disrupted", [])  # already in the history: intents (I4)
         try:
             self.store.finish_run(
-                run_id,
-                outcome=outcome,
-                reason=reason,
-                journal=journal,
-                ended_at=ended,
-                disruptions=disruptions,
+                run_id, outcome=outcome, reason=reason, journal=journal, ended_at=ended
             )
         except StoreError as exc:
             log.error("run finished but could not be recorded", error=str(exc))

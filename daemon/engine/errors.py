@@ -18,3 +18,8 @@ class Interrupted(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+class Unrecorded(ActivityFailed):
+    """A disruption's intent could not be written to the history: nothing was disrupted and the
+    run ends `failed` (reason `history_unavailable`); chaos that cannot be recorded is not run."""

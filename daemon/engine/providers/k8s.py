@@ -8,19 +8,42 @@ one pod at a time with a uid precondition, emit an Event, and start recovery tra
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from daemon.durations import parse_duration
+from daemon.engine.budget import Settled
 from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed
 from daemon.kube.client import Kube
-from daemon.kube.errors import Forbidden, KubeError, TooManyRequests
-from daemon.labels import SelectorError, from_label_selector, parse_selector
+from daemon.kube.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    KubeError,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
+from daemon.labels import SelectorError, from_label_selector, parse_selector, to_string
 from daemon.recovery import RESOURCES, RecoveryTracker
-from daemon.safety.guard import Budget, Plan, Request, Target, Workload, WorkloadKey, plan
+from daemon.safety.budget import admit
+from daemon.safety.guard import (
+    Budget,
+    Limits,
+    Plan,
+    Refusal,
+    Request,
+    Target,
+    Workload,
+    WorkloadKey,
+    is_ready,
+    plan,
+)
 from daemon.safety.limits import effective_limits
 
 
@@ -486,7 +509,10 @@ def _workload(key: WorkloadKey, owner: dict[str, Any] | None, pod: dict[str, Any
             int((owner.get("spec") or {}).get("replicas", 1)),
             status.get("readyReplicas", 0),
         )
-    return Workload(key, desired, ready, owner["metadata"].get("labels") or {})
+    selector = ""
+    with contextlib.suppress(SelectorError, ValueError, TypeError, AttributeError):
+        selector = to_string((owner.get("spec") or {}).get("selector"))
+    return Workload(key, desired, ready, owner["metadata"].get("labels") or {}, selector)
 
 
 def guarded_kill(
@@ -504,43 +530,74 @@ def guarded_kill(
     name_pattern: str | None = None,
     min_age: float | None = None,
 ) -> dict[str, Any]:
+    """Plan and act under the run's budget lock: one budget for every activity of the run."""
     kube = ctx.require_kube()
     settings = ctx.settings
-    try:
-        pods: list[dict[str, Any]] = []
-        for namespace in namespaces or [None]:  # type: ignore[list-item]
-            pods += kube.list(
-                "pods", namespace, label_selector=label_selector, field_selector=field_selector
-            )[0]
-        pods = _client_filters(
+    with ctx.budget.lock:
+        try:
+            pods: list[dict[str, Any]] = []
+            for namespace in namespaces or [None]:  # type: ignore[list-item]
+                pods += kube.list(
+                    "pods", namespace, label_selector=label_selector, field_selector=field_selector
+                )[0]
+            pods = _client_filters(
+                pods,
+                name_pattern=name_pattern,
+                annotation_selector=annotation_selector,
+                node_selector=node_selector,
+                owner_kinds=owner_kinds,
+                min_age=min_age,
+                kube=kube,
+            )
+            workload_of, workloads, namespace_labels, budgets = build_world(
+                kube, pods, read_namespaces=settings.kube.cluster_scope
+            )
+        except KubeError as exc:
+            raise ActivityFailed(
+                f"could not read the cluster to plan the disruption: {exc.message}"
+            ) from None
+        limits = effective_limits(
+            settings.safety, ctx.aftershock.blast_radius, settings.kube.namespace
+        )
+        now = ctx.now()
+        history = ctx.budget.history(now)
+        ledger = ctx.budget.ledger
+        result = plan(
             pods,
-            name_pattern=name_pattern,
-            annotation_selector=annotation_selector,
-            node_selector=node_selector,
-            owner_kinds=owner_kinds,
-            min_age=min_age,
-            kube=kube,
+            request,
+            workload_of=workload_of,
+            workloads=workloads,
+            namespace_labels=namespace_labels,
+            budgets=budgets,
+            limits=limits,
+            history=history,
+            now=now,
+            rng=ctx.rng,
+            spent=dict(ledger.per_workload),
+            spent_total=ledger.total,
         )
-        workload_of, workloads, namespace_labels, budgets = build_world(
-            kube, pods, read_namespaces=settings.kube.cluster_scope
+        _journal_plan(ctx, request, method, result)
+        if not isinstance(result, Plan):
+            raise Refused(result.reason, result.detail)
+        if ctx.dry_run:
+            return {
+                "dry_run": True,
+                "killed": [],
+                "would_kill": [t.name for t in result.targets],
+                "method": method,
+            }
+        return _execute(
+            ctx,
+            kube,
+            chosen=result,
+            method=method,
+            grace_period=grace_period,
+            pods=pods,
+            live=Live(workloads, limits, history.disrupted_last_24h),
         )
-    except KubeError as exc:
-        raise ActivityFailed(
-            f"could not read the cluster to plan the disruption: {exc.message}"
-        ) from None
-    limits = effective_limits(settings.safety, ctx.aftershock.blast_radius, settings.kube.namespace)
-    result = plan(
-        pods,
-        request,
-        workload_of=workload_of,
-        workloads=workloads,
-        namespace_labels=namespace_labels,
-        budgets=budgets,
-        limits=limits,
-        history=ctx.history,
-        now=ctx.now(),
-        rng=ctx.rng,
-    )
+
+
+def _journal_plan(ctx: RunContext, request: Request, method: str, result: Plan | Refusal) -> None:
     ctx.append(
         "plans",
         {
@@ -558,19 +615,57 @@ def guarded_kill(
             else {"reason": result.reason, "detail": result.detail},
         },
     )
-    if not isinstance(result, Plan):
-        raise Refused(result.reason, result.detail)
-    if ctx.dry_run:
-        return {
-            "dry_run": True,
-            "killed": [],
-            "would_kill": [t.name for t in result.targets],
-            "method": method,
-        }
-    return _execute(ctx, kube, chosen=result, method=method, grace_period=grace_period, pods=pods)
 
 
-def _execute(
+@dataclass
+class Live:
+    """What the re-check right before each act compares live state with."""
+
+    workloads: dict[WorkloadKey, Workload]
+    limits: Limits
+    disrupted_last_24h: int  # as planned; each intent of this plan adds one
+
+
+def _ready_now(ctx: RunContext, kube: Kube, target: Target, workload: Workload) -> int:
+    """Ready, not terminating pods of the workload now, not counting those this run hit."""
+    if target.workload[1] == "Pod" or not workload.selector:
+        return int(is_ready(target.pod))
+    try:
+        pods = kube.list("pods", target.workload[0], label_selector=workload.selector)[0]
+    except KubeError as exc:
+        raise ActivityFailed(
+            f"could not re-check {workload.name} before disrupting {target.name}: {exc.message}; "
+            "nothing more was disrupted"
+        ) from None
+    hit = ctx.budget.ledger.uids
+    return sum(
+        1
+        for p in pods
+        if is_ready(p)
+        and "deletionTimestamp" not in p["metadata"]
+        and p["metadata"].get("uid") not in hit
+    )
+
+
+def _verify(kube: Kube, meta: dict[str, Any]) -> Settled:
+    """After a request that got no clear answer: was it applied? Read the pod back by uid."""
+    try:
+        pod = kube.get("pods", meta["namespace"], meta["name"])
+    except NotFound:
+        return "done"
+    except KubeError:
+        return "uncertain"
+    if pod["metadata"].get("uid") != meta.get("uid") or "deletionTimestamp" in pod["metadata"]:
+        return "done"
+    return "failed"
+
+
+def _request(kube: Kube, method: str, meta: dict[str, Any], grace_period: int | None) -> None:
+    call = kube.evict_pod if method == "evict" else kube.delete_pod
+    call(meta["namespace"], meta["name"], grace_period=grace_period, uid=meta.get("uid"))
+
+
+def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its record, in order
     ctx: RunContext,
     kube: Kube,
     *,
@@ -578,58 +673,110 @@ def _execute(
     method: str,
     grace_period: int | None,
     pods: list[dict[str, Any]],
+    live: Live,
 ) -> dict[str, Any]:
+    """Per target: stop/gate, live re-check, intent, request, settle (I1, I4, I10)."""
     killed: list[Target] = []
+    uncertain: list[Target] = []
     returned_at: dict[WorkloadKey, float] = {}
-    for target in chosen.targets:
-        if ctx.stop.is_set():
-            break
-        closed = ctx.gate()
-        if closed:
-            ctx.request_stop(closed, "checked before the kill")
-            break
-        meta = target.pod["metadata"]
-        try:
-            if method == "evict":
-                kube.evict_pod(
-                    meta["namespace"], meta["name"], grace_period=grace_period, uid=meta.get("uid")
+    budget = ctx.budget
+    try:
+        for target in chosen.targets:
+            if ctx.stop.is_set():
+                break
+            closed = ctx.gate()
+            if closed:
+                ctx.request_stop(closed, "checked before the kill")
+                break
+            workload = live.workloads[target.workload]
+            refusal = admit(
+                budget.ledger,
+                target.workload,
+                desired=workload.desired,
+                ready_now=_ready_now(ctx, kube, target, workload),
+                limits=live.limits,
+                disrupted_last_24h=live.disrupted_last_24h + len(killed) + len(uncertain),
+            )
+            if refusal is not None:
+                rule, detail = refusal
+                ctx.append(
+                    "plans",
+                    {"recheck": target.name, "refused": {"reason": rule, "detail": detail}},
+                )
+                if not killed and not uncertain:
+                    raise Refused(rule, f"re-checked before the act: {detail}")
+                break
+            meta = target.pod["metadata"]
+            uid = str(meta.get("uid", ""))
+            intent_id = budget.intent(
+                ctx.run_id, target.workload, pod=meta["name"], uid=uid, method=method, now=ctx.now()
+            )
+            try:
+                _request(kube, method, meta, grace_period)
+            except TooManyRequests as exc:
+                _settle(ctx, intent_id, target, "failed", exc.message)
+                if exc.disruption_budget and not killed and not uncertain:
+                    raise Refused("pdb", exc.message) from None
+                ctx.append("errors", f"{target.name}: {exc.message}")
+                if exc.disruption_budget:
+                    break
+                raise ActivityFailed(f"{method} {target.name}: {exc.message}") from None
+            except (NotFound, Conflict, Invalid, Forbidden, Unauthorized) as exc:
+                _settle(ctx, intent_id, target, "failed", exc.message)
+                raise ActivityFailed(
+                    f"{method} {target.name} failed after {len(killed)} pod(s): {exc.message}"
+                ) from None
+            except KubeError as exc:
+                state = _verify(kube, meta)
+                _settle(ctx, intent_id, target, state, f"client saw: {exc.message}")
+                if state == "failed":
+                    raise ActivityFailed(
+                        f"{method} {target.name} failed after {len(killed)} pod(s): "
+                        f"{exc.message} (read back: not applied)"
+                    ) from None
+                if state == "uncertain":
+                    uncertain.append(target)
+                    raise ActivityFailed(
+                        f"{method} {target.name}: {exc.message}; whether it was applied could "
+                        f"not be verified (counted against the budget); {len(killed)} pod(s) "
+                        "disrupted before it"
+                    ) from None
+                ctx.append(
+                    "errors",
+                    f"{target.name}: {exc.message} (read back: the {method} was applied)",
                 )
             else:
-                kube.delete_pod(
-                    meta["namespace"], meta["name"], grace_period=grace_period, uid=meta.get("uid")
-                )
-        except TooManyRequests as exc:
-            if exc.disruption_budget and not killed:
-                raise Refused("pdb", exc.message) from None
-            ctx.append("errors", f"{target.name}: {exc.message}")
-            if exc.disruption_budget:
-                break
-            raise ActivityFailed(f"{method} {target.name}: {exc.message}") from None
-        except KubeError as exc:
-            if killed:
-                _start_tracking(ctx, kube, killed, returned_at, pods)
-            raise ActivityFailed(
-                f"{method} {target.name} failed after {len(killed)} pod(s): {exc.message}"
-            ) from None
-        returned_at[target.workload] = time.time()
-        killed.append(target)
-        _event(ctx, kube, target, method)
-    _start_tracking(ctx, kube, killed, returned_at, pods)
-    for target in killed:
-        ctx.append(
-            "disrupted",
-            {
-                "pod": target.name,
-                "workload": "/".join(target.workload),
-                "method": method,
-                "at": returned_at[target.workload],
-            },
-        )
+                _settle(ctx, intent_id, target, "done")
+            returned_at[target.workload] = time.time()
+            killed.append(target)
+            _event(ctx, kube, target, method)
+    finally:
+        _start_tracking(ctx, kube, killed, returned_at, pods)
+        for target in killed + uncertain:
+            ctx.append(
+                "disrupted",
+                {
+                    "pod": target.name,
+                    "workload": "/".join(target.workload),
+                    "method": method,
+                    "at": returned_at.get(target.workload, time.time()),
+                    "state": "uncertain" if target in uncertain else "done",
+                },
+            )
     return {
         "killed": [t.name for t in killed],
         "method": method,
         "workloads": sorted({"/".join(t.workload) for t in killed}),
     }
+
+
+def _settle(
+    ctx: RunContext, intent_id: int, target: Target, state: Settled, detail: str = ""
+) -> None:
+    uid = str(target.pod["metadata"].get("uid", ""))
+    problem = ctx.budget.settle(intent_id, target.workload, uid, state, detail)
+    if problem:
+        ctx.append("errors", problem)
 
 
 def _start_tracking(
