@@ -448,7 +448,8 @@ class Runner:
                 "activity_failed",
                 {"name": activity.get("name"), "error": record["exception"][-1].strip()},
             )
-        self._pause(pauses.get("after"))
+        if self._refusal is None and self._fatal is None:  # a refused run has nothing to wait for
+            self._pause(pauses.get("after"))
         return record
 
     def _invoke(
