@@ -138,6 +138,32 @@ def floor_for(floor: int | str, desired: int) -> int:
     return int(floor)
 
 
+def workload_exclusion(
+    namespace: str,
+    labels: dict[str, str],
+    workload_labels: dict[str, str],
+    namespace_labels: dict[str, str],
+    limits: Limits,
+) -> tuple[str, str] | None:
+    """Where chaos may never go, whatever the provider (a pod kill or a scale): protected
+    namespaces, aftershock itself, and anything not opted in."""
+    if namespace in limits.protected_namespaces:
+        return "protected_namespace", f"namespace {namespace} is protected"
+    if namespace == limits.own_namespace or SELF_LABEL[1] in (
+        labels.get(SELF_LABEL[0]),
+        workload_labels.get(SELF_LABEL[0]),
+    ):
+        return "self", "aftershock never disrupts itself"
+    if limits.require_opt_in and not (
+        namespace_labels.get(limits.opt_in_label) == "true"
+        or workload_labels.get(limits.opt_in_label) == "true"
+    ):
+        return "opt_in", (
+            f"neither namespace {namespace} nor the workload has {limits.opt_in_label}=true"
+        )
+    return None
+
+
 def eligible_pods(
     pods: list[Pod],
     workload_of: dict[str, WorkloadKey],
@@ -152,20 +178,16 @@ def eligible_pods(
         name = _name(pod)
         namespace = pod["metadata"].get("namespace", "")
         labels = pod["metadata"].get("labels") or {}
-        reason, detail = "", ""
         workload = workloads.get(workload_of.get(name, ("", "", "")))
-        if namespace in limits.protected_namespaces:
-            reason, detail = "protected_namespace", f"namespace {namespace} is protected"
-        elif namespace == limits.own_namespace or labels.get(SELF_LABEL[0]) == SELF_LABEL[1]:
-            reason, detail = "self", "aftershock never disrupts itself"
-        elif limits.require_opt_in and not (
-            (namespace_labels.get(namespace) or {}).get(limits.opt_in_label) == "true"
-            or (workload is not None and workload.labels.get(limits.opt_in_label) == "true")
-        ):
-            reason = "opt_in"
-            detail = (
-                f"neither namespace {namespace} nor the workload has {limits.opt_in_label}=true"
-            )
+        reason, detail = workload_exclusion(
+            namespace,
+            labels,
+            workload.labels if workload is not None else {},
+            namespace_labels.get(namespace) or {},
+            limits,
+        ) or ("", "")
+        if reason:
+            pass
         elif _controller(pod) is None and not limits.allow_bare_pods:
             reason, detail = "no_controller", "a pod without a controller would not come back"
         elif "deletionTimestamp" in pod["metadata"]:

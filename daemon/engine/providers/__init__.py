@@ -7,7 +7,7 @@ from typing import Any
 
 from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed
-from daemon.engine.providers import k8s, prometheus, traffic
+from daemon.engine.providers import k8s, prometheus, scale, traffic
 from daemon.engine.providers.http import run_http
 from daemon.engine.providers.process import run_process
 
@@ -30,7 +30,7 @@ NATIVE: dict[tuple[str, str], Callable[..., Any]] = {
         "deployment_available_and_healthy",
     ): k8s.deployment_available_and_healthy,
     ("chaosk8s.deployment.probes", "deployment_fully_available"): k8s.deployment_fully_available,
-    ("chaosk8s.deployment.actions", "scale_deployment"): k8s.scale_deployment,
+    ("chaosk8s.deployment.actions", "scale_deployment"): scale.scale_deployment,
     ("chaosprometheus.probes", "query"): prometheus.query,
     ("chaosprometheus.probes", "query_interval"): prometheus.query_interval,
     ("aftershock.pods", "kill"): k8s.kill,

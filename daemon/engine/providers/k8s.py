@@ -292,16 +292,6 @@ def _fully_ready(deployment: dict[str, Any]) -> bool:
     )
 
 
-def scale_deployment(ctx: RunContext, name: str, replicas: int, ns: str = "default") -> None:
-    if ctx.dry_run:
-        ctx.append("dry_run_actions", f"scale deployment {ns}/{name} to {replicas}")
-        return
-    try:
-        ctx.require_kube().scale_deployment(ns, name, int(replicas))
-    except KubeError as exc:
-        raise ActivityFailed(exc.message) from None
-
-
 # ---------------------------------------------------------------------- the guarded kill
 
 
@@ -576,7 +566,16 @@ def guarded_kill(
             spent=dict(ledger.per_workload),
             spent_total=ledger.total,
         )
-        _journal_plan(ctx, request, method, result)
+        journal_plan(
+            ctx,
+            {
+                "mode": request.mode,
+                "value": request.value,
+                "order": request.order,
+                "method": method,
+            },
+            result,
+        )
         if not isinstance(result, Plan):
             raise Refused(result.reason, result.detail)
         if ctx.dry_run:
@@ -597,16 +596,12 @@ def guarded_kill(
         )
 
 
-def _journal_plan(ctx: RunContext, request: Request, method: str, result: Plan | Refusal) -> None:
+def journal_plan(ctx: RunContext, request: dict[str, Any], result: Plan | Refusal) -> None:
+    """Every plan and refusal in the journal's `plans`, whatever the provider."""
     ctx.append(
         "plans",
         {
-            "request": {
-                "mode": request.mode,
-                "value": request.value,
-                "order": request.order,
-                "method": method,
-            },
+            "request": request,
             "candidates": result.candidates,
             "decisions": [d.as_json() for d in result.decisions],
             "targets": [t.name for t in result.targets] if isinstance(result, Plan) else [],
