@@ -307,6 +307,8 @@ class Runner:
                 "reason": self._refusal.reason,
                 "detail": self._refusal.detail,
             }
+            if self._method_failed:
+                return "failed", "activity_failed"
             return "aborted", "budget_exhausted"
         if not_steady and journal["status"] == "failed":
             return "failed", "probe_failed"  # an errored probe is no verdict
@@ -317,6 +319,11 @@ class Runner:
         if journal["status"] == "failed" and not journal["deviated"] and not self._during_failed:
             return "failed", "probe_failed"
         recovery_reason = self._recovery_verdict()
+        after = journal["steady_states"]["after"] or {}
+        if any(p["status"] != "succeeded" for p in after.get("probes") or []):
+            # An errored probe (an API outage, say) is no verdict: not a deviation (I10).
+            unmeasured = recovery_reason == "recovery_unmeasured"
+            return "failed", "recovery_unmeasured" if unmeasured else "probe_failed"
         if journal["deviated"]:
             return "deviated", "hypothesis_after"
         if self._during_failed:
@@ -656,8 +663,10 @@ class Runner:
     def _recovery_verdict(self) -> str:
         slo = self.ctx.aftershock.recovery.slo
         for result in self.ctx.record.get("recovery", []):
-            if result["error"] and result["measured"] and not result["recovered"]:
-                return "recovery_unmeasured"  # e.g. forbidden or gone: we cannot vouch for it
+            if not result.get("observed", True) or (
+                result["error"] and result["measured"] and not result["recovered"]
+            ):
+                return "recovery_unmeasured"  # outage, forbidden, gone: we cannot vouch for it
         for result in self.ctx.record.get("recovery", []):
             if result["timed_out"]:
                 return "recovery_timeout"

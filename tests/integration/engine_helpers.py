@@ -100,8 +100,9 @@ def run_experiment(
     halted=None,
     prometheus_url: str | None = None,
     budget: RunBudget | None = None,
+    kube_timeout: float = 5,
 ) -> RunResult:
-    kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
+    kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=kube_timeout))
     extension = (
         aftershock
         if aftershock is not None

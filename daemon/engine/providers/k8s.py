@@ -21,7 +21,6 @@ from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed
 from daemon.kube.client import Kube
 from daemon.kube.errors import (
-    Conflict,
     Forbidden,
     Invalid,
     KubeError,
@@ -642,17 +641,33 @@ def _ready_now(ctx: RunContext, kube: Kube, target: Target, workload: Workload) 
     )
 
 
-def _verify(kube: Kube, meta: dict[str, Any]) -> Settled:
-    """After a request that got no clear answer: was it applied? Read the pod back by uid."""
-    try:
-        pod = kube.get("pods", meta["namespace"], meta["name"])
-    except NotFound:
-        return "done"
-    except KubeError:
-        return "uncertain"
-    if pod["metadata"].get("uid") != meta.get("uid") or "deletionTimestamp" in pod["metadata"]:
-        return "done"
-    return "failed"
+def _verify(ctx: RunContext, kube: Kube, meta: dict[str, Any], *, no_answer: bool) -> Settled:
+    """After a request that got no clear answer: was it applied? Read the pod back by uid.
+
+    With no answer at all (client timeout, connection reset) the server may still apply it:
+    watch for up to one request timeout; not applied by then is `uncertain`, never `failed`.
+    """
+    window = kube.timeout if no_answer else 0.0
+    remaining = ctx.remaining()
+    deadline = time.monotonic() + (window if remaining is None else min(window, remaining))
+    while True:
+        seen: Settled = "uncertain"
+        try:
+            pod = kube.get("pods", meta["namespace"], meta["name"])
+        except NotFound:
+            return "done"
+        except KubeError:
+            pass
+        else:
+            if (
+                pod["metadata"].get("uid") != meta.get("uid")
+                or "deletionTimestamp" in pod["metadata"]
+            ):
+                return "done"
+            seen = "uncertain" if no_answer else "failed"
+        if time.monotonic() >= deadline:
+            return seen
+        time.sleep(0.05)
 
 
 def _request(kube: Kube, method: str, meta: dict[str, Any], grace_period: int | None) -> None:
@@ -716,13 +731,13 @@ def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its recor
                 if exc.disruption_budget:
                     break
                 raise ActivityFailed(f"{method} {target.name}: {exc.message}") from None
-            except (NotFound, Conflict, Invalid, Forbidden, Unauthorized) as exc:
+            except (Invalid, Forbidden, Unauthorized) as exc:
                 _settle(ctx, intent_id, target, "failed", exc.message)
                 raise ActivityFailed(
                     f"{method} {target.name} failed after {len(killed)} pod(s): {exc.message}"
                 ) from None
-            except KubeError as exc:
-                state = _verify(kube, meta)
+            except KubeError as exc:  # 404/409 too: gone, maybe by this very request
+                state = _verify(ctx, kube, meta, no_answer=exc.status == 0)
                 _settle(ctx, intent_id, target, state, f"client saw: {exc.message}")
                 if state == "failed":
                     raise ActivityFailed(
