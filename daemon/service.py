@@ -127,6 +127,7 @@ class Daemon:
         self._budget_lock = threading.RLock()
         self._run_threads: dict[str, threading.Thread] = {}
         self._stopping = threading.Event()
+        self.abandoned: list[str] = []  # runs still going at the shutdown bound
         self._housekeeping = threading.Thread(
             target=self._housekeeping_loop, name="aftershock-housekeeping", daemon=True
         )
@@ -185,23 +186,58 @@ class Daemon:
 
     def stop(self) -> None:
         """Stop scheduling, abort runs in flight (rollbacks played), release the lease."""
-        deadline = time.monotonic() + self.settings.scheduling.shutdown_timeout.total_seconds()
+        bound = self.settings.scheduling.shutdown_timeout.total_seconds()
+        deadline = time.monotonic() + bound
         self._stopping.set()
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
         self.scheduler_alive = False
         with self._lock:
-            contexts = list(self._runs.values())
-            threads = list(self._run_threads.values())
-        for ctx in contexts:
+            runs = {
+                run_id: (ctx, self._run_threads.get(run_id)) for run_id, ctx in self._runs.items()
+            }
+        for ctx, _thread in runs.values():
+            # Every wait of the run (pauses, providers, rollbacks, recovery) is cut to this,
+            # leaving a margin to journal it (I9).
+            ctx.deadline = deadline - min(2.0, bound * 0.2)
             ctx.request_stop("shutdown", "SIGTERM")
-        for thread in threads:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for _ctx, thread in runs.values():
+            if thread is not None:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.abandoned = [
+            run_id
+            for run_id, (_, thread) in runs.items()
+            if thread is not None and thread.is_alive()
+        ]
+        for run_id in self.abandoned:
+            self._abandon(run_id, runs[run_id][0])
         if self.elector is not None:
             self.elector.stop(release=True)
         self._housekeeping.join(timeout=max(0.0, deadline - time.monotonic()))
         self.store.close()
-        log.info("daemon stopped", unfinished=sum(1 for t in threads if t.is_alive()))
+        log.info("daemon stopped", unfinished=len(self.abandoned))
+
+    def _abandon(self, run_id: str, ctx: RunContext) -> None:
+        """A run still going at the shutdown bound: record what is known of it, finished."""
+        with ctx.lock:
+            record = {
+                **ctx.record,
+                "outcome": "aborted",
+                "reason": "shutdown_timeout",
+                "detail": "the run did not end within scheduling.shutdown_timeout; abandoned",
+            }
+        journal = {"status": "interrupted", "deviated": False, "aftershock": record}
+        log.error("run abandoned at the shutdown bound", run_id=run_id)
+        try:
+            self.store.finish_run(
+                run_id,
+                outcome="aborted",
+                reason="shutdown_timeout",
+                journal=journal,
+                ended_at=time.time(),
+            )
+        except StoreError as exc:
+            log.error("abandoned run could not be recorded", run_id=run_id, error=str(exc))
 
     def is_leader(self) -> bool:
         return self.elector.is_leader() if self.elector is not None else True
@@ -570,12 +606,21 @@ class Daemon:
                     recorded.append(True)
                 if started is not None:
                     started.set()
-                result = Runner(
-                    ctx,
-                    loaded.raw,
-                    progress=lambda event, fields: log.debug(event, **fields),
-                    halted=self._halted_for_runs,
-                ).run()
+                try:
+                    result = Runner(
+                        ctx,
+                        loaded.raw,
+                        progress=lambda event, fields: log.debug(event, **fields),
+                        halted=self._halted_for_runs,
+                    ).run()
+                except Exception as exc:  # the Runner never raises; if it ever does, the
+                    # row is still finished, never left `running` (I8)
+                    log.exception("run crashed", experiment=experiment_id)
+                    with ctx.lock:
+                        record = {**ctx.record, "error": f"{type(exc).__name__}: {exc}"}
+                    journal = {"status": "failed", "deviated": False, "aftershock": record}
+                    self._finish(experiment_id, run_id, journal, "failed", "internal_error")
+                    return
                 self._finish(experiment_id, run_id, result.journal, result.outcome, result.reason)
         finally:
             with self._lock:

@@ -80,14 +80,17 @@ def _spawn(fn: Callable[..., Any], *args: Any) -> Future[Any]:
 
 
 def wait_seconds(value: Any) -> float:
-    """Any pause or timeout as a wait the threading module accepts (never OverflowError)."""
+    """A pause or timeout as a wait the threading module accepts; ValueError (naming the
+    value) for what no wait can honour, instead of an OverflowError deep in threading."""
+    if value is None or value == 0:
+        return 0.0
     try:
         seconds = float(value)
     except (TypeError, ValueError, OverflowError):
-        return 0.0
-    if math.isnan(seconds) or seconds <= 0:
-        return 0.0
-    return min(seconds, threading.TIMEOUT_MAX)
+        raise ValueError(f"{value!r} is not a number of seconds") from None
+    if math.isnan(seconds) or seconds < 0 or seconds > threading.TIMEOUT_MAX:
+        raise ValueError(f"{value!r} is not a usable number of seconds")
+    return seconds
 
 
 class Runner:
@@ -429,7 +432,10 @@ class Runner:
                 )
             activity = resolved
         pauses = activity.get("pauses") or {}
-        self._pause(pauses.get("before"))
+        try:
+            self._pause(pauses.get("before"))
+        except ValueError as exc:  # nothing was done yet
+            return _failed_record(activity, f"aftershock: pauses.before: {exc}")
         stopped = self._stopped(phase)
         if stopped:
             skipped = _failed_record(activity, f"aftershock.Stopped: not run: {stopped}")
@@ -456,7 +462,11 @@ class Runner:
                 {"name": activity.get("name"), "error": record["exception"][-1].strip()},
             )
         if self._refusal is None and self._fatal is None:  # a refused run has nothing to wait for
-            self._pause(pauses.get("after"))
+            try:
+                self._pause(pauses.get("after"))
+            except ValueError as exc:  # the act is done: keep its record, say why it failed
+                record["status"] = "failed"
+                record.setdefault("exception", []).append(f"aftershock: pauses.after: {exc}\n")
         return record
 
     def _invoke(
@@ -514,12 +524,15 @@ class Runner:
                 self._method_failed = True
         for activity, future in background:
             pauses = activity.get("pauses") or {}
-            allowed = (
-                wait_seconds(self._timeout_for(activity))
-                + wait_seconds(pauses.get("before"))
-                + wait_seconds(pauses.get("after"))
-                + 10
-            )
+            try:
+                allowed = (
+                    wait_seconds(self._timeout_for(activity))
+                    + wait_seconds(pauses.get("before"))
+                    + wait_seconds(pauses.get("after"))
+                    + 10
+                )
+            except ValueError:
+                allowed = threading.TIMEOUT_MAX  # the activity itself reports the bad value
             try:
                 record = future.result(timeout=self._bounded(allowed))
             except FutureTimeout:
