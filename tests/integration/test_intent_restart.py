@@ -44,8 +44,10 @@ def test_sigkill_after_a_kill_then_restart_keeps_the_cooldown(make_sim, tmp_path
         with httpx.Client(base_url=url, timeout=10) as client:
             wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
             wait_for(
-                lambda: client.get("/api/v1/experiments/long").json()["last_run"]["reason"]
-                == "interrupted",
+                lambda: (
+                    client.get("/api/v1/experiments/long").json()["last_run"]["reason"]
+                    == "interrupted"
+                ),
                 30,
                 "the interrupted run recorded",
             )
