@@ -23,3 +23,8 @@ class Interrupted(Exception):
 class Unrecorded(ActivityFailed):
     """A disruption's intent could not be written to the history: nothing was disrupted and the
     run ends `failed` (reason `history_unavailable`); chaos that cannot be recorded is not run."""
+
+
+class Unobservable(ActivityFailed):
+    """The Kubernetes API did not serve a probe (outage, 5xx, throttling): the activity fails,
+    but an unanswered question is no deviation of the system under test (I10)."""

@@ -25,7 +25,7 @@ from typing import Any
 from daemon import __version__
 from daemon.engine import providers
 from daemon.engine.context import RunContext
-from daemon.engine.errors import ActivityFailed, InvalidRun, Unrecorded
+from daemon.engine.errors import ActivityFailed, InvalidRun, Unobservable, Unrecorded
 from daemon.engine.providers.k8s import Refused
 from daemon.engine.providers.prometheus import condition_true
 from daemon.engine.substitution import load_configuration, load_secrets, substitute
@@ -323,8 +323,8 @@ class Runner:
             return "failed", "probe_failed"
         recovery_reason = self._recovery_verdict()
         after = journal["steady_states"]["after"] or {}
-        if any(p["status"] != "succeeded" for p in after.get("probes") or []):
-            # An errored probe (an API outage, say) is no verdict: not a deviation (I10).
+        if any(p.get("aftershock_unobservable") for p in after.get("probes") or []):
+            # The API did not answer the probe (an outage): no verdict, not a deviation (I10).
             unmeasured = recovery_reason == "recovery_unmeasured"
             return "failed", "recovery_unmeasured" if unmeasured else "probe_failed"
         if journal["deviated"]:
@@ -502,6 +502,7 @@ class Runner:
             return {
                 "status": "failed",
                 "exception": [f"chaoslib.exceptions.ActivityFailed: {exc}\n"],
+                **({"aftershock_unobservable": True} if isinstance(exc, Unobservable) else {}),
             }
         except Exception as exc:  # noqa: BLE001 - a provider bug must not escape a run
             return {

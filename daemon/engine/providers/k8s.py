@@ -18,7 +18,7 @@ from typing import Any
 from daemon.durations import parse_duration
 from daemon.engine.budget import Settled
 from daemon.engine.context import RunContext
-from daemon.engine.errors import ActivityFailed
+from daemon.engine.errors import ActivityFailed, Unobservable
 from daemon.kube.client import Kube
 from daemon.kube.errors import (
     Forbidden,
@@ -27,6 +27,7 @@ from daemon.kube.errors import (
     NotFound,
     TooManyRequests,
     Unauthorized,
+    Unavailable,
 )
 from daemon.labels import SelectorError, from_label_selector, parse_selector, to_string
 from daemon.recovery import RESOURCES, RecoveryTracker
@@ -55,11 +56,19 @@ class Refused(ActivityFailed):
         self.detail = detail
 
 
+def api_failure(exc: KubeError) -> ActivityFailed:
+    """A probe's API error: `Unobservable` when the API did not serve the request (outage,
+    5xx, throttling), which is no verdict on the system under test; else ActivityFailed."""
+    if isinstance(exc, Unavailable | TooManyRequests):
+        return Unobservable(exc.message)
+    return ActivityFailed(exc.message)
+
+
 def _pods(kube: Kube, namespace: str, label_selector: str | None) -> list[dict[str, Any]]:
     try:
         return kube.list("pods", namespace, label_selector=label_selector or "")[0]
     except KubeError as exc:
-        raise ActivityFailed(exc.message) from None
+        raise api_failure(exc) from None
 
 
 def _fail_or_false(raise_on: bool, message: str) -> bool:
@@ -200,7 +209,7 @@ def read_pod_logs(
                 ns, pod_name, container=container_name, since_seconds=since, previous=from_previous
             )
         except KubeError as exc:
-            raise ActivityFailed(exc.message) from None
+            raise api_failure(exc) from None
     return logs
 
 
@@ -215,7 +224,7 @@ def _deployment(
             field_selector=f"metadata.name={name}",
         )[0]
     except KubeError as exc:
-        raise ActivityFailed(exc.message) from None
+        raise api_failure(exc) from None
 
 
 def deployment_available_and_healthy(
@@ -278,7 +287,7 @@ def deployment_fully_available(
                 if time.monotonic() >= deadline:
                     break
     except KubeError as exc:
-        raise ActivityFailed(exc.message) from None
+        raise api_failure(exc) from None
     return _fail_or_false(
         raise_on_not_fully_available, f"deployment '{name}' failed to recover within {timeout}s"
     )
@@ -721,6 +730,12 @@ def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its recor
             intent_id = budget.intent(
                 ctx.run_id, target.workload, pod=meta["name"], uid=uid, method=method, now=ctx.now()
             )
+            closed = "stopped" if ctx.stop.is_set() else ctx.gate()
+            if closed:  # asked again after the intent write, as close to the act as possible
+                _settle(ctx, intent_id, target, "failed", f"not sent: {closed}")
+                if not ctx.stop.is_set():
+                    ctx.request_stop(closed, "checked before the kill")
+                break
             try:
                 _request(kube, method, meta, grace_period)
             except TooManyRequests as exc:
