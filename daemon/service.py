@@ -284,6 +284,10 @@ class Daemon:
                 continue
             with run_context(row.experiment, row.id):
                 log.warning("interrupted run found; playing its rollbacks", run_id=row.id)
+                try:  # they keep counting for cooldown and the daily budget either way
+                    self.store.settle_pending(row.id, "the daemon stopped between intent and act")
+                except StoreError as exc:
+                    log.error("cannot settle the interrupted run's intents", error=str(exc))
                 ctx = self._context(row.experiment, row.id, dry_run=row.dry_run)
                 records = Runner(ctx, document).rollbacks_only()
                 journal = {

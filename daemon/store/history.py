@@ -260,6 +260,16 @@ class HistoryStore:
                 (state, detail[:500], intent_id),
             )
 
+    def settle_pending(self, run_id: str, detail: str) -> int:
+        """Intents a crash left unsettled become `uncertain`: still counted, and said so."""
+        with self._tx("settling pending intents") as db:
+            changed = db.execute(
+                "UPDATE disruptions SET state='uncertain', detail=?"
+                " WHERE run_id=? AND state='intent'",
+                (detail[:500], run_id),
+            ).rowcount
+        return int(changed)
+
     def disruptions(self, run_id: str | None = None) -> list[dict[str, Any]]:
         """Disruption rows (newest last), for the API and for tests."""
         query = (

@@ -59,8 +59,14 @@ def test_sigkill_after_a_kill_then_restart_keeps_the_cooldown(make_sim, tmp_path
                 "the second run",
             )
             assert (run["outcome"], run["reason"]) == ("refused", "cooldown")
+            # the interrupted run's intent was settled (done before the crash, or uncertain)
             assert len(sim.timeline()) == 1  # ground truth: the workload was not hit twice
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=30) == 0
     finally:
         second.kill()
+    store = HistoryStore(
+        tmp_path / "history.db", retention=timedelta(days=1), max_runs_per_experiment=10
+    ).open()
+    assert {r["state"] for r in store.disruptions()} <= {"done", "uncertain"}
+    store.close()

@@ -211,4 +211,9 @@ def test_store_intents_count_until_failed_and_old_files_migrate(tmp_path) -> Non
     assert history.disrupted_last_24h == 2
     assert history.last_disruption[key].timestamp() == NOW.timestamp()
     assert [r["state"] for r in store.disruptions("r")] == ["done", "failed"]
+    pending = store.record_intent(Intent("crashed", key, "c", "uc", "evict", NOW.timestamp()))
+    assert store.settle_pending("crashed", "crash") == 1
+    assert store.disruptions("crashed")[0]["state"] == "uncertain"
+    assert store.guard_history(NOW).disrupted_last_24h == 3
+    assert pending
     store.close()
