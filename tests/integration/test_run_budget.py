@@ -155,3 +155,15 @@ def test_intents_are_settled_in_the_history(make_sim, tmp_path) -> None:
     assert [r["state"] for r in rows] == ["done", "done"]
     assert sorted(r["uid"] for r in rows) == sorted(d["pod_uid"] for d in sim.timeline())
     store.close()
+
+
+def test_a_kill_in_the_rollbacks_spends_the_same_budget(make_sim) -> None:
+    sim = make_sim(four_replicas())
+    sim.ready()
+    doc = experiment([kill("kill", mode="one", value=1)])
+    doc["rollbacks"] = [kill("rollback-kill", app="api4", mode="one", value=1)]
+    result = run_experiment(
+        sim, doc, aftershock={"blast_radius": {"max_pods": 1}, "rollbacks": {"strategy": "always"}}
+    )
+    assert len(sim.timeline()) == 1
+    assert "max_pods" in result.journal["rollbacks"][0]["exception"][-1]
