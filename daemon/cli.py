@@ -399,6 +399,12 @@ def serve(obj: Context, port: int | None) -> None:
         sys.exit(EXIT_INVALID)
     click.echo(f"aftershock serving on {running.url}", err=True)
     serve_forever(running)
+    if running.daemon.abandoned:
+        # Runs abandoned at the shutdown bound are journaled; their threads must not keep
+        # the process alive past it (I9).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @cli.command()

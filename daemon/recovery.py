@@ -43,6 +43,7 @@ class RecoveryResult:
     relists: int = 0
     api_errors: int = 0
     measured: bool = True  # False for kinds whose pods nobody recreates
+    observed: bool = True  # False when API errors hid the recovery: no verdict on it (I10)
 
     @property
     def recovery_seconds(self) -> float | None:
@@ -66,6 +67,7 @@ class RecoveryResult:
             "relists": self.relists,
             "api_errors": self.api_errors,
             "measured": self.measured,
+            "observed": self.observed,
         }
 
 
@@ -167,6 +169,32 @@ class RecoveryTracker:
         finally:
             if not result.recovered and not result.error and self._remaining() <= 0:
                 result.timed_out = True
+            if result.timed_out and result.api_errors and resource is not None:
+                self._unobserved(resource)
+
+    def _unobserved(self, resource: str) -> None:
+        """Timed out while the API was failing: one last read decides whether the timeout
+        is a fact (seen not recovered) or recovery was simply not observable."""
+        result = self.result
+        try:
+            owners, _ = self.kube.list(
+                resource, result.namespace, field_selector=f"metadata.name={result.name}"
+            )
+            owner = owners[0] if owners else None
+            recovered = owner is not None and owner_recovered(owner)
+        except KubeError as exc:
+            result.timed_out, result.measured, result.observed = False, False, False
+            result.error = (
+                f"recovery could not be observed: the API failed {result.api_errors} time(s)"
+                f" and still fails ({exc.message})"
+            )
+            return
+        if recovered:
+            result.timed_out, result.measured, result.observed = False, False, False
+            result.error = (
+                f"recovered, but when could not be observed: the API failed "
+                f"{result.api_errors} time(s) during the measurement"
+            )
 
     def _start_watches_retrying(self, resource: str, state: _State) -> list[threading.Event] | None:
         """(Re)list through transient API errors (5xx, 429, outages) until the deadline."""

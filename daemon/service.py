@@ -28,6 +28,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from daemon.catalog.extension import AftershockSettings, Schedule
 from daemon.catalog.loader import LoadedExperiment, load_catalog, options_from_settings
 from daemon.catalog.problems import SAFETY_CODES
+from daemon.engine.budget import RunBudget
 from daemon.engine.context import RunContext
 from daemon.engine.redact import redact_journal, sensitive_values
 from daemon.engine.runner import Runner
@@ -36,7 +37,6 @@ from daemon.kube.errors import KubeError, NotFound
 from daemon.kube.lease import LeaderElector
 from daemon.logging import get_logger, run_context
 from daemon.observability.metrics import DaemonState, ExperimentState, Metrics
-from daemon.safety.guard import History
 from daemon.scheduling.jobs import RunGate, ScheduleTrigger
 from daemon.scheduling.triggers import upcoming
 from daemon.settings import Settings, weakened_safety
@@ -130,8 +130,10 @@ class Daemon:
         self._lock = threading.RLock()
         self._signature: tuple[Any, ...] | None = None
         self._runs: dict[str, RunContext] = {}
+        self._budget_lock = threading.RLock()
         self._run_threads: dict[str, threading.Thread] = {}
         self._stopping = threading.Event()
+        self.abandoned: list[str] = []  # runs still going at the shutdown bound
         self._housekeeping = threading.Thread(
             target=self._housekeeping_loop, name="aftershock-housekeeping", daemon=True
         )
@@ -193,25 +195,60 @@ class Daemon:
 
     def stop(self) -> None:
         """Stop scheduling, abort runs in flight (rollbacks played), release the lease."""
-        deadline = time.monotonic() + self.settings.scheduling.shutdown_timeout.total_seconds()
+        bound = self.settings.scheduling.shutdown_timeout.total_seconds()
+        deadline = time.monotonic() + bound
         self._stopping.set()
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
         self.scheduler_alive = False
         with self._lock:
-            contexts = list(self._runs.values())
-            threads = list(self._run_threads.values())
-        for ctx in contexts:
+            runs = {
+                run_id: (ctx, self._run_threads.get(run_id)) for run_id, ctx in self._runs.items()
+            }
+        for ctx, _thread in runs.values():
+            # Every wait of the run (pauses, providers, rollbacks, recovery) is cut to this,
+            # leaving a margin to journal it (I9).
+            ctx.deadline = deadline - min(2.0, bound * 0.2)
             ctx.request_stop("shutdown", "SIGTERM")
-        for thread in threads:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for _ctx, thread in runs.values():
+            if thread is not None:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.abandoned = [
+            run_id
+            for run_id, (_, thread) in runs.items()
+            if thread is not None and thread.is_alive()
+        ]
+        for run_id in self.abandoned:
+            self._abandon(run_id, runs[run_id][0])
         if self.elector is not None:
             self.elector.stop(release=True)
         self._housekeeping.join(timeout=max(0.0, deadline - time.monotonic()))
         if time.monotonic() < deadline:  # a halt or run end not recorded yet: one last try
             self._pending.flush()
         self.store.close()
-        log.info("daemon stopped", unfinished=sum(1 for t in threads if t.is_alive()))
+        log.info("daemon stopped", unfinished=len(self.abandoned))
+
+    def _abandon(self, run_id: str, ctx: RunContext) -> None:
+        """A run still going at the shutdown bound: record what is known of it, finished."""
+        with ctx.lock:
+            record = {
+                **ctx.record,
+                "outcome": "aborted",
+                "reason": "shutdown_timeout",
+                "detail": "the run did not end within scheduling.shutdown_timeout; abandoned",
+            }
+        journal = {"status": "interrupted", "deviated": False, "aftershock": record}
+        log.error("run abandoned at the shutdown bound", run_id=run_id)
+        try:
+            self.store.finish_run(
+                run_id,
+                outcome="aborted",
+                reason="shutdown_timeout",
+                journal=journal,
+                ended_at=time.time(),
+            )
+        except StoreError as exc:
+            log.error("abandoned run could not be recorded", run_id=run_id, error=str(exc))
 
     def is_leader(self) -> bool:
         return self.elector.is_leader() if self.elector is not None else True
@@ -264,6 +301,10 @@ class Daemon:
                 continue
             with run_context(row.experiment, row.id):
                 log.warning("interrupted run found; playing its rollbacks", run_id=row.id)
+                try:  # they keep counting for cooldown and the daily budget either way
+                    self.store.settle_pending(row.id, "the daemon stopped between intent and act")
+                except StoreError as exc:
+                    log.error("cannot settle the interrupted run's intents", error=str(exc))
                 ctx = self._context(row.experiment, row.id, dry_run=row.dry_run)
                 records = Runner(ctx, document).rollbacks_only()
                 journal = {
@@ -547,10 +588,6 @@ class Daemon:
             if entry is not None and entry.loaded is not None
             else AftershockSettings()
         )
-        try:
-            history = self.store.guard_history(datetime.now(UTC))
-        except StoreError:
-            history = History()
         return RunContext(
             experiment_id=experiment_id,
             run_id=run_id,
@@ -560,7 +597,9 @@ class Daemon:
             seed=token_source.randbits(32),
             dry_run=dry_run,
             environ=self.environ,
-            history=history,
+            # One budget per run, recorded in the history before each act; one lock for all
+            # runs, so concurrent runs plan against each other's intents too.
+            budget=RunBudget(self.store, lock=self._budget_lock),
             gate=self._gate,
         )
 
@@ -610,12 +649,21 @@ class Daemon:
                     recorded.append(True)
                 if started is not None:
                     started.set()
-                result = Runner(
-                    ctx,
-                    loaded.raw,
-                    progress=lambda event, fields: log.debug(event, **fields),
-                    halted=self._halted_for_runs,
-                ).run()
+                try:
+                    result = Runner(
+                        ctx,
+                        loaded.raw,
+                        progress=lambda event, fields: log.debug(event, **fields),
+                        halted=self._halted_for_runs,
+                    ).run()
+                except Exception as exc:  # the Runner never raises; if it ever does, the
+                    # row is still finished, never left `running` (I8)
+                    log.exception("run crashed", experiment=experiment_id)
+                    with ctx.lock:
+                        record = {**ctx.record, "error": f"{type(exc).__name__}: {exc}"}
+                    journal = {"status": "failed", "deviated": False, "aftershock": record}
+                    self._finish(experiment_id, run_id, journal, "failed", "internal_error")
+                    return
                 self._finish(experiment_id, run_id, result.journal, result.outcome, result.reason)
         finally:
             with self._lock:
@@ -640,19 +688,8 @@ class Daemon:
     ) -> None:
         record = journal.get("aftershock") or {}
         ended = time.time()
-        disruptions = []
-        for item in record.get("disrupted", []):
-            namespace, kind, workload = str(item["workload"]).split("/", 2)
-            disruptions.append(
-                {
-                    "namespace": namespace,
-                    "kind": kind,
-                    "workload": workload,
-                    "pod": item["pod"],
-                    "method": item["method"],
-                    "at": item.get("at", ended),
-                }
-            )
+        # Disruptions are already in the history: intents written before each act (I4).
+        disruptions = record.get("disrupted", [])
         finish = functools.partial(
             self.store.finish_run,
             run_id,
@@ -660,7 +697,6 @@ class Daemon:
             reason=reason,
             journal=journal,
             ended_at=ended,
-            disruptions=disruptions,
         )
         if not self._pending.attempt(f"finish:{run_id}", finish):  # retried by housekeeping
             log.error("run finished but could not be recorded yet", error=self.store.error)

@@ -250,7 +250,7 @@ _PYTHON: tuple[ProviderSpec, ...] = (
     ProviderSpec(
         name="chaosk8s.deployment.actions.scale_deployment",
         type="python",
-        implementation=f"{_K8S}:scale_deployment",
+        implementation="daemon.engine.providers.scale:scale_deployment",
         mutates=True,
         guard="scale",
         meant_as="action",

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from daemon.catalog.extension import AftershockSettings
+from daemon.engine.budget import MemoryRecorder, RunBudget
 from daemon.kube.client import Kube
 from daemon.recovery import RecoveryTracker
 from daemon.safety.guard import History
@@ -29,7 +30,13 @@ class RunContext:
     environ: Mapping[str, str]
     configuration: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    history: History = field(default_factory=History)
+    history: History = field(default_factory=History)  # base of the default in-memory budget
+    # One disruption budget for the whole run (I1): every disrupting provider plans and acts
+    # under budget.lock and records an intent before the act. The daemon passes one backed by
+    # the SQLite history and shared by its runs; the default is in-memory (`aftershock run`).
+    budget: RunBudget = field(default_factory=RunBudget.in_memory)
+    # time.monotonic() by which the run must be over (bounded shutdown); None: no bound.
+    deadline: float | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     stop: threading.Event = field(default_factory=threading.Event)
     # Asked right before every kill: a reason not to inject now (halted, lost the lease).
@@ -42,6 +49,9 @@ class RunContext:
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
+        recorder = self.budget.recorder
+        if isinstance(recorder, MemoryRecorder) and not recorder.rows:
+            recorder.base = self.history
         self.rng = random.Random(self.seed)  # noqa: S311 - seeded so a run's choices can be replayed
 
     def request_stop(self, reason: str, detail: str = "") -> None:
@@ -60,6 +70,10 @@ class RunContext:
 
             raise ActivityFailed("this provider needs a Kubernetes API connection")
         return self.kube
+
+    def remaining(self) -> float | None:
+        """Seconds left before the run's deadline (None: unbounded)."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
     def elapsed(self, since: float) -> float:
         return time.time() - since

@@ -18,3 +18,13 @@ class Interrupted(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+class Unrecorded(ActivityFailed):
+    """A disruption's intent could not be written to the history: nothing was disrupted and the
+    run ends `failed` (reason `history_unavailable`); chaos that cannot be recorded is not run."""
+
+
+class Unobservable(ActivityFailed):
+    """The Kubernetes API did not serve a probe (outage, 5xx, throttling): the activity fails,
+    but an unanswered question is no deviation of the system under test (I10)."""

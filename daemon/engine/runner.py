@@ -10,12 +10,13 @@ Nothing here raises: every failure becomes a journaled record.
 from __future__ import annotations
 
 import copy
+import math
 import platform
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from daemon.catalog import checks as catalog_checks
 from daemon.catalog import providers as provider_registry
 from daemon.engine import providers
 from daemon.engine.context import RunContext
-from daemon.engine.errors import ActivityFailed, InvalidRun
+from daemon.engine.errors import ActivityFailed, InvalidRun, Unobservable, Unrecorded
 from daemon.engine.providers.k8s import Refused
 from daemon.engine.providers.prometheus import condition_true
 from daemon.engine.redact import redact, redact_journal, sensitive_values
@@ -64,6 +65,35 @@ def _failed_record(activity: dict[str, Any], message: str) -> dict[str, Any]:
         "duration": 0.0,
         "exception": [f"{message}\n"],
     }
+
+
+def _spawn(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """Run fn in a *daemon* thread: a provider that hangs must never keep the process alive
+    past the shutdown bound (ThreadPoolExecutor workers are joined at interpreter exit)."""
+    future: Future[Any] = Future()
+
+    def body() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
+            future.set_exception(exc)
+
+    threading.Thread(target=body, name="aftershock-activity", daemon=True).start()
+    return future
+
+
+def wait_seconds(value: Any) -> float:
+    """A pause or timeout as a wait the threading module accepts; ValueError (naming the
+    value) for what no wait can honour, instead of an OverflowError deep in threading."""
+    if value is None or value == 0:
+        return 0.0
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{value!r} is not a number of seconds") from None
+    if math.isnan(seconds) or seconds < 0 or seconds > threading.TIMEOUT_MAX:
+        raise ValueError(f"{value!r} is not a usable number of seconds")
+    return seconds
 
 
 class Runner:
@@ -112,6 +142,8 @@ class Runner:
         self._during_failed = False
         self._method_failed = False
         self._refusal: Refused | None = None
+        self._fatal: tuple[Outcome, str] | None = None  # ends the run whatever else happened
+        self._rollbacks_played = False
 
     # ------------------------------------------------------------------ entry point
 
@@ -157,7 +189,10 @@ class Runner:
                 "rollback_strategy": self.rollback_strategy,
             }
         )
-        outcome, reason = self._run(journal)
+        try:
+            outcome, reason = self._run(journal)
+        except Exception as exc:  # noqa: BLE001 - nothing escapes a run (I8)
+            outcome, reason = self._crashed(journal, exc)
         for tracker in ctx.trackers:
             tracker.stop()
         journal["end"] = _iso(time.time())
@@ -191,6 +226,20 @@ class Runner:
 
     def _redact(self, value: Any) -> Any:
         return redact(value, self._needles())
+
+    def _crashed(self, journal: dict[str, Any], exc: Exception) -> tuple[Outcome, str]:
+        """An unexpected error: the run ends `failed`, its rollbacks played, what it disrupted
+        is already recorded (intents)."""
+        self.ctx.record["error"] = f"internal error: {type(exc).__name__}: {exc}"
+        self.ctx.record["traceback"] = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        journal["status"] = "failed"
+        self._done.set()
+        if not self._rollbacks_played:
+            try:
+                self._rollbacks(journal, force=True)
+            except Exception as again:  # noqa: BLE001 - recorded, the run still ends
+                self.ctx.record["rollback_error"] = f"{type(again).__name__}: {again}"
+        return "failed", "internal_error"
 
     def _run(self, journal: dict[str, Any]) -> tuple[Outcome, str]:  # noqa: PLR0912, PLR0915 - the run, in order
         ctx = self.ctx
@@ -252,7 +301,7 @@ class Runner:
             self._method(journal)
             self._done.set()
             if during is not None:
-                during.join(timeout=self.frequency + self._probe_budget())
+                during.join(timeout=self._bounded(self.frequency + self._probe_budget()))
             if (
                 self._during_failed
                 and self.fail_fast_ratio is not None
@@ -262,8 +311,8 @@ class Runner:
             interrupted = ctx.stop.is_set()
             if interrupted:
                 journal["status"] = "interrupted"
-            elif self._refusal is not None:
-                journal["status"] = "aborted"
+            elif self._refusal is not None or self._fatal is not None:
+                journal["status"] = "aborted" if self._fatal is None else "failed"
             elif has_ssh and self.strategy in AFTER:
                 state = self._hypothesis("after")
                 journal["steady_states"]["after"] = state
@@ -276,10 +325,21 @@ class Runner:
         if monitor.is_alive():
             monitor.join(timeout=2)
 
-        if self._refusal is not None:
-            return "refused", self._refusal.reason
+        if self._fatal is not None:
+            return self._fatal
+        if self._refusal is not None and not ctx.budget.injected:
+            return "refused", self._refusal.reason  # nothing was injected
         if ctx.stop.is_set():
             return "aborted", ctx.stop_reason
+        if self._refusal is not None:
+            # Chaos was injected, then the run's budget (or live state) said no more.
+            ctx.record["refusal"] = {
+                "reason": self._refusal.reason,
+                "detail": self._refusal.detail,
+            }
+            if self._method_failed:
+                return "failed", "activity_failed"
+            return "aborted", "budget_exhausted"
         if not_steady and journal["status"] == "failed":
             return "failed", "probe_failed"  # an errored probe is no verdict
         if not_steady:
@@ -289,6 +349,11 @@ class Runner:
         if journal["status"] == "failed" and not journal["deviated"] and not self._during_failed:
             return "failed", "probe_failed"
         recovery_reason = self._recovery_verdict()
+        after = journal["steady_states"]["after"] or {}
+        if any(p.get("aftershock_unobservable") for p in after.get("probes") or []):
+            # The API did not answer the probe (an outage): no verdict, not a deviation (I10).
+            unmeasured = recovery_reason == "recovery_unmeasured"
+            return "failed", "recovery_unmeasured" if unmeasured else "probe_failed"
         if journal["deviated"]:
             return "deviated", "hypothesis_after"
         if self._during_failed:
@@ -333,14 +398,54 @@ class Runner:
             return seconds
         return self.ctx.settings.engine.activity_timeout.total_seconds()
 
+    def _bounded(self, seconds: float) -> float:
+        """A wait cut to the run's deadline (bounded shutdown, I9)."""
+        remaining = self.ctx.remaining()
+        seconds = wait_seconds(seconds)
+        return seconds if remaining is None else min(seconds, remaining)
+
     def _pause(self, seconds: Any) -> None:
-        if seconds:
-            self.ctx.stop.wait(float(seconds))
+        wait = self._bounded(wait_seconds(seconds))
+        if wait > 0:
+            self.ctx.stop.wait(wait)
+
+    def _stopped(self, phase: str) -> str | None:
+        """Checked right before every provider call, after the pauses (I5): a reason not to
+        call it. Rollbacks are exempt: they undo chaos and must run on a stopped run."""
+        ctx = self.ctx
+        if phase == "rollback":
+            return None
+        if ctx.stop.is_set():
+            return ctx.stop_reason or "stopped"
+        halted = self.halted()
+        if halted:
+            ctx.request_stop("halted", halted)
+            return "halted"
+        closed = ctx.gate()
+        if closed:
+            ctx.request_stop(closed, "checked before the activity")
+            return closed
+        if phase == "method" and ctx.aftershock.stop_conditions:
+            verdict = self._stop_conditions_once()
+            if verdict is not None:
+                ctx.request_stop(verdict[1], "checked before the activity")
+                return verdict[1]
+        return None
 
     def _activity(
         self, activity: dict[str, Any], phase: str, extra_arguments: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Run one activity and return its chaoslib-shaped record; never raises."""
+        try:
+            return self._activity_unsafe(activity, phase, extra_arguments)
+        except Exception as exc:  # noqa: BLE001 - e.g. a bad timeout or pause value
+            record = _failed_record(activity, f"aftershock: {type(exc).__name__}: {exc}")
+            record["exception"] = traceback.format_exception(type(exc), exc, exc.__traceback__)
+            return record
+
+    def _activity_unsafe(
+        self, activity: dict[str, Any], phase: str, extra_arguments: dict[str, Any] | None
+    ) -> dict[str, Any]:
         ctx = self.ctx
         if "ref" in activity:
             resolved = self.by_name.get(activity["ref"])
@@ -350,7 +455,15 @@ class Runner:
                 )
             activity = resolved
         pauses = activity.get("pauses") or {}
-        self._pause(pauses.get("before"))
+        try:
+            self._pause(pauses.get("before"))
+        except ValueError as exc:  # nothing was done yet
+            return _failed_record(activity, f"aftershock: pauses.before: {exc}")
+        stopped = self._stopped(phase)
+        if stopped:
+            skipped = _failed_record(activity, f"aftershock.Stopped: not run: {stopped}")
+            skipped["aftershock_skipped"] = stopped
+            return skipped
         self.progress(
             "activity", {"phase": phase, "type": activity.get("type"), "name": activity.get("name")}
         )
@@ -366,31 +479,11 @@ class Runner:
             return _failed_record(activity, "invalid value: " + "; ".join(invalid))
         if extra_arguments:
             provider.setdefault("arguments", {}).update(extra_arguments)
-        timeout = self._timeout_for(activity)
+        wanted = wait_seconds(self._timeout_for(activity))
+        timeout = self._bounded(wanted)
         start = time.time()
         record: dict[str, Any] = {"activity": copy.deepcopy(activity), "output": None}
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aftershock-activity")
-        try:
-            future = executor.submit(providers.call, ctx, provider, timeout)
-            record["output"] = future.result(timeout=timeout)
-            record["status"] = "succeeded"
-        except FutureTimeout:
-            record["status"] = "failed"
-            record["exception"] = [
-                "chaoslib.exceptions.ActivityFailed: activity took too long to complete\n"
-            ]
-        except Refused as exc:
-            record["status"] = "failed"
-            record["exception"] = [f"aftershock.Refused: {exc}\n"]
-            self._refusal = exc
-        except ActivityFailed as exc:
-            record["status"] = "failed"
-            record["exception"] = [f"chaoslib.exceptions.ActivityFailed: {exc}\n"]
-        except Exception as exc:  # noqa: BLE001 - a provider bug must not escape a run
-            record["status"] = "failed"
-            record["exception"] = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        finally:
-            executor.shutdown(wait=False)
+        record.update(self._invoke(provider, timeout, wanted, phase, activity.get("name")))
         end = time.time()
         record.update({"start": _iso(start), "end": _iso(end), "duration": end - start})
         if record["status"] == "failed":
@@ -398,38 +491,86 @@ class Runner:
                 "activity_failed",
                 {"name": activity.get("name"), "error": record["exception"][-1].strip()},
             )
-        self._pause(pauses.get("after"))
+        if self._refusal is None and self._fatal is None:  # a refused run has nothing to wait for
+            try:
+                self._pause(pauses.get("after"))
+            except ValueError as exc:  # the act is done: keep its record, say why it failed
+                record["status"] = "failed"
+                record.setdefault("exception", []).append(f"aftershock: pauses.after: {exc}\n")
         return record
+
+    def _invoke(
+        self, provider: dict[str, Any], timeout: float, wanted: float, phase: str, name: Any
+    ) -> dict[str, Any]:
+        """The provider call itself, in a daemon thread, and what its failure means."""
+        ctx = self.ctx
+        try:
+            return {
+                "output": _spawn(providers.call, ctx, provider, timeout).result(timeout=timeout),
+                "status": "succeeded",
+            }
+        except FutureTimeout:
+            if timeout < wanted:
+                ctx.append("abandoned", {"phase": phase, "activity": name})
+                why = f"abandoned after {timeout:.1f}s: the run's shutdown bound was reached"
+                return {"status": "failed", "exception": [f"aftershock.Abandoned: {why}\n"]}
+            return {
+                "status": "failed",
+                "exception": [
+                    "chaoslib.exceptions.ActivityFailed: activity took too long to complete\n"
+                ],
+            }
+        except Refused as exc:
+            self._refusal = exc
+            return {"status": "failed", "exception": [f"aftershock.Refused: {exc}\n"]}
+        except Unrecorded as exc:
+            self._fatal = ("failed", "history_unavailable")
+            ctx.record["error"] = str(exc)
+            self._method_abort.set()
+            return {"status": "failed", "exception": [f"aftershock.Unrecorded: {exc}\n"]}
+        except ActivityFailed as exc:
+            return {
+                "status": "failed",
+                "exception": [f"chaoslib.exceptions.ActivityFailed: {exc}\n"],
+                **({"aftershock_unobservable": True} if isinstance(exc, Unobservable) else {}),
+            }
+        except Exception as exc:  # noqa: BLE001 - a provider bug must not escape a run
+            return {
+                "status": "failed",
+                "exception": traceback.format_exception(type(exc), exc, exc.__traceback__),
+            }
 
     def _method(self, journal: dict[str, Any]) -> None:
         runs: list[dict[str, Any]] = journal["run"]
         background: list[tuple[dict[str, Any], Future[dict[str, Any]]]] = []
-        pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="aftershock-background")
-        try:
-            for activity in self.experiment.get("method") or []:
-                if (
-                    self.ctx.stop.is_set()
-                    or self._method_abort.is_set()
-                    or self._refusal is not None
-                ):
-                    break
-                if activity.get("background"):
-                    background.append((activity, pool.submit(self._activity, activity, "method")))
-                    continue
-                record = self._activity(activity, "method")
-                runs.append(record)
-                if record["status"] != "succeeded" and self._refusal is None:
-                    self._method_failed = True
-            for activity, future in background:
-                try:
-                    record = future.result(timeout=self._timeout_for(activity) + 10)
-                except FutureTimeout:
-                    record = _failed_record(activity, "background activity did not finish in time")
-                runs.append(record)
-                if record["status"] != "succeeded" and self._refusal is None:
-                    self._method_failed = True
-        finally:
-            pool.shutdown(wait=False)
+        for activity in self.experiment.get("method") or []:
+            if self.ctx.stop.is_set() or self._method_abort.is_set() or self._refusal is not None:
+                break
+            if activity.get("background"):
+                background.append((activity, _spawn(self._activity, activity, "method")))
+                continue
+            record = self._activity(activity, "method")
+            runs.append(record)
+            if record["status"] != "succeeded" and self._refusal is None:
+                self._method_failed = True
+        for activity, future in background:
+            pauses = activity.get("pauses") or {}
+            try:
+                allowed = (
+                    wait_seconds(self._timeout_for(activity))
+                    + wait_seconds(pauses.get("before"))
+                    + wait_seconds(pauses.get("after"))
+                    + 10
+                )
+            except ValueError:
+                allowed = threading.TIMEOUT_MAX  # the activity itself reports the bad value
+            try:
+                record = future.result(timeout=self._bounded(allowed))
+            except FutureTimeout:
+                record = _failed_record(activity, "background activity did not finish in time")
+            runs.append(record)
+            if record["status"] != "succeeded" and self._refusal is None:
+                self._method_failed = True
 
     def _hypothesis(self, phase: str) -> dict[str, Any]:
         ctx = self.ctx
@@ -557,7 +698,8 @@ class Runner:
         for tracker in self.ctx.trackers:
             if self.ctx.stop.is_set():
                 tracker.stop()
-            results.append(tracker.wait())
+            remaining = self.ctx.remaining()
+            results.append(tracker.wait(None if remaining is None else remaining))
         self.ctx.record["recovery"] = [r.as_json() for r in results]
         for result in results:
             self.progress("recovery", result.as_json())
@@ -565,8 +707,10 @@ class Runner:
     def _recovery_verdict(self) -> str:
         slo = self.ctx.aftershock.recovery.slo
         for result in self.ctx.record.get("recovery", []):
-            if result["error"] and result["measured"] and not result["recovered"]:
-                return "recovery_unmeasured"  # e.g. forbidden or gone: we cannot vouch for it
+            if not result.get("observed", True) or (
+                result["error"] and result["measured"] and not result["recovered"]
+            ):
+                return "recovery_unmeasured"  # outage, forbidden, gone: we cannot vouch for it
         for result in self.ctx.record.get("recovery", []):
             if result["timed_out"]:
                 return "recovery_timeout"
@@ -576,14 +720,16 @@ class Runner:
                 return "recovery_slo"
         return ""
 
-    def _rollbacks(self, journal: dict[str, Any]) -> None:
+    def _rollbacks(self, journal: dict[str, Any], *, force: bool = False) -> None:
+        self._rollbacks_played = True
         strategy = self.rollback_strategy
         status = journal["status"]
         # Deliberate deviation from chaoslib: when aftershock itself stopped the run (stop
         # condition, halt, shutdown), `default` still plays rollbacks: chaos must not stay behind.
         stopped_by_us = self.ctx.stop.is_set()
         play = (
-            strategy == "always"
+            (force and strategy != "never")
+            or strategy == "always"
             or (
                 strategy == "default" and (status not in ("failed", "interrupted") or stopped_by_us)
             )

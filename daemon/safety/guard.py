@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -29,6 +30,7 @@ class Workload:
     desired: int
     ready: int
     labels: dict[str, str] = field(default_factory=dict)
+    selector: str = ""  # label selector of its pods, for the live re-check before each act
 
     @property
     def name(self) -> str:
@@ -136,6 +138,32 @@ def floor_for(floor: int | str, desired: int) -> int:
     return int(floor)
 
 
+def workload_exclusion(
+    namespace: str,
+    labels: dict[str, str],
+    workload_labels: dict[str, str],
+    namespace_labels: dict[str, str],
+    limits: Limits,
+) -> tuple[str, str] | None:
+    """Where chaos may never go, whatever the provider (a pod kill or a scale): protected
+    namespaces, aftershock itself, and anything not opted in."""
+    if namespace in limits.protected_namespaces:
+        return "protected_namespace", f"namespace {namespace} is protected"
+    if namespace == limits.own_namespace or SELF_LABEL[1] in (
+        labels.get(SELF_LABEL[0]),
+        workload_labels.get(SELF_LABEL[0]),
+    ):
+        return "self", "aftershock never disrupts itself"
+    if limits.require_opt_in and not (
+        namespace_labels.get(limits.opt_in_label) == "true"
+        or workload_labels.get(limits.opt_in_label) == "true"
+    ):
+        return "opt_in", (
+            f"neither namespace {namespace} nor the workload has {limits.opt_in_label}=true"
+        )
+    return None
+
+
 def eligible_pods(
     pods: list[Pod],
     workload_of: dict[str, WorkloadKey],
@@ -150,20 +178,16 @@ def eligible_pods(
         name = _name(pod)
         namespace = pod["metadata"].get("namespace", "")
         labels = pod["metadata"].get("labels") or {}
-        reason, detail = "", ""
         workload = workloads.get(workload_of.get(name, ("", "", "")))
-        if namespace in limits.protected_namespaces:
-            reason, detail = "protected_namespace", f"namespace {namespace} is protected"
-        elif namespace == limits.own_namespace or labels.get(SELF_LABEL[0]) == SELF_LABEL[1]:
-            reason, detail = "self", "aftershock never disrupts itself"
-        elif limits.require_opt_in and not (
-            (namespace_labels.get(namespace) or {}).get(limits.opt_in_label) == "true"
-            or (workload is not None and workload.labels.get(limits.opt_in_label) == "true")
-        ):
-            reason = "opt_in"
-            detail = (
-                f"neither namespace {namespace} nor the workload has {limits.opt_in_label}=true"
-            )
+        reason, detail = workload_exclusion(
+            namespace,
+            labels,
+            workload.labels if workload is not None else {},
+            namespace_labels.get(namespace) or {},
+            limits,
+        ) or ("", "")
+        if reason:
+            pass
         elif _controller(pod) is None and not limits.allow_bare_pods:
             reason, detail = "no_controller", "a pod without a controller would not come back"
         elif "deletionTimestamp" in pod["metadata"]:
@@ -218,7 +242,7 @@ def choose(eligible: list[Pod], request: Request, rng: random.Random) -> tuple[l
     return sorted(chosen, key=_name), detail
 
 
-def guard(  # noqa: PLR0912 - one rule after another, in the documented order
+def guard(  # noqa: PLR0912, PLR0915 - one rule after another, in the documented order
     chosen: list[Pod],
     *,
     workload_of: dict[str, WorkloadKey],
@@ -228,8 +252,14 @@ def guard(  # noqa: PLR0912 - one rule after another, in the documented order
     history: History,
     now: datetime,
     rng: random.Random,
+    spent: Mapping[WorkloadKey, int] | None = None,
+    spent_total: int = 0,
 ) -> tuple[list[Target], list[Decision], Refusal | None]:
-    """Apply the blast-radius limits to a chosen set: keep, cap (on_limit=cap) or refuse."""
+    """Apply the blast-radius limits to a chosen set: keep, cap (on_limit=cap) or refuse.
+
+    `spent`/`spent_total` are what this run already disrupted (daemon.safety.budget): the
+    size limits hold for the whole run, not for each request."""
+    spent = spent or {}
     decisions: list[Decision] = []
     targets = [Target(pod, workload_of[_name(pod)]) for pod in chosen]
 
@@ -270,7 +300,8 @@ def guard(  # noqa: PLR0912 - one rule after another, in the documented order
             continue
         # Per-workload size limits: max_percent and the ready floors.
         allowed_count = len(mine)
-        percent_cap = math.floor(limits.max_percent / 100 * workload.desired)
+        already = spent.get(key, 0)
+        percent_cap = max(0, math.floor(limits.max_percent / 100 * workload.desired) - already)
         floors = [floor_for(f, workload.desired) for f in limits.min_ready]
         floor = max(floors, default=0)
         ready_cap = max(0, workload.ready - floor)
@@ -279,7 +310,8 @@ def guard(  # noqa: PLR0912 - one rule after another, in the documented order
                 "max_percent",
                 percent_cap,
                 f"{len(mine)} of {workload.desired} pods of {workload.name} is over "
-                f"max_percent {limits.max_percent:g}% ({percent_cap} allowed)",
+                f"max_percent {limits.max_percent:g}% ({percent_cap} allowed"
+                + (f", {already} already disrupted in this run)" if already else ")"),
             ),
             (
                 "min_ready_replicas",
@@ -328,11 +360,13 @@ def guard(  # noqa: PLR0912 - one rule after another, in the documented order
                     return targets, decisions, refusal
 
     # Run-wide limits.
-    if len(targets) > limits.max_pods:
+    room = max(0, limits.max_pods - spent_total)
+    if len(targets) > room:
         refusal = limit(
             "max_pods",
-            f"{len(targets)} pods is over max_pods {limits.max_pods}",
-            rng.sample(targets, limits.max_pods),
+            f"{len(targets)} pods is over max_pods {limits.max_pods}"
+            + (f" ({spent_total} already disrupted in this run)" if spent_total else ""),
+            rng.sample(targets, room),
         )
         if refusal:
             return targets, decisions, refusal
@@ -364,6 +398,8 @@ def plan(
     history: History,
     now: datetime,
     rng: random.Random,
+    spent: Mapping[WorkloadKey, int] | None = None,
+    spent_total: int = 0,
 ) -> Plan | Refusal:
     """Eligibility, then the requested subset, then the guard."""
     candidates = sorted(_name(p) for p in pods)
@@ -391,6 +427,8 @@ def plan(
         history=history,
         now=now,
         rng=rng,
+        spent=spent,
+        spent_total=spent_total,
     )
     decisions.extend(guard_decisions)
     if refusal is not None:

@@ -2,8 +2,10 @@
 
 A run row is written `running` *before* any chaos, so a crash leaves evidence: on start-up
 such a row is an interrupted run whose rollbacks must be played. Disruptions are rows of
-their own so cooldown and the daily budget survive restarts. Every failure surfaces as
-`StoreError`; the daemon refuses to inject while the store cannot record (DESIGN §11).
+their own, written as an *intent* before the request is sent and settled after, so cooldown
+and the daily budget survive restarts, even a crash between the intent and the act. Every
+failure surfaces as `StoreError`; the daemon refuses to inject while the store cannot
+record (DESIGN §11).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from daemon.safety.budget import Intent
 from daemon.safety.guard import History
 
 SCHEMA = """
@@ -43,11 +46,20 @@ CREATE TABLE IF NOT EXISTS disruptions (
     workload TEXT NOT NULL,
     pod TEXT NOT NULL,
     method TEXT NOT NULL,
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'done',  -- intent | done | failed | uncertain
+    uid TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS disruptions_by_time ON disruptions (at);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added after the first release; an older history file gets them on open.
+MIGRATIONS = {
+    "state": "ALTER TABLE disruptions ADD COLUMN state TEXT NOT NULL DEFAULT 'done'",
+    "uid": "ALTER TABLE disruptions ADD COLUMN uid TEXT NOT NULL DEFAULT ''",
+    "detail": "ALTER TABLE disruptions ADD COLUMN detail TEXT NOT NULL DEFAULT ''",
+}
 
 
 class StoreError(Exception):
@@ -116,6 +128,10 @@ class HistoryStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=5000")
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(disruptions)")}
+            for column, statement in MIGRATIONS.items():
+                if column not in columns:
+                    db.execute(statement)
         except (sqlite3.Error, OSError) as exc:
             self.error = f"cannot open run history {self.path}: {exc}"
             raise StoreError(self.error) from None
@@ -204,7 +220,8 @@ class HistoryStore:
                 (outcome, reason, ended_at, json.dumps(journal, default=str), run_id),
             )
             db.executemany(
-                "INSERT INTO disruptions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO disruptions (run_id, namespace, kind, workload, pod, method, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -218,6 +235,72 @@ class HistoryStore:
                     for d in disruptions or []
                 ],
             )
+
+    def record_intent(self, intent: Intent) -> int:
+        """A disruption about to be requested (I4): committed before the request is sent, so
+        a crash between the two still counts for cooldown and the daily budget."""
+        namespace, kind, workload = intent.workload
+        with self._tx("recording a disruption intent") as db:
+            cursor = db.execute(
+                "INSERT INTO disruptions (run_id, namespace, kind, workload, pod, method, at,"
+                " state, uid) VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', ?)",
+                (
+                    intent.run_id,
+                    namespace,
+                    kind,
+                    workload,
+                    intent.pod,
+                    intent.method,
+                    intent.at,
+                    intent.uid,
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def settle_disruption(self, intent_id: int, state: str, detail: str = "") -> None:
+        """done | failed (the server refused: not counted) | uncertain (counted)."""
+        with self._tx("settling a disruption") as db:
+            db.execute(
+                "UPDATE disruptions SET state=?, detail=? WHERE rowid=?",
+                (state, detail[:500], intent_id),
+            )
+
+    def settle_pending(self, run_id: str, detail: str) -> int:
+        """Intents a crash left unsettled become `uncertain`: still counted, and said so."""
+        with self._tx("settling pending intents") as db:
+            changed = db.execute(
+                "UPDATE disruptions SET state='uncertain', detail=?"
+                " WHERE run_id=? AND state='intent'",
+                (detail[:500], run_id),
+            ).rowcount
+        return int(changed)
+
+    def disruptions(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Disruption rows (newest last), for the API and for tests."""
+        query = (
+            "SELECT rowid, run_id, namespace, kind, workload, pod, method, at, state, uid, detail"
+            " FROM disruptions"
+        )
+        args: tuple[Any, ...] = ()
+        if run_id is not None:
+            query += " WHERE run_id=?"
+            args = (run_id,)
+        keys = [
+            "id",
+            "run_id",
+            "namespace",
+            "kind",
+            "workload",
+            "pod",
+            "method",
+            "at",
+            "state",
+            "uid",
+            "detail",
+        ]
+        with self._tx("listing disruptions") as db:
+            rows = db.execute(query + " ORDER BY at, rowid", args).fetchall()
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def prune(self, now: float) -> int:
         """Retention by age, then by count per experiment; running rows are kept."""
@@ -304,10 +387,10 @@ class HistoryStore:
                 (ns, kind, name): datetime.fromtimestamp(at, UTC)
                 for ns, kind, name, at in db.execute(
                     "SELECT namespace, kind, workload, MAX(at) FROM disruptions"
-                    " GROUP BY namespace, kind, workload"
+                    " WHERE state != 'failed' GROUP BY namespace, kind, workload"
                 )
             }
             (count,) = db.execute(
-                "SELECT COUNT(*) FROM disruptions WHERE at >= ?", (since,)
+                "SELECT COUNT(*) FROM disruptions WHERE at >= ? AND state != 'failed'", (since,)
             ).fetchone()
         return History(last_disruption=last, disrupted_last_24h=int(count))

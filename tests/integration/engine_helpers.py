@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from daemon.catalog.extension import AftershockSettings
+from daemon.engine.budget import RunBudget
 from daemon.engine.context import RunContext
 from daemon.engine.runner import Runner, RunResult
 from daemon.kube.client import Connection, Kube
@@ -98,8 +99,10 @@ def run_experiment(
     environ: dict | None = None,
     halted=None,
     prometheus_url: str | None = None,
+    budget: RunBudget | None = None,
+    kube_timeout: float = 5,
 ) -> RunResult:
-    kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
+    kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=kube_timeout))
     extension = (
         aftershock
         if aftershock is not None
@@ -127,6 +130,8 @@ def run_experiment(
             **(environ or {}),
         },
     )
+    if budget is not None:
+        ctx.budget = budget
     try:
         return Runner(ctx, experiment, halted=halted).run()
     finally:

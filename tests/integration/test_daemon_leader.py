@@ -52,11 +52,15 @@ def config_for(tmp_path: Path, name: str, sim, catalog: Path) -> Path:
     return path
 
 
-def disrupting_runs(db: Path) -> list[tuple[float, float, int]]:
+def disrupting_runs(db: Path, *, finished: bool = False) -> list[tuple[float, float, int]]:
+    """Runs with disruptions (intents the server refused, state `failed`, are none);
+    `finished`: only runs already over (intents are written before the act, mid-run)."""
     with sqlite3.connect(db) as connection:
         return connection.execute(
             "SELECT r.started_at, COALESCE(r.ended_at, 1e12), COUNT(d.pod) FROM runs r"
-            " JOIN disruptions d ON d.run_id = r.id GROUP BY r.id"
+            " JOIN disruptions d ON d.run_id = r.id AND d.state != 'failed'"
+            + (" WHERE r.state = 'done'" if finished else "")
+            + " GROUP BY r.id"
         ).fetchall()
 
 
@@ -89,16 +93,22 @@ def test_two_replicas_never_inject_together(make_sim, tmp_path) -> None:
         first = wait_for(lambda: leader_of(urls), 15, "a leader")
         assert len(first) == 1
         (leader,) = first
-        wait_for(lambda: disrupting_runs(tmp_path / f"{leader}.db"), 20, "the leader injecting")
+        wait_for(
+            lambda: disrupting_runs(tmp_path / f"{leader}.db", finished=True),
+            20,
+            "the leader injecting",
+        )
         started = time.monotonic()
         cycles = 0
         while cycles < 4 or time.monotonic() - started < 60:  # a minute and more of turnover
             follower = "beta" if leader == "alpha" else "alpha"
-            before = len(disrupting_runs(tmp_path / f"{follower}.db"))
+            before = len(disrupting_runs(tmp_path / f"{follower}.db", finished=True))
             processes[leader].send_signal(signal.SIGSTOP)  # frozen, lease unrenewed
             wait_for(lambda f=follower: leader_of({f: urls[f]}), 15, "the follower taking over")
             wait_for(
-                lambda f=follower, n=before: len(disrupting_runs(tmp_path / f"{f}.db")) > n,
+                lambda f=follower, n=before: (
+                    len(disrupting_runs(tmp_path / f"{f}.db", finished=True)) > n
+                ),
                 20,
                 "the new leader injecting",
             )

@@ -81,19 +81,7 @@ def test_providers_without_a_cluster_guard_never_call_a_mutating_client_method(
 
 @pytest.mark.parametrize(
     "spec",
-    [
-        pytest.param(
-            s,
-            marks=pytest.mark.xfail(
-                s.guard == "scale" and "guarded_scale" not in _source(s),
-                reason="scale_deployment is made guarded on the engine branch (issue 12, "
-                "finding 2); remove this marker when it is merged",
-                strict=True,
-            ),
-        )
-        for s in SPECS
-        if s.guard in GUARD_ENTRY
-    ],
+    [s for s in SPECS if s.guard in GUARD_ENTRY],
     ids=_id,
 )
 def test_mutating_providers_reach_the_cluster_only_through_their_guard(

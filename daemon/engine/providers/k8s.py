@@ -8,19 +8,42 @@ one pod at a time with a uid precondition, emit an Event, and start recovery tra
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from daemon.durations import parse_duration
+from daemon.engine.budget import Settled
 from daemon.engine.context import RunContext
-from daemon.engine.errors import ActivityFailed
+from daemon.engine.errors import ActivityFailed, Unobservable
 from daemon.kube.client import Kube
-from daemon.kube.errors import Forbidden, KubeError, TooManyRequests
-from daemon.labels import SelectorError, from_label_selector, parse_selector
+from daemon.kube.errors import (
+    Forbidden,
+    Invalid,
+    KubeError,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+)
+from daemon.labels import SelectorError, from_label_selector, parse_selector, to_string
 from daemon.recovery import RESOURCES, RecoveryTracker
-from daemon.safety.guard import Budget, Plan, Request, Target, Workload, WorkloadKey, plan
+from daemon.safety.budget import admit
+from daemon.safety.guard import (
+    Budget,
+    Limits,
+    Plan,
+    Refusal,
+    Request,
+    Target,
+    Workload,
+    WorkloadKey,
+    is_ready,
+    plan,
+)
 from daemon.safety.limits import effective_limits
 
 
@@ -33,11 +56,19 @@ class Refused(ActivityFailed):
         self.detail = detail
 
 
+def api_failure(exc: KubeError) -> ActivityFailed:
+    """A probe's API error: `Unobservable` when the API did not serve the request (outage,
+    5xx, throttling), which is no verdict on the system under test; else ActivityFailed."""
+    if isinstance(exc, Unavailable | TooManyRequests):
+        return Unobservable(exc.message)
+    return ActivityFailed(exc.message)
+
+
 def _pods(kube: Kube, namespace: str, label_selector: str | None) -> list[dict[str, Any]]:
     try:
         return kube.list("pods", namespace, label_selector=label_selector or "")[0]
     except KubeError as exc:
-        raise ActivityFailed(exc.message) from None
+        raise api_failure(exc) from None
 
 
 def _fail_or_false(raise_on: bool, message: str) -> bool:
@@ -178,7 +209,7 @@ def read_pod_logs(
                 ns, pod_name, container=container_name, since_seconds=since, previous=from_previous
             )
         except KubeError as exc:
-            raise ActivityFailed(exc.message) from None
+            raise api_failure(exc) from None
     return logs
 
 
@@ -193,7 +224,7 @@ def _deployment(
             field_selector=f"metadata.name={name}",
         )[0]
     except KubeError as exc:
-        raise ActivityFailed(exc.message) from None
+        raise api_failure(exc) from None
 
 
 def deployment_available_and_healthy(
@@ -256,7 +287,7 @@ def deployment_fully_available(
                 if time.monotonic() >= deadline:
                     break
     except KubeError as exc:
-        raise ActivityFailed(exc.message) from None
+        raise api_failure(exc) from None
     return _fail_or_false(
         raise_on_not_fully_available, f"deployment '{name}' failed to recover within {timeout}s"
     )
@@ -267,16 +298,6 @@ def _fully_ready(deployment: dict[str, Any]) -> bool:
         (deployment.get("status") or {}).get("readyReplicas", 0)
         == (deployment.get("spec") or {}).get("replicas")
     )
-
-
-def scale_deployment(ctx: RunContext, name: str, replicas: int, ns: str = "default") -> None:
-    if ctx.dry_run:
-        ctx.append("dry_run_actions", f"scale deployment {ns}/{name} to {replicas}")
-        return
-    try:
-        ctx.require_kube().scale_deployment(ns, name, int(replicas))
-    except KubeError as exc:
-        raise ActivityFailed(exc.message) from None
 
 
 # ---------------------------------------------------------------------- the guarded kill
@@ -486,7 +507,10 @@ def _workload(key: WorkloadKey, owner: dict[str, Any] | None, pod: dict[str, Any
             int((owner.get("spec") or {}).get("replicas", 1)),
             status.get("readyReplicas", 0),
         )
-    return Workload(key, desired, ready, owner["metadata"].get("labels") or {})
+    selector = ""
+    with contextlib.suppress(SelectorError, ValueError, TypeError, AttributeError):
+        selector = to_string((owner.get("spec") or {}).get("selector"))
+    return Workload(key, desired, ready, owner["metadata"].get("labels") or {}, selector)
 
 
 def guarded_kill(
@@ -504,52 +528,88 @@ def guarded_kill(
     name_pattern: str | None = None,
     min_age: float | None = None,
 ) -> dict[str, Any]:
+    """Plan and act under the run's budget lock: one budget for every activity of the run."""
     kube = ctx.require_kube()
     settings = ctx.settings
-    try:
-        pods: list[dict[str, Any]] = []
-        for namespace in namespaces or [None]:  # type: ignore[list-item]
-            pods += kube.list(
-                "pods", namespace, label_selector=label_selector, field_selector=field_selector
-            )[0]
-        pods = _client_filters(
+    with ctx.budget.lock:
+        try:
+            pods: list[dict[str, Any]] = []
+            for namespace in namespaces or [None]:  # type: ignore[list-item]
+                pods += kube.list(
+                    "pods", namespace, label_selector=label_selector, field_selector=field_selector
+                )[0]
+            pods = _client_filters(
+                pods,
+                name_pattern=name_pattern,
+                annotation_selector=annotation_selector,
+                node_selector=node_selector,
+                owner_kinds=owner_kinds,
+                min_age=min_age,
+                kube=kube,
+            )
+            workload_of, workloads, namespace_labels, budgets = build_world(
+                kube, pods, read_namespaces=settings.kube.cluster_scope
+            )
+        except KubeError as exc:
+            raise ActivityFailed(
+                f"could not read the cluster to plan the disruption: {exc.message}"
+            ) from None
+        limits = effective_limits(
+            settings.safety, ctx.aftershock.blast_radius, settings.kube.namespace
+        )
+        now = ctx.now()
+        history = ctx.budget.history(now)
+        ledger = ctx.budget.ledger
+        result = plan(
             pods,
-            name_pattern=name_pattern,
-            annotation_selector=annotation_selector,
-            node_selector=node_selector,
-            owner_kinds=owner_kinds,
-            min_age=min_age,
-            kube=kube,
+            request,
+            workload_of=workload_of,
+            workloads=workloads,
+            namespace_labels=namespace_labels,
+            budgets=budgets,
+            limits=limits,
+            history=history,
+            now=now,
+            rng=ctx.rng,
+            spent=dict(ledger.per_workload),
+            spent_total=ledger.total,
         )
-        workload_of, workloads, namespace_labels, budgets = build_world(
-            kube, pods, read_namespaces=settings.kube.cluster_scope
-        )
-    except KubeError as exc:
-        raise ActivityFailed(
-            f"could not read the cluster to plan the disruption: {exc.message}"
-        ) from None
-    limits = effective_limits(settings.safety, ctx.aftershock.blast_radius, settings.kube.namespace)
-    result = plan(
-        pods,
-        request,
-        workload_of=workload_of,
-        workloads=workloads,
-        namespace_labels=namespace_labels,
-        budgets=budgets,
-        limits=limits,
-        history=ctx.history,
-        now=ctx.now(),
-        rng=ctx.rng,
-    )
-    ctx.append(
-        "plans",
-        {
-            "request": {
+        journal_plan(
+            ctx,
+            {
                 "mode": request.mode,
                 "value": request.value,
                 "order": request.order,
                 "method": method,
             },
+            result,
+        )
+        if not isinstance(result, Plan):
+            raise Refused(result.reason, result.detail)
+        if ctx.dry_run:
+            return {
+                "dry_run": True,
+                "killed": [],
+                "would_kill": [t.name for t in result.targets],
+                "method": method,
+            }
+        return _execute(
+            ctx,
+            kube,
+            chosen=result,
+            method=method,
+            grace_period=grace_period,
+            pods=pods,
+            live=Live(workloads, limits, history.disrupted_last_24h),
+        )
+
+
+def journal_plan(ctx: RunContext, request: dict[str, Any], result: Plan | Refusal) -> None:
+    """Every plan and refusal in the journal's `plans`, whatever the provider."""
+    ctx.append(
+        "plans",
+        {
+            "request": request,
             "candidates": result.candidates,
             "decisions": [d.as_json() for d in result.decisions],
             "targets": [t.name for t in result.targets] if isinstance(result, Plan) else [],
@@ -558,19 +618,73 @@ def guarded_kill(
             else {"reason": result.reason, "detail": result.detail},
         },
     )
-    if not isinstance(result, Plan):
-        raise Refused(result.reason, result.detail)
-    if ctx.dry_run:
-        return {
-            "dry_run": True,
-            "killed": [],
-            "would_kill": [t.name for t in result.targets],
-            "method": method,
-        }
-    return _execute(ctx, kube, chosen=result, method=method, grace_period=grace_period, pods=pods)
 
 
-def _execute(
+@dataclass
+class Live:
+    """What the re-check right before each act compares live state with."""
+
+    workloads: dict[WorkloadKey, Workload]
+    limits: Limits
+    disrupted_last_24h: int  # as planned; each intent of this plan adds one
+
+
+def _ready_now(ctx: RunContext, kube: Kube, target: Target, workload: Workload) -> int:
+    """Ready, not terminating pods of the workload now, not counting those this run hit."""
+    if target.workload[1] == "Pod" or not workload.selector:
+        return int(is_ready(target.pod))
+    try:
+        pods = kube.list("pods", target.workload[0], label_selector=workload.selector)[0]
+    except KubeError as exc:
+        raise ActivityFailed(
+            f"could not re-check {workload.name} before disrupting {target.name}: {exc.message}; "
+            "nothing more was disrupted"
+        ) from None
+    hit = ctx.budget.ledger.uids
+    return sum(
+        1
+        for p in pods
+        if is_ready(p)
+        and "deletionTimestamp" not in p["metadata"]
+        and p["metadata"].get("uid") not in hit
+    )
+
+
+def _verify(ctx: RunContext, kube: Kube, meta: dict[str, Any], *, no_answer: bool) -> Settled:
+    """After a request that got no clear answer: was it applied? Read the pod back by uid.
+
+    With no answer at all (client timeout, connection reset) the server may still apply it:
+    watch for up to one request timeout; not applied by then is `uncertain`, never `failed`.
+    """
+    window = kube.timeout if no_answer else 0.0
+    remaining = ctx.remaining()
+    deadline = time.monotonic() + (window if remaining is None else min(window, remaining))
+    while True:
+        seen: Settled = "uncertain"
+        try:
+            pod = kube.get("pods", meta["namespace"], meta["name"])
+        except NotFound:
+            return "done"
+        except KubeError:
+            pass
+        else:
+            if (
+                pod["metadata"].get("uid") != meta.get("uid")
+                or "deletionTimestamp" in pod["metadata"]
+            ):
+                return "done"
+            seen = "uncertain" if no_answer else "failed"
+        if time.monotonic() >= deadline:
+            return seen
+        time.sleep(0.05)
+
+
+def _request(kube: Kube, method: str, meta: dict[str, Any], grace_period: int | None) -> None:
+    call = kube.evict_pod if method == "evict" else kube.delete_pod
+    call(meta["namespace"], meta["name"], grace_period=grace_period, uid=meta.get("uid"))
+
+
+def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its record, in order
     ctx: RunContext,
     kube: Kube,
     *,
@@ -578,58 +692,116 @@ def _execute(
     method: str,
     grace_period: int | None,
     pods: list[dict[str, Any]],
+    live: Live,
 ) -> dict[str, Any]:
+    """Per target: stop/gate, live re-check, intent, request, settle (I1, I4, I10)."""
     killed: list[Target] = []
+    uncertain: list[Target] = []
     returned_at: dict[WorkloadKey, float] = {}
-    for target in chosen.targets:
-        if ctx.stop.is_set():
-            break
-        closed = ctx.gate()
-        if closed:
-            ctx.request_stop(closed, "checked before the kill")
-            break
-        meta = target.pod["metadata"]
-        try:
-            if method == "evict":
-                kube.evict_pod(
-                    meta["namespace"], meta["name"], grace_period=grace_period, uid=meta.get("uid")
+    budget = ctx.budget
+    try:
+        for target in chosen.targets:
+            if ctx.stop.is_set():
+                break
+            closed = ctx.gate()
+            if closed:
+                ctx.request_stop(closed, "checked before the kill")
+                break
+            workload = live.workloads[target.workload]
+            refusal = admit(
+                budget.ledger,
+                target.workload,
+                desired=workload.desired,
+                ready_now=_ready_now(ctx, kube, target, workload),
+                limits=live.limits,
+                disrupted_last_24h=live.disrupted_last_24h + len(killed) + len(uncertain),
+            )
+            if refusal is not None:
+                rule, detail = refusal
+                ctx.append(
+                    "plans",
+                    {"recheck": target.name, "refused": {"reason": rule, "detail": detail}},
+                )
+                if not killed and not uncertain:
+                    raise Refused(rule, f"re-checked before the act: {detail}")
+                break
+            meta = target.pod["metadata"]
+            uid = str(meta.get("uid", ""))
+            intent_id = budget.intent(
+                ctx.run_id, target.workload, pod=meta["name"], uid=uid, method=method, now=ctx.now()
+            )
+            closed = "stopped" if ctx.stop.is_set() else ctx.gate()
+            if closed:  # asked again after the intent write, as close to the act as possible
+                _settle(ctx, intent_id, target, "failed", f"not sent: {closed}")
+                if not ctx.stop.is_set():
+                    ctx.request_stop(closed, "checked before the kill")
+                break
+            try:
+                _request(kube, method, meta, grace_period)
+            except TooManyRequests as exc:
+                _settle(ctx, intent_id, target, "failed", exc.message)
+                if exc.disruption_budget and not killed and not uncertain:
+                    raise Refused("pdb", exc.message) from None
+                ctx.append("errors", f"{target.name}: {exc.message}")
+                if exc.disruption_budget:
+                    break
+                raise ActivityFailed(f"{method} {target.name}: {exc.message}") from None
+            except (Invalid, Forbidden, Unauthorized) as exc:
+                _settle(ctx, intent_id, target, "failed", exc.message)
+                raise ActivityFailed(
+                    f"{method} {target.name} failed after {len(killed)} pod(s): {exc.message}"
+                ) from None
+            except KubeError as exc:  # 404/409 too: gone, maybe by this very request
+                state = _verify(ctx, kube, meta, no_answer=exc.status == 0)
+                _settle(ctx, intent_id, target, state, f"client saw: {exc.message}")
+                if state == "failed":
+                    raise ActivityFailed(
+                        f"{method} {target.name} failed after {len(killed)} pod(s): "
+                        f"{exc.message} (read back: not applied)"
+                    ) from None
+                if state == "uncertain":
+                    uncertain.append(target)
+                    raise ActivityFailed(
+                        f"{method} {target.name}: {exc.message}; whether it was applied could "
+                        f"not be verified (counted against the budget); {len(killed)} pod(s) "
+                        "disrupted before it"
+                    ) from None
+                ctx.append(
+                    "errors",
+                    f"{target.name}: {exc.message} (read back: the {method} was applied)",
                 )
             else:
-                kube.delete_pod(
-                    meta["namespace"], meta["name"], grace_period=grace_period, uid=meta.get("uid")
-                )
-        except TooManyRequests as exc:
-            if exc.disruption_budget and not killed:
-                raise Refused("pdb", exc.message) from None
-            ctx.append("errors", f"{target.name}: {exc.message}")
-            if exc.disruption_budget:
-                break
-            raise ActivityFailed(f"{method} {target.name}: {exc.message}") from None
-        except KubeError as exc:
-            if killed:
-                _start_tracking(ctx, kube, killed, returned_at, pods)
-            raise ActivityFailed(
-                f"{method} {target.name} failed after {len(killed)} pod(s): {exc.message}"
-            ) from None
-        returned_at[target.workload] = time.time()
-        killed.append(target)
-        _event(ctx, kube, target, method)
-    _start_tracking(ctx, kube, killed, returned_at, pods)
-    for target in killed:
-        ctx.append(
-            "disrupted",
-            {
-                "pod": target.name,
-                "workload": "/".join(target.workload),
-                "method": method,
-                "at": returned_at[target.workload],
-            },
-        )
+                _settle(ctx, intent_id, target, "done")
+            returned_at[target.workload] = time.time()
+            killed.append(target)
+            _event(ctx, kube, target, method)
+    finally:
+        _start_tracking(ctx, kube, killed, returned_at, pods)
+        for target in killed + uncertain:
+            ctx.append(
+                "disrupted",
+                {
+                    "pod": target.name,
+                    "workload": "/".join(target.workload),
+                    "method": method,
+                    "at": returned_at.get(target.workload, time.time()),
+                    "state": "uncertain" if target in uncertain else "done",
+                },
+            )
     return {
         "killed": [t.name for t in killed],
         "method": method,
         "workloads": sorted({"/".join(t.workload) for t in killed}),
     }
+
+
+def _settle(
+    ctx: RunContext, intent_id: int, target: Target, state: Settled, detail: str = ""
+) -> None:
+    uid = str(target.pod["metadata"].get("uid", ""))
+    problem = ctx.budget.settle(intent_id, target.workload, uid, state, detail)
+    if problem:
+        ctx.append("errors", problem)
 
 
 def _start_tracking(

@@ -1,0 +1,132 @@
+"""The run's disruption budget: one ledger, one lock, and intents recorded before the act.
+
+Every provider that disrupts (kill, evict, scale-down), from any phase of a run (method,
+background activities, hypothesis probes, rollbacks), plans and acts under `lock` and spends
+from the same `ledger` (daemon.safety.budget). Each disruption is first written to the
+recorder as an *intent*, then settled `done`, `failed` (the server refused it: given back) or
+`uncertain` (counted). The daemon's recorder is the SQLite history, shared by all its runs
+with one lock; `aftershock run` and tests use `MemoryRecorder`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from daemon.engine.errors import Unrecorded
+from daemon.safety.budget import Intent, Ledger, merged_history
+from daemon.safety.guard import History, WorkloadKey
+
+Settled = Literal["done", "failed", "uncertain"]
+
+
+class DisruptionRecorder(Protocol):
+    """Where intents live; `HistoryStore` is the durable one."""
+
+    def guard_history(self, now: datetime) -> History: ...
+
+    def record_intent(self, intent: Intent) -> int: ...
+
+    def settle_disruption(self, intent_id: int, state: Settled, detail: str = "") -> None: ...
+
+
+@dataclass
+class MemoryRecorder:
+    """File-less recorder (`aftershock run`, tests): the same semantics within one process."""
+
+    base: History = field(default_factory=History)
+    rows: dict[int, tuple[Intent, str]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def guard_history(self, now: datetime) -> History:
+        last = dict(self.base.last_disruption)
+        since = now.timestamp() - 86400
+        count = self.base.disrupted_last_24h
+        for intent, state in self.rows.values():
+            if state == "failed":
+                continue
+            at = datetime.fromtimestamp(intent.at, UTC)
+            if intent.workload not in last or at > last[intent.workload]:
+                last[intent.workload] = at
+            count += int(intent.at >= since)
+        return History(last_disruption=last, disrupted_last_24h=count)
+
+    def record_intent(self, intent: Intent) -> int:
+        key = next(self._ids)
+        self.rows[key] = (intent, "intent")
+        return key
+
+    def settle_disruption(self, intent_id: int, state: Settled, detail: str = "") -> None:
+        del detail
+        intent, _ = self.rows[intent_id]
+        self.rows[intent_id] = (intent, state)
+
+
+@dataclass
+class RunBudget:
+    recorder: DisruptionRecorder
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    ledger: Ledger = field(default_factory=Ledger)
+
+    @classmethod
+    def in_memory(cls, base: History | None = None) -> RunBudget:
+        return cls(MemoryRecorder(base or History()))
+
+    @property
+    def injected(self) -> bool:
+        """Has this run changed the cluster (disrupted a pod, or scaled)?"""
+        return self.ledger.total > 0 or bool(self.ledger.scaled_from)
+
+    def history(self, now: datetime) -> History:
+        """Cooldown and daily budget as of now; unreadable history means no chaos."""
+        try:
+            persisted = self.recorder.guard_history(now)
+        except Exception as exc:  # noqa: BLE001 - any recorder failure fails closed
+            raise Unrecorded(
+                f"the disruption history cannot be read ({exc}); nothing was disrupted"
+            ) from None
+        return merged_history(persisted, self.ledger)
+
+    def intent(
+        self,
+        run_id: str,
+        workload: WorkloadKey,
+        *,
+        pod: str,
+        uid: str,
+        method: str,
+        now: datetime,
+    ) -> int:
+        """Write the intent, then spend it; raises `Unrecorded` (nothing spent, nothing sent)."""
+        try:
+            intent_id = self.recorder.record_intent(
+                Intent(run_id, workload, pod, uid, method, now.timestamp())
+            )
+        except Exception as exc:  # noqa: BLE001 - any recorder failure fails closed
+            raise Unrecorded(
+                f"the intent to {method} {workload[0]}/{pod} could not be recorded ({exc}); "
+                "nothing was disrupted"
+            ) from None
+        self.ledger.spend(workload, now, uid)
+        return intent_id
+
+    def settle(
+        self,
+        intent_id: int,
+        workload: WorkloadKey,
+        uid: str,
+        state: Settled,
+        detail: str = "",
+    ) -> str:
+        """Complete an intent; '' or why it could not be written (the intent row then stays and
+        keeps counting, which is the safe side)."""
+        if state == "failed":
+            self.ledger.give_back(workload, uid)
+        try:
+            self.recorder.settle_disruption(intent_id, state, detail)
+        except Exception as exc:  # noqa: BLE001 - the intent row keeps counting
+            return f"disruption {intent_id} not settled as {state}: {exc}"
+        return ""

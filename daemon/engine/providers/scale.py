@@ -1,0 +1,273 @@
+"""`chaosk8s.deployment.actions.scale_deployment`, guarded (I3).
+
+Scaling a Deployment down by N removes N of its pods: it is planned exactly as disrupting N
+pods of that Deployment (protected namespaces, opt-in, max pods and max percent for the whole
+run, min ready, PDBs, cooldown, daily budget, dry run), each of the N recorded as an intent
+before the scale is sent. Scaling up disrupts nothing but is bounded: at most
+max(2 x current, current + SCALE_UP_STEP) replicas, or back to what this run scaled it down
+from. Both directions are refused where chaos may never go.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from daemon.engine.budget import Settled
+from daemon.engine.context import RunContext
+from daemon.engine.errors import ActivityFailed
+from daemon.engine.providers.k8s import Refused, build_world, journal_plan
+from daemon.kube.client import Kube
+from daemon.kube.errors import KubeError, NotFound
+from daemon.labels import to_string
+from daemon.safety.budget import admit
+from daemon.safety.guard import (
+    Decision,
+    Limits,
+    Plan,
+    Refusal,
+    Request,
+    WorkloadKey,
+    plan,
+    workload_exclusion,
+)
+from daemon.safety.limits import effective_limits
+
+SCALE_UP_FACTOR = 2
+SCALE_UP_STEP = 5
+
+
+def scale_up_ceiling(current: int, scaled_from: int = 0) -> int:
+    """The most replicas a scale-up may ask for (documented in the README)."""
+    return max(SCALE_UP_FACTOR * current, current + SCALE_UP_STEP, scaled_from)
+
+
+def _replicas(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str | float):
+        raise ActivityFailed(f"replicas: {value!r} is not a number of replicas")
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ActivityFailed(f"replicas: {value!r} is not a number of replicas") from None
+    if number < 0 or number != float(value):
+        raise ActivityFailed(f"replicas: {value!r} must be a whole number >= 0")
+    return number
+
+
+def scale_deployment(ctx: RunContext, name: str, replicas: Any, ns: str = "default") -> None:
+    """chaosk8s's signature; everything goes through the guard (the registry test checks)."""
+    guarded_scale(ctx, ns, name, _replicas(replicas))
+
+
+def guarded_scale(ctx: RunContext, ns: str, name: str, wanted: int) -> None:
+    """Plan and act under the run budget's lock: refuse, scale up within bounds, or scale
+    down as a disruption of that many pods."""
+    kube = ctx.require_kube()
+    with ctx.budget.lock:
+        try:
+            deployment = kube.get("deployments", ns, name)
+        except NotFound:
+            raise ActivityFailed(f"Deployment {ns}/{name} was not found") from None
+        except KubeError as exc:
+            raise ActivityFailed(f"could not read Deployment {ns}/{name}: {exc.message}") from None
+        current = int((deployment.get("spec") or {}).get("replicas", 1))
+        key: WorkloadKey = (ns, "Deployment", name)
+        limits = effective_limits(
+            ctx.settings.safety, ctx.aftershock.blast_radius, ctx.settings.kube.namespace
+        )
+        namespace_labels = _namespace_labels(ctx, kube, ns)
+        request = {"mode": "scale", "value": wanted, "order": "", "method": "scale"}
+        excluded = workload_exclusion(
+            ns, {}, deployment["metadata"].get("labels") or {}, namespace_labels, limits
+        )
+        if excluded is not None:
+            _refuse(ctx, request, key, *excluded)
+        if wanted >= current:
+            _scale_up(ctx, kube, key, current, wanted, request)
+            return
+        _scale_down(ctx, kube, key, current, wanted, request, limits)
+
+
+def _namespace_labels(ctx: RunContext, kube: Kube, ns: str) -> dict[str, str]:
+    if not ctx.settings.kube.cluster_scope:
+        return {}
+    try:
+        return dict(kube.get("namespaces", None, ns)["metadata"].get("labels") or {})
+    except KubeError:
+        return {}
+
+
+def _refuse(
+    ctx: RunContext, request: dict[str, Any], key: WorkloadKey, rule: str, detail: str
+) -> None:
+    subject = "/".join(key)
+    decisions = [Decision(subject, rule, "refused", detail)]
+    journal_plan(ctx, request, Refusal(rule, detail, decisions, [subject]))
+    raise Refused(rule, detail)
+
+
+def _scale_up(
+    ctx: RunContext,
+    kube: Kube,
+    key: WorkloadKey,
+    current: int,
+    wanted: int,
+    request: dict[str, Any],
+) -> None:
+    subject = "/".join(key)
+    ceiling = scale_up_ceiling(current, ctx.budget.ledger.scaled_from.get(key, 0))
+    if wanted > ceiling:
+        _refuse(
+            ctx,
+            request,
+            key,
+            "scale_up_bound",
+            f"{subject} has {current} replicas; scaling up to {wanted} is over the bound "
+            f"of {ceiling} (max of 2 x current, current + {SCALE_UP_STEP})",
+        )
+    detail = f"{subject}: {current} -> {wanted} replicas"
+    journal_plan(
+        ctx,
+        request,
+        Plan([], [Decision(subject, "scale_up", "kept", detail)], [subject], [subject]),
+    )
+    if ctx.dry_run or wanted == current:
+        if ctx.dry_run:
+            ctx.append("dry_run_actions", f"scale deployment {key[0]}/{key[2]} to {wanted}")
+        return
+    _send(ctx, kube, key, current, wanted, intents=[])
+
+
+def _scale_down(
+    ctx: RunContext,
+    kube: Kube,
+    key: WorkloadKey,
+    current: int,
+    wanted: int,
+    request: dict[str, Any],
+    limits: Limits,
+) -> None:
+    ns, _, name = key
+    count = current - wanted
+    try:
+        deployment = kube.get("deployments", ns, name)
+        selector = (deployment.get("spec") or {}).get("selector") or {}
+        pods = kube.list("pods", ns, label_selector=to_string(selector))[0]
+        workload_of, workloads, namespace_labels, budgets = build_world(
+            kube, pods, read_namespaces=ctx.settings.kube.cluster_scope
+        )
+    except KubeError as exc:
+        raise ActivityFailed(
+            f"could not read the cluster to plan the scale: {exc.message}"
+        ) from None
+    pods = [p for p in pods if workload_of.get(f"{ns}/{p['metadata']['name']}") == key]
+    now = ctx.now()
+    history = ctx.budget.history(now)
+    ledger = ctx.budget.ledger
+    result = plan(
+        pods,
+        Request("fixed", count, "alphabetic"),
+        workload_of=workload_of,
+        workloads=workloads,
+        namespace_labels=namespace_labels,
+        budgets=budgets,
+        limits=limits,
+        history=history,
+        now=now,
+        rng=ctx.rng,
+        spent=dict(ledger.per_workload),
+        spent_total=ledger.total,
+    )
+    if isinstance(result, Plan) and len(result.targets) < count and limits.on_limit == "refuse":
+        detail = (
+            f"scaling {ns}/{name} down by {count} needs {count} pods; {len(result.targets)} allowed"
+        )
+        result = Refusal("max_pods", detail, result.decisions, result.candidates)
+    journal_plan(ctx, request, result)
+    if not isinstance(result, Plan):
+        raise Refused(result.reason, f"scale {ns}/{name} {current} -> {wanted}: {result.detail}")
+    allowed = len(result.targets)
+    wanted = current - allowed
+    workload = workloads[key]
+    verdict = admit(
+        ledger,
+        key,
+        desired=workload.desired,
+        ready_now=workload.ready,
+        limits=limits,
+        disrupted_last_24h=history.disrupted_last_24h,
+        count=allowed,
+    )
+    if verdict is not None:
+        _refuse(ctx, request, key, *verdict)
+    if ctx.dry_run:
+        ctx.append("dry_run_actions", f"scale deployment {ns}/{name} to {wanted}")
+        return
+    intents = [
+        ctx.budget.intent(
+            ctx.run_id,
+            key,
+            pod=target.pod["metadata"]["name"],
+            uid=str(target.pod["metadata"].get("uid", "")),
+            method="scale",
+            now=now,
+        )
+        for target in result.targets
+    ]
+    _send(ctx, kube, key, current, wanted, intents=list(zip(intents, result.targets, strict=True)))
+
+
+def _send(
+    ctx: RunContext,
+    kube: Kube,
+    key: WorkloadKey,
+    current: int,
+    wanted: int,
+    *,
+    intents: list[tuple[int, Any]],
+) -> None:
+    """Send the scale, read it back when the answer is unclear, settle the intents."""
+    ns, _, name = key
+    state: Settled = "done"
+    error = ""
+    try:
+        kube.scale_deployment(ns, name, wanted)
+    except KubeError as exc:
+        error = exc.message
+        try:
+            now_replicas = int(
+                (kube.get("deployments", ns, name).get("spec") or {}).get("replicas", -1)
+            )
+            state = "done" if now_replicas == wanted else "failed"
+        except KubeError:
+            state = "uncertain"
+    for intent_id, target in intents:
+        problem = ctx.budget.settle(
+            intent_id,
+            key,
+            str(target.pod["metadata"].get("uid", "")),
+            state,
+            error,
+        )
+        if problem:
+            ctx.append("errors", problem)
+    if state != "failed":
+        ctx.budget.ledger.scaled_from.setdefault(key, current)
+        for _, target in intents:
+            ctx.append(
+                "disrupted",
+                {
+                    "pod": target.name,
+                    "workload": "/".join(key),
+                    "method": "scale",
+                    "at": ctx.now().timestamp(),
+                    "state": state,
+                    "scale": [current, wanted],
+                },
+            )
+    if state == "failed":
+        raise ActivityFailed(f"scale {ns}/{name} to {wanted}: {error}")
+    if state == "uncertain":
+        raise ActivityFailed(
+            f"scale {ns}/{name} to {wanted}: {error}; whether it was applied could not be "
+            "verified (counted against the budget)"
+        )

@@ -1,0 +1,137 @@
+"""Issue 12, finding 2: `scale_deployment` goes through the guard and the run's budget.
+A scale-down by N is N pods of that Deployment disrupted; a scale-up is bounded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.conftest import shop
+from tests.integration.engine_helpers import run_experiment
+
+
+def cluster() -> dict[str, Any]:
+    spec = shop()
+    spec["namespaces"][0]["workloads"].append(
+        {"name": "web4", "replicas": 4, "labels": {"app": "web4"}, "grace_period": 1}
+    )
+    spec["namespaces"] += [
+        {
+            "name": "kube-system",
+            "workloads": [{"name": "coredns", "replicas": 2, "labels": {"k8s-app": "kube-dns"}}],
+        },
+        {"name": "other", "workloads": [{"name": "api", "replicas": 2, "labels": {"app": "api"}}]},
+    ]
+    return spec
+
+
+def scale(name: str, replicas: Any, ns: str = "shop") -> dict[str, Any]:
+    return {
+        "type": "action",
+        "name": f"scale-{name}",
+        "provider": {
+            "type": "python",
+            "module": "chaosk8s.deployment.actions",
+            "func": "scale_deployment",
+            "arguments": {"name": name, "replicas": replicas, "ns": ns},
+        },
+    }
+
+
+def experiment(*method: dict[str, Any]) -> dict[str, Any]:
+    return {"title": "scale", "description": "d", "method": list(method), "rollbacks": []}
+
+
+def replicas(sim, name: str, ns: str) -> int:
+    return int(sim.apps.read_namespaced_deployment(name, ns).spec.replicas)
+
+
+def started(make_sim):
+    sim = make_sim(cluster())
+    for namespace in ("shop", "kube-system", "other"):
+        sim.ready(namespace)
+    return sim
+
+
+def test_scaling_coredns_to_zero_is_refused(make_sim) -> None:
+    sim = started(make_sim)
+    result = run_experiment(sim, experiment(scale("coredns", 0, "kube-system")))
+    assert (result.outcome, result.reason) == ("refused", "protected_namespace")
+    assert replicas(sim, "coredns", "kube-system") == 2
+    result = run_experiment(sim, experiment(scale("coredns", 4, "kube-system")))
+    assert (result.outcome, result.reason) == ("refused", "protected_namespace")
+    assert replicas(sim, "coredns", "kube-system") == 2
+
+
+def test_a_deployment_not_opted_in_is_not_scaled(make_sim) -> None:
+    sim = started(make_sim)
+    result = run_experiment(
+        sim, experiment(scale("api", 0, "other")), safety={"require_opt_in": True}
+    )
+    assert (result.outcome, result.reason) == ("refused", "opt_in")
+    assert replicas(sim, "api", "other") == 2
+
+
+def test_scale_down_over_the_limits_is_refused(make_sim) -> None:
+    sim = started(make_sim)
+    result = run_experiment(
+        sim,
+        experiment(scale("web4", 0)),
+        aftershock={"blast_radius": {"max_percent": 50, "max_pods": 4}},
+    )
+    assert (result.outcome, result.reason) == ("refused", "max_percent")
+    assert replicas(sim, "web4", "shop") == 4
+    result = run_experiment(
+        sim, experiment(scale("web4", 1)), aftershock={"blast_radius": {"min_ready_replicas": 2}}
+    )
+    assert result.outcome == "refused"
+    assert replicas(sim, "web4", "shop") == 4
+    assert sim.timeline() == []
+
+
+def test_scale_down_and_kills_share_the_run_budget(make_sim) -> None:
+    sim = started(make_sim)
+    kill = {
+        "type": "action",
+        "name": "kill",
+        "provider": {
+            "type": "python",
+            "module": "aftershock.pods",
+            "func": "kill",
+            "arguments": {"ns": "shop", "label_selector": "app=web4", "mode": "one"},
+        },
+    }
+    result = run_experiment(
+        sim, experiment(kill, scale("web4", 2)), aftershock={"blast_radius": {"max_pods": 2}}
+    )
+    assert len(sim.timeline()) == 1
+    assert replicas(sim, "web4", "shop") == 4  # 1 killed + 2 scaled down is over max_pods 2
+    assert (result.outcome, result.reason) == ("aborted", "budget_exhausted")
+
+
+def test_scale_within_limits_is_planned_recorded_and_applied(make_sim) -> None:
+    sim = started(make_sim)
+    result = run_experiment(
+        sim, experiment(scale("web4", 3)), aftershock={"blast_radius": {"max_pods": 1}}
+    )
+    assert result.outcome == "passed", result.journal["aftershock"]
+    assert replicas(sim, "web4", "shop") == 3
+    record = result.journal["aftershock"]
+    assert [d["method"] for d in record["disrupted"]] == ["scale"]
+    assert record["plans"][0]["request"]["method"] == "scale"
+
+
+def test_scale_up_is_bounded(make_sim) -> None:
+    sim = started(make_sim)
+    result = run_experiment(sim, experiment(scale("web4", 1000)))
+    assert (result.outcome, result.reason) == ("refused", "scale_up_bound")
+    assert replicas(sim, "web4", "shop") == 4
+    result = run_experiment(sim, experiment(scale("web4", 8)))
+    assert result.outcome == "passed"
+    assert replicas(sim, "web4", "shop") == 8
+
+
+def test_dry_run_scales_nothing(make_sim) -> None:
+    sim = started(make_sim)
+    result = run_experiment(sim, experiment(scale("web4", 3)), dry_run=True)
+    assert result.outcome == "passed"
+    assert replicas(sim, "web4", "shop") == 4

@@ -1,0 +1,94 @@
+"""Issue 12, finding 3 (I5): halt, stop and signals are checked right before every
+activity's provider call, after its pauses; the run says why it stopped."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from daemon.catalog.extension import AftershockSettings
+from daemon.engine.context import RunContext
+from daemon.engine.runner import Runner
+from daemon.kube.client import Connection, Kube
+from tests.integration.engine_helpers import run_experiment, settings
+
+KILL = {
+    "type": "action",
+    "name": "kill-webapp",
+    "provider": {
+        "type": "python",
+        "module": "aftershock.pods",
+        "func": "kill",
+        "arguments": {"ns": "shop", "label_selector": "app=webapp", "mode": "one"},
+    },
+}
+
+
+def experiment(before: float) -> dict:
+    return {
+        "title": "halt",
+        "description": "d",
+        "method": [{**KILL, "pauses": {"before": before}}],
+        "rollbacks": [],
+    }
+
+
+@pytest.mark.parametrize("before", [0.3, 1.5])
+def test_halt_during_pauses_before_means_the_provider_is_never_called(sim, before) -> None:
+    started = time.monotonic()
+
+    def halted() -> str | None:  # flips while the activity is in its pause
+        return "halted through the API" if time.monotonic() - started > 0.15 else None
+
+    result = run_experiment(sim, experiment(before), halted=halted)
+    assert sim.timeline() == []
+    assert (result.outcome, result.reason) == ("aborted", "halted")
+    (record,) = result.journal["run"]
+    assert record["aftershock_skipped"] == "halted"
+
+
+def test_a_signal_during_pauses_before_means_the_provider_is_never_called(sim) -> None:
+    kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
+    ctx = RunContext(
+        experiment_id="t",
+        run_id="t-run",
+        settings=settings(),
+        aftershock=AftershockSettings(),
+        kube=kube,
+        seed=1,
+        dry_run=False,
+        environ={},
+    )
+    timer = threading.Timer(0.2, ctx.request_stop, args=("shutdown", "SIGINT"))
+    timer.start()
+    try:
+        result = Runner(ctx, experiment(2.0)).run()
+    finally:
+        timer.cancel()
+        kube.close()
+    assert sim.timeline() == []
+    assert (result.outcome, result.reason) == ("aborted", "shutdown")
+
+
+def test_a_closed_gate_is_checked_before_the_provider(sim) -> None:
+    kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
+    started = time.monotonic()
+    ctx = RunContext(
+        experiment_id="t",
+        run_id="t-run",
+        settings=settings(),
+        aftershock=AftershockSettings(),
+        kube=kube,
+        seed=1,
+        dry_run=False,
+        environ={},
+        gate=lambda: "leadership_lost" if time.monotonic() - started > 0.1 else None,
+    )
+    try:
+        result = Runner(ctx, experiment(0.3)).run()
+    finally:
+        kube.close()
+    assert sim.timeline() == []
+    assert (result.outcome, result.reason) == ("aborted", "leadership_lost")
