@@ -93,9 +93,11 @@ def test_a_workload_disrupted_earlier_in_the_run_is_in_cooldown(make_sim) -> Non
     assert result.journal["aftershock"]["refusal"]["reason"] == "cooldown"
 
 
-def test_a_kill_as_continuous_probe_counts_and_is_not_refused(make_sim) -> None:
+def test_a_kill_as_continuous_probe_never_runs(make_sim) -> None:
     """Finding 1: a kill as a `continuously` steady-state probe killed 4 pods and the run
-    said `refused` (no chaos)."""
+    said `refused` (no chaos). Probes are read-only (I2): even past validation, the engine
+    refuses a mutating provider as a probe before calling it, so nothing is killed and the
+    run cannot claim a verdict."""
     sim = make_sim(four_replicas())
     sim.ready()
     probe = kill("probe-kill", mode="one", value=1)
@@ -121,8 +123,9 @@ def test_a_kill_as_continuous_probe_counts_and_is_not_refused(make_sim) -> None:
         },
         safety={"process_allowlist": ["true"]},
     )
-    assert len(sim.timeline()) == 1
-    assert result.outcome != "refused"
+    assert sim.timeline() == []
+    assert (result.outcome, result.reason) == ("failed", "invalid_configuration")
+    assert "read-only" in result.journal["aftershock"]["error"], result.journal["aftershock"]
 
 
 def test_intent_that_cannot_be_written_means_nothing_is_disrupted(make_sim, tmp_path) -> None:
