@@ -403,7 +403,17 @@ class Handler(BaseHTTPRequestHandler):
         with store.lock:
             list_rv = store.rv
             name = fields.name()
-            if name is not None and route.namespace:
+            exact = query.get("resourceVersionMatch") == "Exact"
+            if exact:
+                try:
+                    list_rv = int(query.get("resourceVersion") or "")
+                except ValueError:
+                    raise ApiError.bad_request(
+                        "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden "
+                        "unless resourceVersion is provided"
+                    ) from None
+                pool = store.snapshot(route.storage, route.namespace or None, list_rv)
+            elif name is not None and route.namespace:
                 candidate = store.get(route.storage, route.namespace, name)
                 pool = [candidate] if candidate is not None else []
             else:

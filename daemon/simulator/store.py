@@ -236,6 +236,37 @@ class Store:
         """In-process subscribers (controllers); called under the store lock, must be quick."""
         self._listeners.append(listener)
 
+    def snapshot(self, key: str, namespace: str | None, rv: int) -> list[Obj]:
+        """The objects as they were at `rv` (a list with resourceVersionMatch=Exact).
+
+        The kept history is undone newest first; 410 Expired when it no longer reaches `rv`.
+        """
+        with self.lock:
+            if rv < self._compacted.get(key, 0) or rv > self.rv:
+                raise ApiError.expired(
+                    f"Timeout: Too large resource version: {rv}, current: {self.rv}"
+                    if rv > self.rv
+                    else "The resourceVersion for the provided list is too old."
+                )
+            state = {
+                (o["metadata"].get("namespace") or "", o["metadata"]["name"]): o
+                for o in self.items(key, namespace)
+            }
+            for event in reversed(self._history.get(key, ())):
+                if event.rv <= rv:
+                    break
+                where = (
+                    event.obj["metadata"].get("namespace") or "",
+                    event.obj["metadata"]["name"],
+                )
+                if namespace is not None and where[0] != namespace:
+                    continue
+                if event.type == "ADDED":
+                    state.pop(where, None)
+                elif event.old is not None:
+                    state[where] = event.old
+            return [state[k] for k in sorted(state)]
+
     def oldest_replayable(self, key: str) -> int:
         return self._compacted.get(key, 0)
 
