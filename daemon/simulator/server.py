@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from daemon.labels import SelectorError, parse_selector
 from daemon.simulator import events as event_views
+from daemon.simulator import openapi, tables, validation
 from daemon.simulator import patch as patching
-from daemon.simulator import tables, validation
 from daemon.simulator.cluster import PODS, Cluster, UserInfo
 from daemon.simulator.cluster_file import Faults
 from daemon.simulator.defaults import apply_defaults
@@ -282,6 +282,8 @@ class Handler(BaseHTTPRequestHandler):
             return 200, self._text(200, "ok")
         if path == "/version":
             return 200, self._json(200, VERSION)
+        if path.startswith("/openapi/"):
+            return self._openapi(path)
         if path == "/api":
             host, port = self.server.server_address[:2]
             host = host.decode() if isinstance(host, bytes) else host
@@ -312,6 +314,48 @@ class Handler(BaseHTTPRequestHandler):
         if listing is not None:
             return 200, self._json(200, listing)
         raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+    def _openapi(self, path: str) -> tuple[int, int]:
+        accept = self.headers.get("Accept", "") or "*/*"
+        if "json" not in accept and "*/*" not in accept:
+            raise ApiError(
+                406,
+                "NotAcceptable",
+                "only the following media types are accepted: application/json",
+                {},
+            )
+        if path == "/openapi/v2":
+            return 200, self._json(200, openapi.v2())
+        if path == "/openapi/v3":
+            return 200, self._json(200, openapi.v3_root())
+        segments = [s for s in path.split("/") if s][2:]
+        text = None
+        if len(segments) == 2 and segments[0] == "api":
+            text = openapi.v3_document("", segments[1])
+        elif len(segments) == 3 and segments[0] == "apis":
+            text = openapi.v3_document(segments[1], segments[2])
+        if text is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        data = text.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "public, immutable")
+        self.end_headers()
+        self.wfile.write(data)
+        return 200, len(data)
+
+    def _strict(self, res: Resource, obj: Any, query: dict[str, str]) -> None:
+        """`fieldValidation=Strict` (kubectl's default): unknown fields are a 400."""
+        if query.get("fieldValidation") != "Strict":
+            return
+        unknown = openapi.unknown_fields(res, obj)
+        if unknown:
+            listed = ", ".join(f'unknown field "{field}"' for field in unknown)
+            raise ApiError.bad_request(
+                f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+                f"strict decoding error: {listed}"
+            )
 
     # ------------------------------------------------------------------ dispatch
 
@@ -674,6 +718,7 @@ class Handler(BaseHTTPRequestHandler):
         res = route.resource
         if route.name:
             raise ApiError.method_not_allowed()
+        self._strict(res, body, query)
         if res.storage == "events" and res.group and isinstance(body, dict):
             errors = validation.events_v1_errors(body)
             if errors:
@@ -719,6 +764,7 @@ class Handler(BaseHTTPRequestHandler):
                     else current
                 )
                 patched = patching.apply_patch(content_type, copy.deepcopy(base), body)
+                self._strict(res, patched, query)
                 # A patch is conditional only when it names a resourceVersion itself.
                 expect = (
                     ((body.get("metadata") or {}).get("resourceVersion"))
@@ -727,6 +773,7 @@ class Handler(BaseHTTPRequestHandler):
                 )
                 obj = self._prepare(route, patched)
             else:
+                self._strict(res, body, query)
                 obj = self._prepare(route, body)
                 expect = obj["metadata"].get("resourceVersion")
             if obj["metadata"].get("name") != route.name:

@@ -472,3 +472,152 @@ def test_exact_resource_version_list_is_the_past(make_sim) -> None:
     )
     assert code == 410
     assert status["reason"] == "Expired"
+
+
+# ------------------------------------------------------------------ 5. OpenAPI, self reviews
+
+
+def test_kubectl_apply_create_replace_with_validation_on(sim, tmp_path) -> None:
+    manifest = tmp_path / "cm.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags, namespace: shop}\n"
+        "data: {mode: blue}\n"
+    )
+    for verb, expected in (
+        ("apply", "configmap/flags created"),
+        ("apply", "configmap/flags unchanged"),
+        ("replace", "configmap/flags replaced"),
+    ):
+        result = kubectl(sim, verb, "-f", str(manifest))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == expected
+    typo = tmp_path / "pod.yaml"
+    typo.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: typo, namespace: shop}\n"
+        "spec:\n  containers: [{name: app, image: busybox, imagee: x}]\n"
+    )
+    refused = kubectl(sim, "create", "-f", str(typo))
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f'Error from server (BadRequest): error when creating "{typo}": Pod in version "v1" '
+        'cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].imagee"'
+    )
+    typo.write_text(typo.read_text().replace("imagee: x", "imagePullPolicy: Always"))
+    created = kubectl(sim, "create", "-f", str(typo))
+    assert created.returncode == 0, created.stderr
+    explained = kubectl(sim, "explain", "deployment.spec.strategy.type")
+    assert explained.returncode == 0, explained.stderr
+    assert "FIELD: type <string>" in explained.stdout
+
+
+def test_openapi_documents(sim) -> None:
+    def get(path: str, accept: str = "application/json") -> tuple[int, Any]:
+        request = urllib.request.Request(
+            sim.url + path,
+            headers={"Authorization": f"Bearer {sim.sim.token}", "Accept": accept},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    code, swagger = get("/openapi/v2")
+    assert code == 200
+    assert "io.k8s.api.core.v1.Pod" in swagger["definitions"]
+    assert (
+        get("/openapi/v2", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")[0] == 406
+    )
+    code, root = get("/openapi/v3")
+    assert code == 200
+    assert set(root["paths"]) >= {"api/v1", "apis/apps/v1", "apis/coordination.k8s.io/v1"}
+    code, apps = get(root["paths"]["apis/apps/v1"]["serverRelativeURL"])
+    assert code == 200
+    schemas = apps["components"]["schemas"]
+    assert schemas["io.k8s.api.apps.v1.Deployment"]["x-kubernetes-group-version-kind"] == [
+        {"group": "apps", "kind": "Deployment", "version": "v1"}
+    ]
+    assert get("/openapi/v3/apis/batch/v1")[0] == 404
+
+
+def test_kubectl_auth_can_i_and_whoami(sim, make_sim) -> None:
+    can = kubectl(sim, "auth", "can-i", "delete", "pods", "-n", "shop")
+    assert (can.returncode, can.stdout.strip()) == (0, "yes")  # the AlwaysAllow authorizer
+    who = kubectl(sim, "auth", "whoami", "-o", "json")
+    assert who.returncode == 0, who.stderr
+    # kubectl sends no token over plain HTTP, so it is anonymous here.
+    assert json.loads(who.stdout)["status"]["userInfo"]["username"] == "system:anonymous"
+
+    enforced = make_sim(
+        shop(
+            rbac={
+                "enforce": True,
+                "users": [{"name": "alice", "token": "alice-token", "groups": ["dev"]}],
+                "objects": [
+                    {
+                        "apiVersion": "rbac.authorization.k8s.io/v1",
+                        "kind": "Role",
+                        "metadata": {"name": "reader", "namespace": "shop"},
+                        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}],
+                    },
+                    {
+                        "apiVersion": "rbac.authorization.k8s.io/v1",
+                        "kind": "RoleBinding",
+                        "metadata": {"name": "dev-reader", "namespace": "shop"},
+                        "roleRef": {
+                            "apiGroup": "rbac.authorization.k8s.io",
+                            "kind": "Role",
+                            "name": "reader",
+                        },
+                        "subjects": [{"kind": "Group", "name": "dev"}],
+                    },
+                ],
+            }
+        )
+    )
+    configuration = client.Configuration()
+    configuration.host = enforced.url
+    configuration.api_key = {"authorization": "Bearer alice-token"}
+    alice = client.ApiClient(configuration)
+    authz = client.AuthorizationV1Api(alice)
+
+    def can_i(verb: str) -> bool:
+        review = authz.create_self_subject_access_review(
+            {
+                "spec": {
+                    "resourceAttributes": {"verb": verb, "resource": "pods", "namespace": "shop"}
+                }
+            }
+        )
+        return bool(review.status.allowed)
+
+    assert can_i("list")
+    assert not can_i("delete")
+    me = client.AuthenticationV1Api(alice).create_self_subject_review({})
+    assert me.status.user_info.username == "alice"
+    assert "dev" in me.status.user_info.groups
+
+
+def test_kubectl_drain_respects_dry_run_and_budgets(sim) -> None:
+    sim.ready()
+    node = next(p.spec.node_name for p in _pods(sim, "app=webapp") if p.spec.node_name)
+    dry = kubectl(sim, "drain", node, "--ignore-daemonsets", "--force", "--dry-run=server")
+    assert dry.returncode == 0, dry.stderr
+    assert "(server dry run)" in dry.stdout
+    assert not sim.core.read_node(node).spec.unschedulable
+    assert sim.timeline() == []
+    drained = kubectl(sim, "drain", node, "--ignore-daemonsets", "--force", "--timeout=30s")
+    assert drained.returncode == 0, drained.stderr
+    assert sim.core.read_node(node).spec.unschedulable
+    left = sim.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+    assert all((p.metadata.owner_references or [{}])[0].kind == "DaemonSet" for p in left), [
+        p.metadata.name for p in left
+    ]
+    assert {d["method"] for d in sim.timeline()} == {"evict"}
+
+
+def test_served_schemas_are_the_published_ones() -> None:
+    """openapi_schemas.json is what `python -m daemon.simulator.openapi` extracts today."""
+    from daemon.simulator import openapi
+
+    assert openapi.SCHEMAS.read_text().strip() == openapi.regenerate()
