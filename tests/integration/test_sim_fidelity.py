@@ -621,3 +621,11 @@ def test_served_schemas_are_the_published_ones() -> None:
     from daemon.simulator import openapi
 
     assert openapi.SCHEMAS.read_text().strip() == openapi.regenerate()
+
+
+def test_kubectl_prints_events_k8s_io_events(sim) -> None:
+    sim.ready()
+    printed = kubectl(sim, "get", "events.v1.events.k8s.io", "-n", "shop")
+    assert printed.returncode == 0, printed.stderr
+    rows = printed.stdout.strip().splitlines()[1:]
+    assert any("pod/db-0" in row and "Started container" in row for row in rows), rows
