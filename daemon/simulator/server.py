@@ -753,11 +753,8 @@ class Handler(BaseHTTPRequestHandler):
             if route.verb == "patch":
                 content_type = self.headers.get("Content-Type", "")
                 if content_type.startswith(patching.APPLY):
-                    raise ApiError(
-                        415,
-                        "UnsupportedMediaType",
-                        "server-side apply is not supported by the simulated cluster",
-                    )
+                    # What a server without server-side apply answers: kubectl then says so.
+                    raise ApiError.unsupported_media_type(patching.APPLY)
                 base = (
                     event_views.to_events_v1(current)
                     if res.storage == "events" and res.group

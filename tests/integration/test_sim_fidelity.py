@@ -629,3 +629,16 @@ def test_kubectl_prints_events_k8s_io_events(sim) -> None:
     assert printed.returncode == 0, printed.stderr
     rows = printed.stdout.strip().splitlines()[1:]
     assert any("pod/db-0" in row and "Started container" in row for row in rows), rows
+
+
+def test_server_side_apply_is_refused_like_a_server_without_it(sim, tmp_path) -> None:
+    manifest = tmp_path / "cm.yaml"
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa, namespace: shop}\n")
+    assert kubectl(sim, "create", "-f", str(manifest)).returncode == 0
+    applied = kubectl(sim, "apply", "--server-side", "-f", str(manifest))
+    assert applied.returncode == 1
+    assert (
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, "
+        "application/strategic-merge-patch+json"
+    ) in applied.stderr
