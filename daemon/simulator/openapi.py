@@ -257,6 +257,94 @@ def _walk(
             _walk(defs, schema["items"], item, f"{path}[{index}]", out)
 
 
+# ------------------------------------------------------------------ decoding types
+
+
+def type_error(resource: Resource, obj: Any) -> str | None:
+    """Go's JSON decoding error for the first value of the wrong type in `obj`, or None.
+
+    The API server decodes into Go structs before anything else, so a number where a
+    string belongs is a 400 naming the struct field (`Container.spec.containers.name`).
+    """
+    name = definition_for(resource)
+    if name is None:
+        return None
+    return _types(_schemas()["definitions"], {"$ref": _REF_V2 + name}, obj, [], name)
+
+
+def _go_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _go_type(defs: dict[str, Any], schema: dict[str, Any], ref: str) -> str:
+    if "$ref" in schema:
+        ref = schema["$ref"][len(_REF_V2) :]
+        schema = defs.get(ref, {})
+    kind = schema.get("type")
+    if kind == "string":
+        return "string"
+    if kind == "integer":
+        return str(schema.get("format") or "int64")
+    if kind == "number":
+        return "float64"
+    if kind == "boolean":
+        return "bool"
+    if kind == "array":
+        return "[]" + _go_type(defs, schema.get("items") or {}, ref)
+    if isinstance(schema.get("additionalProperties"), dict) and "properties" not in schema:
+        return "map[string]" + _go_type(defs, schema["additionalProperties"], ref)
+    return ".".join(ref.rsplit(".", 2)[-2:])
+
+
+def _types(
+    defs: dict[str, Any], schema: dict[str, Any], value: Any, path: list[str], struct: str
+) -> str | None:
+    expected = _go_type(defs, schema, struct)
+    owner = struct.rsplit(".", 1)[-1]  # the struct holding this field, as Go names it
+    while "$ref" in schema:
+        struct = schema["$ref"][len(_REF_V2) :]
+        schema = defs.get(struct, {})
+    if value is None or schema.get("x-kubernetes-int-or-string") or not schema.get("type"):
+        return None
+    kind = schema["type"]
+    ok = {
+        "string": isinstance(value, str),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "array": isinstance(value, list),
+        "object": isinstance(value, dict),
+    }.get(kind, True)
+    if not ok:
+        field = ".".join(path)
+        where = f"Go struct field {owner}.{field}" if field else "Go value"
+        return f"json: cannot unmarshal {_go_value(value)} into {where} of type {expected}"
+    if kind == "array":
+        for item in value:
+            found = _types(defs, schema.get("items") or {}, item, path, struct)
+            if found:
+                return found
+    elif kind == "object":
+        properties = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            if key in properties:
+                found = _types(defs, properties[key], item, [*path, key], struct)
+            elif isinstance(extra, dict):
+                found = _types(defs, extra, item, path, struct)
+            else:
+                found = None
+            if found:
+                return found
+    return None
+
+
 if __name__ == "__main__":
     SCHEMAS.write_text(regenerate() + "\n")
     sys.stdout.write(f"wrote {SCHEMAS} ({SCHEMAS.stat().st_size} bytes)\n")

@@ -345,16 +345,19 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         return 200, len(data)
 
-    def _strict(self, res: Resource, obj: Any, query: dict[str, str]) -> None:
-        """`fieldValidation=Strict` (kubectl's default): unknown fields are a 400."""
-        if query.get("fieldValidation") != "Strict":
-            return
-        unknown = openapi.unknown_fields(res, obj)
-        if unknown:
-            listed = ", ".join(f'unknown field "{field}"' for field in unknown)
+    def _decode(self, res: Resource, obj: Any, query: dict[str, str]) -> None:
+        """Decoding as into Go structs: a value of the wrong type is a 400, and with
+        `fieldValidation=Strict` (kubectl's default) so is an unknown field."""
+        problem = openapi.type_error(res, obj)
+        if problem is None and query.get("fieldValidation") == "Strict":
+            unknown = openapi.unknown_fields(res, obj)
+            if unknown:
+                listed = ", ".join(f'unknown field "{field}"' for field in unknown)
+                problem = f"strict decoding error: {listed}"
+        if problem is not None:
             raise ApiError.bad_request(
                 f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
-                f"strict decoding error: {listed}"
+                f"{problem}"
             )
 
     # ------------------------------------------------------------------ dispatch
@@ -718,7 +721,7 @@ class Handler(BaseHTTPRequestHandler):
         res = route.resource
         if route.name:
             raise ApiError.method_not_allowed()
-        self._strict(res, body, query)
+        self._decode(res, body, query)
         if res.storage == "events" and res.group and isinstance(body, dict):
             errors = validation.events_v1_errors(body)
             if errors:
@@ -761,7 +764,7 @@ class Handler(BaseHTTPRequestHandler):
                     else current
                 )
                 patched = patching.apply_patch(content_type, copy.deepcopy(base), body)
-                self._strict(res, patched, query)
+                self._decode(res, patched, query)
                 # A patch is conditional only when it names a resourceVersion itself.
                 expect = (
                     ((body.get("metadata") or {}).get("resourceVersion"))
@@ -770,7 +773,7 @@ class Handler(BaseHTTPRequestHandler):
                 )
                 obj = self._prepare(route, patched)
             else:
-                self._strict(res, body, query)
+                self._decode(res, body, query)
                 obj = self._prepare(route, body)
                 expect = obj["metadata"].get("resourceVersion")
             if obj["metadata"].get("name") != route.name:

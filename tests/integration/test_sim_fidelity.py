@@ -215,6 +215,16 @@ spec:
         'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal '
         "number into Go struct field ConfigMap.data of type string"
     )
+    wrong_type = _create(
+        sim,
+        tmp_path,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: typed, namespace: shop}\n"
+        "spec: {containers: [{name: 123, image: busybox}]}\n",
+    )
+    assert wrong_type.endswith(
+        'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal number into '
+        "Go struct field Container.spec.containers.name of type string"
+    )
     lease = _create(
         sim,
         tmp_path,
