@@ -248,6 +248,31 @@ spec:
     for field in ("eventTime", "reportingController", "reportingInstance", "action", "reason"):
         assert f"{field}: Required value" in new_event
 
+    with pytest.raises(ApiException) as caught:
+        sim.apps.create_namespaced_deployment(
+            "shop",
+            {
+                "metadata": {"name": "mismatch"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "a"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "b"}},
+                        "spec": {"containers": [{"name": "app", "image": "x"}]},
+                    },
+                },
+            },
+        )
+    status = json.loads(caught.value.body)
+    assert (caught.value.status, status["details"]["kind"], status["details"]["group"]) == (
+        422,
+        "Deployment",
+        "apps",
+    )
+    assert status["message"].startswith(
+        'Deployment.apps "mismatch" is invalid: spec.template.metadata.labels: Invalid value'
+    )
+    assert status["details"]["causes"][0]["field"] == "spec.template.metadata.labels"
+
     # Nothing was stored, so typed lists of the official client still decode.
     sim.core.list_config_map_for_all_namespaces()
     sim.coordination.list_lease_for_all_namespaces()
