@@ -540,6 +540,22 @@ def test_kubectl_apply_create_replace_with_validation_on(sim, tmp_path) -> None:
     typo.write_text(typo.read_text().replace("imagee: x", "imagePullPolicy: Always"))
     created = kubectl(sim, "create", "-f", str(typo))
     assert created.returncode == 0, created.stderr
+    deployment = tmp_path / "deploy.yaml"
+    deployment.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: shop}\n"
+        "spec:\n  replicas: 1\n  selector: {matchLabels: {app: api}}\n  template:\n"
+        "    metadata: {labels: {app: api}}\n"
+        "    spec: {containers: [{name: api, image: api:1, ports: [{containerPort: 80}]}]}\n"
+    )
+    assert kubectl(sim, "apply", "-f", str(deployment)).returncode == 0
+    deployment.write_text(
+        deployment.read_text().replace("replicas: 1", "replicas: 2").replace("api:1", "api:2")
+    )
+    configured = kubectl(sim, "apply", "-f", str(deployment))
+    assert configured.stdout.strip() == "deployment.apps/api configured", configured.stderr
+    live = sim.apps.read_namespaced_deployment("api", "shop")
+    assert live.spec.replicas == 2
+    assert [c.image for c in live.spec.template.spec.containers] == ["api:2"]
     explained = kubectl(sim, "explain", "deployment.spec.strategy.type")
     assert explained.returncode == 0, explained.stderr
     assert "FIELD: type <string>" in explained.stdout
