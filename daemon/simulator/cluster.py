@@ -1407,8 +1407,11 @@ def _set_annotation(key: str, value: str, obj: Obj) -> None:
 
 
 def _terminated(pod: Obj) -> None:
+    """The kubelet's last status of a deleted pod: containers exited 0 on SIGTERM, so the
+    pod is terminal (Succeeded, as kubelets since 1.27 report) and no longer Ready."""
     stamp = now_rfc3339()
     status = pod["status"]
+    status["phase"] = "Succeeded"
     for entry in status.get("containerStatuses") or []:
         started = ((entry.get("state") or {}).get("running") or {}).get("startedAt", stamp)
         entry["ready"] = False

@@ -102,7 +102,7 @@ def test_graceful_deletion_reports_not_ready_before_deleted(sim) -> None:
     pod = _pods(sim, "app=greeter")[0]
     name = pod.metadata.name
     seen: list[tuple[str, bool, str]] = []
-    started = threading.Event()
+    phases: list[str] = []
 
     def watch_pod() -> None:
         stream = watch.Watch()
@@ -117,9 +117,9 @@ def test_graceful_deletion_reports_not_ready_before_deleted(sim) -> None:
             ready = any(c.type == "Ready" and c.status == "True" for c in obj.status.conditions)
             state = obj.status.container_statuses[0].state
             seen.append((event["type"], ready, "terminated" if state.terminated else "other"))
+            phases.append(obj.status.phase)
             if event["type"] == "DELETED":
                 stream.stop()
-        started.set()
 
     thread = threading.Thread(target=watch_pod)
     thread.start()
@@ -130,6 +130,8 @@ def test_graceful_deletion_reports_not_ready_before_deleted(sim) -> None:
     assert ("MODIFIED", False, "terminated") in seen  # the kubelet's last status
     assert seen[-1][0] == "DELETED"
     assert seen.index(("MODIFIED", False, "terminated")) < len(seen) - 1
+    assert phases[0] == "Running"
+    assert phases[-1] == "Succeeded"  # terminal before removal, as kubelets since 1.27
 
     item = wait_for(
         lambda: next((d for d in sim.timeline() if d["pod"] == name and d["pod_removed_at"]), None),
