@@ -100,6 +100,9 @@ def main() -> None:
             control(base, "GET", "/sim/v1/settle?timeout=30")
             errors: list[float] = []
             first_errors: list[float] = []
+            not_ready: list[float] = []
+            removed: list[float] = []
+            early = 0
             for index in range(args.kills):
                 workload = f"w{index % len(DELAYS)}"
                 control(base, "DELETE", "/sim/v1/timeline")
@@ -122,6 +125,12 @@ def main() -> None:
                 errors.append(abs(recovery["recovery_seconds"] - expected))
                 first = truth["replacement_ready_at"] - truth["requested_at"]
                 first_errors.append(abs(recovery["first_replacement_ready_seconds"] - first))
+                # The killed pod is out of service from its NotReady (the kubelet's last status);
+                # a recovery must not end before that pod is gone.
+                not_ready.append(truth["pod_not_ready_at"] - truth["requested_at"])
+                removed.append(truth["pod_removed_at"] - truth["requested_at"])
+                if recovery["recovery_seconds"] < removed[-1]:
+                    early += 1
                 control(base, "GET", "/sim/v1/settle?timeout=30")
             kube.close()
         finally:
@@ -137,6 +146,11 @@ def main() -> None:
     print(
         f"first_replacement_ready_seconds error: median {statistics.median(first_ms):.1f} ms, "
         f"p99 {percentile(first_ms, 0.99):.1f} ms, max {max(first_ms):.1f} ms"
+    )
+    print(
+        f"killed pod NotReady after the request: median {statistics.median(not_ready) * 1000:.1f} ms, "
+        f"removed: median {statistics.median(removed) * 1000:.1f} ms; "
+        f"recoveries ending before the killed pod was gone: {early}"
     )
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.durations import format_duration
 from daemon.simulator.cluster_file import Namespace, Workload
+from daemon.simulator.defaults import apply_defaults
 from daemon.simulator.resources import BY_KIND
 from daemon.simulator.store import Obj
 
@@ -25,11 +26,28 @@ def populate(cluster: Cluster) -> None:
     for system in ("default", "kube-system", "kube-public", "kube-node-lease"):
         if system not in names:
             create_namespace(cluster, system, {})
+    create(cluster, KUBERNETES_SERVICE)
     for namespace in spec.namespaces:
         create_namespace(cluster, namespace.name, namespace.labels)
         populate_namespace(cluster, namespace)
     for obj in [*spec.rbac.objects, *spec.objects]:
         create(cluster, obj)
+
+
+# The API server's own Service, which every real cluster has in `default`.
+KUBERNETES_SERVICE: Obj = {
+    "kind": "Service",
+    "apiVersion": "v1",
+    "metadata": {
+        "name": "kubernetes",
+        "namespace": "default",
+        "labels": {"component": "apiserver", "provider": "kubernetes"},
+    },
+    "spec": {
+        "clusterIP": "10.96.0.1",
+        "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+    },
+}
 
 
 def create(cluster: Cluster, obj: Obj) -> Obj:
@@ -38,9 +56,8 @@ def create(cluster: Cluster, obj: Obj) -> Obj:
         raise ValueError(
             f"cluster file object of kind {obj.get('kind')!r} ({obj.get('apiVersion')}) is not served"
         )
-    return cluster.store.create(
-        resource.storage or resource.key, resource.group_resource, json.loads(json.dumps(obj))
-    )
+    fresh = apply_defaults(resource.kind, json.loads(json.dumps(obj)), cluster.allocate_cluster_ip)
+    return cluster.store.create(resource.storage or resource.key, resource.group_resource, fresh)
 
 
 def node_object(name: str, labels: dict[str, str], unschedulable: bool) -> Obj:

@@ -37,6 +37,8 @@ DEPLOY = "deployments.apps"
 STS = "statefulsets.apps"
 DS = "daemonsets.apps"
 PDB = "poddisruptionbudgets.policy"
+REVISION = "deployment.kubernetes.io/revision"
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 PDB_DISRUPTION_TIMEOUT = 120.0  # seconds a disrupted pod counts against its budget
 
@@ -142,6 +144,7 @@ class Cluster:
         self._tracked: set[str] = set()
         self._terminating: set[str] = set()
         self._ip_counter = itertools.count(2)
+        self._cluster_ips = itertools.count(10)  # 10.96.0.1 is the `kubernetes` Service
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.store.add_listener(self._on_event)
@@ -450,7 +453,10 @@ class Cluster:
                         "name": name,
                         "namespace": meta(deployment)["namespace"],
                         "labels": labels,
-                        "annotations": {"deployment.kubernetes.io/desired-replicas": str(desired)},
+                        "annotations": {
+                            "deployment.kubernetes.io/desired-replicas": str(desired),
+                            REVISION: str(_next_revision(owned_rs)),
+                        },
                         "ownerReferences": [
                             {
                                 "apiVersion": "apps/v1",
@@ -483,6 +489,11 @@ class Cluster:
                 "ScalingReplicaSet",
                 f"Scaled {direction} replica set {name} to {desired}",
                 component="deployment-controller",
+            )
+        revision = (meta(current).get("annotations") or {}).get(REVISION)
+        if revision and (meta(deployment).get("annotations") or {}).get(REVISION) != revision:
+            deployment = self._update(
+                DEPLOY, deployment, functools.partial(_set_annotation, REVISION, revision)
             )
         for old in owned_rs:
             if meta(old)["name"] != name and old["spec"].get("replicas", 0) != 0:
@@ -544,14 +555,7 @@ class Cluster:
             self._new_pod(template, meta(rs)["namespace"], rs) for _ in range(desired - len(active))
         )
         if len(active) > desired:
-            ranked = sorted(
-                active,
-                key=lambda p: (
-                    bool(p["spec"].get("nodeName")),
-                    pod_ready(p),
-                    meta(p)["creationTimestamp"],
-                ),
-            )
+            ranked = sorted(active, key=functools.partial(_deletion_rank, active))
             for pod in ranked[: len(active) - desired]:
                 self.delete_pod(pod, None)
                 active.remove(pod)
@@ -864,6 +868,10 @@ class Cluster:
         index = names.index(node) + 1 if node in names else 0
         return f"10.0.0.{index + 10}"
 
+    def allocate_cluster_ip(self) -> str:
+        n = next(self._cluster_ips)
+        return f"10.96.{(n // 250) % 250}.{n % 250}"
+
     def _pod_ip(self) -> str:
         n = next(self._ip_counter)
         return f"10.244.{(n // 250) % 250}.{n % 250 + 2}"
@@ -880,9 +888,17 @@ class Cluster:
         self.after(delay, lambda: self._finish_termination(namespace, name, uid))
 
     def _finish_termination(self, namespace: str, name: str, uid: str) -> None:
+        """The containers exited: the kubelet reports its last status, then removes the pod.
+
+        Like a real kubelet, the pod turns Ready/ContainersReady False with its containers
+        terminated before it disappears, so clients waiting for NotReady see it.
+        """
         pod = self.store.get(PODS, namespace, name)
-        if pod is not None and meta(pod)["uid"] == uid:
-            self.store.remove(PODS, namespace, name)
+        if pod is None or meta(pod)["uid"] != uid:
+            return
+        if pod.get("status", {}).get("containerStatuses"):
+            pod = self._update(PODS, pod, _terminated)
+        self.store.remove(PODS, namespace, name)
 
     # ------------------------------------------------------------------ deletion, eviction
 
@@ -930,6 +946,7 @@ class Cluster:
                 workload_kind=kind,
                 workload_name=name,
                 requested_at=requested,
+                pod_not_ready_at=None if pod_ready(pod) else requested,
             )
         return self.delete_pod(pod, grace)
 
@@ -1226,8 +1243,14 @@ class Cluster:
             self._tracked.discard(uid)
             self.logs.pop(uid, None)
             for item in self.timeline.by_pod_uid(uid):
+                if item.pod_not_ready_at is None:
+                    item.pod_not_ready_at = now  # removed at once (grace 0): never reported
                 if item.pod_removed_at is None:
                     item.pod_removed_at = now
+        elif event.old is not None and pod_ready(event.old) and not pod_ready(pod):
+            for item in self.timeline.by_pod_uid(uid):
+                if item.pod_not_ready_at is None:
+                    item.pod_not_ready_at = now
         elif event.type == "ADDED":
             kind, name = self.workload_of(pod)
             for item in self.timeline.open_for((meta(pod)["namespace"], kind, name)):
@@ -1319,6 +1342,8 @@ class Cluster:
 
     def user_for_token(self, token: str | None) -> UserInfo | None:
         if token is None:
+            if not self.spec.rbac.anonymous:
+                return None  # --anonymous-auth=false: 401
             return UserInfo("system:anonymous", ["system:unauthenticated"])
         return self.tokens.get(token)
 
@@ -1333,6 +1358,80 @@ class Cluster:
             ],
         )
         return token
+
+
+def _deletion_rank(siblings: list[Obj], pod: Obj) -> tuple[Any, ...]:
+    """The ReplicaSet controller's order for scale-down (controller.ActivePodsWithRanks).
+
+    First to go: unscheduled, then Pending before Running, not ready before ready, lower
+    pod-deletion-cost, more pods on the same node, ready for less time, more restarts,
+    newer.
+    """
+    status = pod.get("status") or {}
+    node = pod["spec"].get("nodeName")
+    ready_since = next(
+        (
+            _parse_time(c.get("lastTransitionTime", ""))
+            for c in status.get("conditions") or []
+            if c.get("type") == "Ready" and c.get("status") == "True"
+        ),
+        0.0,
+    )
+    try:
+        cost = int((meta(pod).get("annotations") or {}).get(DELETION_COST, "0"))
+    except ValueError:
+        cost = 0
+    return (
+        bool(node),
+        {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", ""), 0),
+        pod_ready(pod),
+        cost,
+        -sum(1 for p in siblings if node and p["spec"].get("nodeName") == node),
+        -ready_since,
+        -sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or []),
+        -_parse_time(meta(pod).get("creationTimestamp", "")),
+    )
+
+
+def _next_revision(replicasets: list[Obj]) -> int:
+    revisions = [
+        int(value)
+        for rs in replicasets
+        if str(value := (meta(rs).get("annotations") or {}).get(REVISION, "")).isdigit()
+    ]
+    return max(revisions, default=0) + 1
+
+
+def _set_annotation(key: str, value: str, obj: Obj) -> None:
+    obj["metadata"]["annotations"] = {**(obj["metadata"].get("annotations") or {}), key: value}
+
+
+def _terminated(pod: Obj) -> None:
+    """The kubelet's last status of a deleted pod: containers exited 0 on SIGTERM, so the
+    pod is terminal (Succeeded, as kubelets since 1.27 report) and no longer Ready."""
+    stamp = now_rfc3339()
+    status = pod["status"]
+    status["phase"] = "Succeeded"
+    for entry in status.get("containerStatuses") or []:
+        started = ((entry.get("state") or {}).get("running") or {}).get("startedAt", stamp)
+        entry["ready"] = False
+        entry["started"] = False
+        entry["state"] = {
+            "terminated": {
+                "exitCode": 0,
+                "reason": "Completed",
+                "startedAt": started,
+                "finishedAt": stamp,
+                "containerID": entry.get("containerID", ""),
+            }
+        }
+    names = ",".join(c.get("name", "") for c in status.get("containerStatuses") or [])
+    for item in status.get("conditions") or []:
+        if item.get("type") in ("Ready", "ContainersReady") and item.get("status") != "False":
+            item["status"] = "False"
+            item["reason"] = "ContainersNotReady"
+            item["message"] = f"containers with unready status: [{names}]"
+            item["lastTransitionTime"] = stamp
 
 
 def _set_owner_refs(refs: list[dict[str, Any]], obj: Obj) -> None:

@@ -105,6 +105,10 @@ class User(Strict):
 
 class Rbac(Strict):
     enforce: bool = False
+    # kube-apiserver's --anonymous-auth: tokenless requests are system:anonymous (then
+    # authorized like anyone else) or, when false, refused with 401. kubectl sends no
+    # token over plain HTTP, so it needs this true.
+    anonymous: bool = True
     users: list[User] = Field(default_factory=list)
     objects: list[dict[str, Any]] = Field(default_factory=list)
 

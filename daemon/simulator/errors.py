@@ -77,12 +77,27 @@ class ApiError(Exception):
 
     @classmethod
     def invalid(cls, group_resource: str, name: str, cause: str) -> ApiError:
-        kind, _, group = group_resource.partition(".")
+        """422 as the API server words it: `Deployment.apps "x" is invalid: field: why`."""
+        from daemon.simulator.resources import BY_KEY
+
+        plural, _, group = group_resource.partition(".")
+        resource = BY_KEY.get(group_resource)
+        kind = resource.kind if resource else plural.removesuffix("s").capitalize()
+        field, _, message = cause.partition(": ")
+        details: dict[str, Any] = {
+            "name": name,
+            "kind": kind,
+            "causes": [{"message": message, "field": field} if message else {"message": cause}],
+        }
+        if group:
+            details["group"] = group
         return cls(
             422,
             "Invalid",
-            f'{kind[:-1].capitalize() if kind.endswith("s") else kind} "{name}" is invalid: {cause}',
-            {"name": name, "group": group, "kind": kind, "causes": [{"message": cause}]},
+            f'{kind}.{group} "{name}" is invalid: {cause}'
+            if group
+            else f'{kind} "{name}" is invalid: {cause}',
+            details,
         )
 
     @classmethod

@@ -92,6 +92,8 @@ def parse_field_selector(text: str | None, storage_key: str, kind: str) -> Field
     requirements = []
     for raw in text.split(","):
         term = raw.strip()
+        if not term:
+            continue  # the real parser skips empty terms: `metadata.name=x,` is valid
         if "!=" in term:
             field, _, value = term.partition("!=")
             equal = False

@@ -40,13 +40,34 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
-    if isinstance(patch, list) and isinstance(target, list) and field in _MERGE_KEYS:
-        key = _MERGE_KEYS[field]
+# Where the same field name has another merge key (Kubernetes' patchMergeKey tags).
+_MERGE_KEYS_UNDER = {("spec", "ports"): "port", ("subsets", "ports"): ""}
+_CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+
+def _merge_key(parent: str, field: str) -> str:
+    if (parent, field) in _MERGE_KEYS_UNDER and parent not in _CONTAINER_LISTS:
+        return _MERGE_KEYS_UNDER[(parent, field)]
+    return _MERGE_KEYS.get(field, "")
+
+
+def _go_map(item: dict[str, Any]) -> str:
+    """How Go prints a map in the merge-key error (sorted keys)."""
+    return "map[" + " ".join(f"{k}:{item[k]}" for k in sorted(item)) + "]"
+
+
+def strategic_merge_patch(target: Any, patch: Any, field: str = "", parent: str = "") -> Any:
+    key = _merge_key(parent, field) if isinstance(patch, list) else ""
+    if key and isinstance(target, list):
         result = [copy.deepcopy(item) for item in target]
         for item in patch:
             if not isinstance(item, dict):
                 return copy.deepcopy(patch)
+            if key not in item:
+                # The real server's error, a plain error, hence 500 with no reason.
+                raise ApiError(
+                    500, "", f"map: {_go_map(item)} does not contain declared merge key: {key}"
+                )
             if item.get("$patch") == "delete":
                 result = [r for r in result if r.get(key) != item.get(key)]
                 continue
@@ -68,7 +89,7 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
         if value is None:
             merged.pop(key, None)
         else:
-            merged[key] = strategic_merge_patch(merged.get(key), value, key)
+            merged[key] = strategic_merge_patch(merged.get(key), value, key, field)
     return merged
 
 

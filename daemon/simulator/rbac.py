@@ -66,14 +66,22 @@ def authorize(store: Store, user: UserInfo, attrs: Attributes) -> tuple[bool, st
     """(allowed, reason). system:masters may do anything, as in a real cluster."""
     if "system:masters" in user.groups:
         return True, "system:masters"
+    if not attrs.resource_request and attrs.path in ("/version", "/healthz", "/readyz", "/livez"):
+        return True, "system:public-info-viewer"  # bound to everyone, anonymous included
     if (
-        not attrs.resource_request and attrs.path in ("/version", "/healthz", "/readyz", "/livez")
-    ) or (
         not attrs.resource_request
+        and "system:authenticated" in user.groups
         and (attrs.path.startswith("/api") or attrs.path.startswith("/openapi"))
         and attrs.verb == "get"
     ):
-        return True, "discovery"
+        return True, "system:discovery"  # authenticated users only, as since Kubernetes 1.14
+    if (
+        attrs.resource_request
+        and "system:authenticated" in user.groups
+        and attrs.verb == "create"
+        and _self_review(attrs)
+    ):
+        return True, "system:basic-user"
     bindings: list[tuple[dict[str, Any], str]] = [
         (b, "") for b in store.items("clusterrolebindings.rbac.authorization.k8s.io")
     ]
@@ -109,4 +117,12 @@ def forbidden_message(user: UserInfo, attrs: Attributes) -> str:
     return (
         f'{subject} is forbidden: User "{user.username}" cannot {attrs.verb} resource "{resource}" '
         f'in API group "{attrs.group}" {scope}'
+    )
+
+
+def _self_review(attrs: Attributes) -> bool:
+    return (attrs.group, attrs.resource) in (
+        ("authorization.k8s.io", "selfsubjectaccessreviews"),
+        ("authorization.k8s.io", "selfsubjectrulesreviews"),
+        ("authentication.k8s.io", "selfsubjectreviews"),
     )

@@ -22,6 +22,7 @@ class Resource:
     list_kind: str = ""
     categories: tuple[str, ...] = ()
     status: bool = field(default=False)
+    returns_deleted: bool = False  # DELETE answers the object, not a Status (Services)
 
     @property
     def api_version(self) -> str:
@@ -66,6 +67,7 @@ RESOURCES: tuple[Resource, ...] = (
         subresources=("status",),
         status=True,
         categories=("all",),
+        returns_deleted=True,
     ),
     R("", "v1", "endpoints", "Endpoints", True, ("ep",)),
     R("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",), subresources=("token",)),
@@ -135,6 +137,22 @@ RESOURCES: tuple[Resource, ...] = (
         "v1",
         "subjectaccessreviews",
         "SubjectAccessReview",
+        False,
+        verbs=("create",),
+    ),
+    R(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        False,
+        verbs=("create",),
+    ),
+    R(
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "SelfSubjectReview",
         False,
         verbs=("create",),
     ),

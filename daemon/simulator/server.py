@@ -19,10 +19,11 @@ from pydantic import ValidationError
 
 from daemon.labels import SelectorError, parse_selector
 from daemon.simulator import events as event_views
+from daemon.simulator import openapi, tables, validation
 from daemon.simulator import patch as patching
-from daemon.simulator import tables
 from daemon.simulator.cluster import PODS, Cluster, UserInfo
 from daemon.simulator.cluster_file import Faults
+from daemon.simulator.defaults import apply_defaults
 from daemon.simulator.errors import ApiError
 from daemon.simulator.faults import DropConnection, FaultState, Stats
 from daemon.simulator.fields import parse_field_selector
@@ -85,6 +86,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: SimServer
     server_version = "aftershock-sim"
+    _user: UserInfo
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ARG002 - stdlib signature; silence access logs
         return
@@ -130,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(latency)
             if error is not None:
                 raise error  # noqa: TRY301 - one exit path for every API error
-            user = self._authenticate()
+            user = self._user = self._authenticate()
             if route is None:
                 code, size = self._non_resource(path, user)
                 return
@@ -280,6 +282,8 @@ class Handler(BaseHTTPRequestHandler):
             return 200, self._text(200, "ok")
         if path == "/version":
             return 200, self._json(200, VERSION)
+        if path.startswith("/openapi/"):
+            return self._openapi(path)
         if path == "/api":
             host, port = self.server.server_address[:2]
             host = host.decode() if isinstance(host, bytes) else host
@@ -311,6 +315,51 @@ class Handler(BaseHTTPRequestHandler):
             return 200, self._json(200, listing)
         raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
+    def _openapi(self, path: str) -> tuple[int, int]:
+        accept = self.headers.get("Accept", "") or "*/*"
+        if "json" not in accept and "*/*" not in accept:
+            raise ApiError(
+                406,
+                "NotAcceptable",
+                "only the following media types are accepted: application/json",
+                {},
+            )
+        if path == "/openapi/v2":
+            return 200, self._json(200, openapi.v2())
+        if path == "/openapi/v3":
+            return 200, self._json(200, openapi.v3_root())
+        segments = [s for s in path.split("/") if s][2:]
+        text = None
+        if len(segments) == 2 and segments[0] == "api":
+            text = openapi.v3_document("", segments[1])
+        elif len(segments) == 3 and segments[0] == "apis":
+            text = openapi.v3_document(segments[1], segments[2])
+        if text is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        data = text.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "public, immutable")
+        self.end_headers()
+        self.wfile.write(data)
+        return 200, len(data)
+
+    def _decode(self, res: Resource, obj: Any, query: dict[str, str]) -> None:
+        """Decoding as into Go structs: a value of the wrong type is a 400, and with
+        `fieldValidation=Strict` (kubectl's default) so is an unknown field."""
+        problem = openapi.type_error(res, obj)
+        if problem is None and query.get("fieldValidation") == "Strict":
+            unknown = openapi.unknown_fields(res, obj)
+            if unknown:
+                listed = ", ".join(f'unknown field "{field}"' for field in unknown)
+                problem = f"strict decoding error: {listed}"
+        if problem is not None:
+            raise ApiError.bad_request(
+                f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+                f"{problem}"
+            )
+
     # ------------------------------------------------------------------ dispatch
 
     def _dispatch(self, route: Route, query: dict[str, str], body: Any) -> tuple[int, int]:
@@ -321,6 +370,10 @@ class Handler(BaseHTTPRequestHandler):
             return 201, self._json(201, self._token_review(body))
         if res.plural == "subjectaccessreviews":
             return 201, self._json(201, self._access_review(body))
+        if res.plural == "selfsubjectaccessreviews":
+            return 201, self._json(201, self._self_access_review(body))
+        if res.plural == "selfsubjectreviews":
+            return 201, self._json(201, self._self_review())
         if (
             route.namespace
             and res.namespaced
@@ -348,7 +401,7 @@ class Handler(BaseHTTPRequestHandler):
         if route.subresource == "token":
             return self._token_request(route, body)
         if route.subresource == "scale":
-            return self._scale(route, body)
+            return self._scale(route, body, _dry_run(query))
         if route.verb == "get":
             obj = self._view(res, self._get(route))
             if table:
@@ -362,7 +415,7 @@ class Handler(BaseHTTPRequestHandler):
         if route.verb == "create":
             return 201, self._json(201, self._view(res, self._create(route, body, query)))
         if route.verb in ("update", "patch"):
-            return 200, self._json(200, self._view(res, self._write(route, body)))
+            return 200, self._json(200, self._view(res, self._write(route, body, query)))
         if route.verb == "delete":
             return self._delete(route, query, body)
         if route.verb == "deletecollection":
@@ -397,7 +450,17 @@ class Handler(BaseHTTPRequestHandler):
         with store.lock:
             list_rv = store.rv
             name = fields.name()
-            if name is not None and route.namespace:
+            exact = query.get("resourceVersionMatch") == "Exact"
+            if exact:
+                try:
+                    list_rv = int(query.get("resourceVersion") or "")
+                except ValueError:
+                    raise ApiError.bad_request(
+                        "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden "
+                        "unless resourceVersion is provided"
+                    ) from None
+                pool = store.snapshot(route.storage, route.namespace or None, list_rv)
+            elif name is not None and route.namespace:
                 candidate = store.get(route.storage, route.namespace, name)
                 pool = [candidate] if candidate is not None else []
             else:
@@ -627,8 +690,7 @@ class Handler(BaseHTTPRequestHandler):
     def _validate(self, res: Resource, obj: Obj) -> None:
         name = obj["metadata"].get("name") or obj["metadata"].get("generateName", "")
         spec = obj.get("spec") or {}
-        if res.kind == "Pod" and not spec.get("containers"):
-            raise ApiError.invalid("pods", name, "spec.containers: Required value")
+        validation.check(res.kind, res.group if not res.storage else "", obj)
         if res.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"):
             selector = spec.get("selector")
             if not selector:
@@ -659,6 +721,11 @@ class Handler(BaseHTTPRequestHandler):
         res = route.resource
         if route.name:
             raise ApiError.method_not_allowed()
+        self._decode(res, body, query)
+        if res.storage == "events" and res.group and isinstance(body, dict):
+            errors = validation.events_v1_errors(body)
+            if errors:
+                raise validation.invalid(res.kind, res.group, body, errors)
         obj = self._prepare(route, body)
         self._validate(res, obj)
         if res.kind == "Pod":
@@ -675,12 +742,13 @@ class Handler(BaseHTTPRequestHandler):
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj[
                 "metadata"
             ].get("name", "")
-        dry_run = query.get("dryRun") == "All"
+        apply_defaults(res.kind, obj, self.server.cluster.allocate_cluster_ip)
+        dry_run = _dry_run(query)
         return self.server.cluster.store.create(
             route.storage, res.group_resource, obj, dry_run=dry_run
         )
 
-    def _write(self, route: Route, body: Any) -> Obj:
+    def _write(self, route: Route, body: Any, query: dict[str, str]) -> Obj:
         cluster = self.server.cluster
         res = route.resource
         with cluster.store.lock:
@@ -688,17 +756,15 @@ class Handler(BaseHTTPRequestHandler):
             if route.verb == "patch":
                 content_type = self.headers.get("Content-Type", "")
                 if content_type.startswith(patching.APPLY):
-                    raise ApiError(
-                        415,
-                        "UnsupportedMediaType",
-                        "server-side apply is not supported by the simulated cluster",
-                    )
+                    # What a server without server-side apply answers: kubectl then says so.
+                    raise ApiError.unsupported_media_type(patching.APPLY)
                 base = (
                     event_views.to_events_v1(current)
                     if res.storage == "events" and res.group
                     else current
                 )
                 patched = patching.apply_patch(content_type, copy.deepcopy(base), body)
+                self._decode(res, patched, query)
                 # A patch is conditional only when it names a resourceVersion itself.
                 expect = (
                     ((body.get("metadata") or {}).get("resourceVersion"))
@@ -707,6 +773,7 @@ class Handler(BaseHTTPRequestHandler):
                 )
                 obj = self._prepare(route, patched)
             else:
+                self._decode(res, body, query)
                 obj = self._prepare(route, body)
                 expect = obj["metadata"].get("resourceVersion")
             if obj["metadata"].get("name") != route.name:
@@ -714,6 +781,11 @@ class Handler(BaseHTTPRequestHandler):
                     f"the name of the object ({obj['metadata'].get('name')}) does not match the name on the URL ({route.name})"
                 )
             self._validate(res, obj)
+            if res.kind == "Service" and isinstance(obj.get("spec"), dict):
+                for kept in ("clusterIP", "clusterIPs"):  # immutable, and kept when omitted
+                    if kept not in obj["spec"] and kept in (current.get("spec") or {}):
+                        obj["spec"][kept] = current["spec"][kept]
+            apply_defaults(res.kind, obj, cluster.allocate_cluster_ip)
             if res.status:
                 if route.subresource == "status":
                     status = obj.get("status")
@@ -724,7 +796,11 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     obj.pop("status", None)
             return cluster.store.replace(
-                route.storage, res.group_resource, obj, expect_rv=expect or None
+                route.storage,
+                res.group_resource,
+                obj,
+                expect_rv=expect or None,
+                dry_run=_dry_run(query),
             )
 
     def _delete(self, route: Route, query: dict[str, str], body: Any) -> tuple[int, int]:
@@ -733,7 +809,7 @@ class Handler(BaseHTTPRequestHandler):
         grace = query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
         grace_value = int(grace) if grace not in (None, "") else None
         propagation = query.get("propagationPolicy") or options.get("propagationPolicy")
-        dry_run = query.get("dryRun") == "All" or "All" in (options.get("dryRun") or [])
+        dry_run = _dry_run(query) or "All" in (options.get("dryRun") or [])
         with cluster.store.lock:
             obj = self._get(route)
             _preconditions(route, obj, options.get("preconditions") or {})
@@ -743,6 +819,8 @@ class Handler(BaseHTTPRequestHandler):
                 result = cluster.disrupt(obj, grace_value, "delete")
                 return 200, self._json(200, result)
             removed = cluster.delete_object(route.storage, obj, propagation)
+        if route.resource.returns_deleted:
+            return 200, self._json(200, removed)
         details = {
             "name": route.name,
             "kind": route.resource.plural,
@@ -758,6 +836,8 @@ class Handler(BaseHTTPRequestHandler):
             route, {k: v for k, v in query.items() if k not in ("limit", "continue")}
         )
         grace = query.get("gracePeriodSeconds")
+        if _dry_run(query):
+            return 200, self._json(200, listing)  # what would go; nothing does
         with cluster.store.lock:
             for item in listing["items"]:
                 current = cluster.store.get(
@@ -789,7 +869,7 @@ class Handler(BaseHTTPRequestHandler):
             cluster.evict(pod, grace, dry_run=dry_run)
         return 201, self._json(201, {**_STATUS_SUCCESS, "code": 201})
 
-    def _scale(self, route: Route, body: Any) -> tuple[int, int]:
+    def _scale(self, route: Route, body: Any, dry_run: bool) -> tuple[int, int]:
         cluster = self.server.cluster
         res = route.resource
         with cluster.store.lock:
@@ -808,7 +888,11 @@ class Handler(BaseHTTPRequestHandler):
                 updated = copy.deepcopy(obj)
                 updated["spec"]["replicas"] = replicas
                 obj = cluster.store.replace(
-                    route.storage, res.group_resource, updated, expect_rv=expect or None
+                    route.storage,
+                    res.group_resource,
+                    updated,
+                    expect_rv=expect or None,
+                    dry_run=dry_run,
                 )
         return 200, self._json(200, _scale_view(obj))
 
@@ -848,6 +932,47 @@ class Handler(BaseHTTPRequestHandler):
             "metadata": {},
             "spec": (body or {}).get("spec", {}),
             "status": status,
+        }
+
+    def _self_review(self) -> Obj:
+        """`kubectl auth whoami`: the authenticated user, as the server sees it."""
+        user = self._user
+        info: dict[str, Any] = {"username": user.username, "groups": user.groups}
+        if user.uid:
+            info["uid"] = user.uid
+        return {
+            "kind": "SelfSubjectReview",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "status": {"userInfo": info},
+        }
+
+    def _self_access_review(self, body: Any) -> Obj:
+        """`kubectl auth can-i`: the review of the caller, under the server's authorizer."""
+        spec = (body or {}).get("spec") or {}
+        attributes = spec.get("resourceAttributes")
+        if attributes:
+            attrs = Attributes(
+                verb=attributes.get("verb", ""),
+                group=attributes.get("group", ""),
+                resource=attributes.get("resource", ""),
+                subresource=attributes.get("subresource", ""),
+                namespace=attributes.get("namespace", ""),
+                name=attributes.get("name", ""),
+            )
+        else:
+            non_resource = spec.get("nonResourceAttributes") or {}
+            attrs = Attributes(verb=non_resource.get("verb", ""), path=non_resource.get("path", ""))
+        if self.server.cluster.spec.rbac.enforce:
+            allowed, reason = authorize(self.server.cluster.store, self._user, attrs)
+        else:
+            allowed, reason = True, ""  # the AlwaysAllow authorizer
+        return {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": {"allowed": allowed, **({"reason": reason} if reason else {})},
         }
 
     def _access_review(self, body: Any) -> Obj:
@@ -953,6 +1078,11 @@ class Handler(BaseHTTPRequestHandler):
             ok = cluster.settle(float(query.get("timeout", 5)))
             return 200, self._json(200, {"settled": ok})
         return 404, self._json(404, {"error": f"no simulator endpoint {method} {path}"})
+
+
+def _dry_run(query: dict[str, str]) -> bool:
+    """`dryRun=All`: every stage runs, nothing is stored (the only value the API accepts)."""
+    return query.get("dryRun") == "All"
 
 
 def _api_group(name: str, versions: list[str]) -> dict[str, Any]:

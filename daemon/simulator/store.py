@@ -149,9 +149,19 @@ class Store:
             return obj
 
     def replace(
-        self, key: str, group_resource: str, obj: Obj, *, expect_rv: str | None = None
+        self,
+        key: str,
+        group_resource: str,
+        obj: Obj,
+        *,
+        expect_rv: str | None = None,
+        dry_run: bool = False,
     ) -> Obj:
-        """Store a new version of an existing object; `expect_rv` makes it conditional (409)."""
+        """Store a new version of an existing object; `expect_rv` makes it conditional (409).
+
+        Like the API server, a write that changes nothing is not a write: the current object
+        comes back with its resourceVersion and watchers see nothing.
+        """
         with self.lock:
             meta = obj["metadata"]
             namespace, name = meta.get("namespace") or "", meta["name"]
@@ -173,6 +183,11 @@ class Store:
             if "spec" in obj:
                 generation = current["metadata"].get("generation", 1)
                 meta["generation"] = generation + (obj.get("spec") != current.get("spec"))
+            if _same_but_version(obj, current):
+                return current  # a no-op write: no new resourceVersion, no MODIFIED event
+            if dry_run:
+                meta["resourceVersion"] = current["metadata"]["resourceVersion"]
+                return obj
             meta["resourceVersion"] = str(self._next_rv())
             self._objects[key][namespace][name] = obj
             self._emit(key, "MODIFIED", obj, current)
@@ -221,6 +236,37 @@ class Store:
         """In-process subscribers (controllers); called under the store lock, must be quick."""
         self._listeners.append(listener)
 
+    def snapshot(self, key: str, namespace: str | None, rv: int) -> list[Obj]:
+        """The objects as they were at `rv` (a list with resourceVersionMatch=Exact).
+
+        The kept history is undone newest first; 410 Expired when it no longer reaches `rv`.
+        """
+        with self.lock:
+            if rv < self._compacted.get(key, 0) or rv > self.rv:
+                raise ApiError.expired(
+                    f"Timeout: Too large resource version: {rv}, current: {self.rv}"
+                    if rv > self.rv
+                    else "The resourceVersion for the provided list is too old."
+                )
+            state = {
+                (o["metadata"].get("namespace") or "", o["metadata"]["name"]): o
+                for o in self.items(key, namespace)
+            }
+            for event in reversed(self._history.get(key, ())):
+                if event.rv <= rv:
+                    break
+                where = (
+                    event.obj["metadata"].get("namespace") or "",
+                    event.obj["metadata"]["name"],
+                )
+                if namespace is not None and where[0] != namespace:
+                    continue
+                if event.type == "ADDED":
+                    state.pop(where, None)
+                elif event.old is not None:
+                    state[where] = event.old
+            return [state[k] for k in sorted(state)]
+
     def oldest_replayable(self, key: str) -> int:
         return self._compacted.get(key, 0)
 
@@ -256,3 +302,12 @@ class Store:
         return "".join(
             self._rng.choice(string.ascii_lowercase + string.digits) for _ in range(length)
         )
+
+
+def _same_but_version(obj: Obj, current: Obj) -> bool:
+    strip = ("resourceVersion", "managedFields")
+    left = {k: v for k, v in obj["metadata"].items() if k not in strip}
+    right = {k: v for k, v in current["metadata"].items() if k not in strip}
+    return left == right and {k: v for k, v in obj.items() if k != "metadata"} == {
+        k: v for k, v in current.items() if k != "metadata"
+    }

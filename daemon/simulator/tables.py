@@ -127,21 +127,25 @@ COLUMNS: dict[str, list[Column]] = {
         (
             "Last Seen",
             "string",
-            lambda o: age(o.get("lastTimestamp") or o["metadata"].get("creationTimestamp")),
+            lambda o: age(
+                o.get("lastTimestamp")
+                or o.get("deprecatedLastTimestamp")
+                or o["metadata"].get("creationTimestamp")
+            ),
             0,
         ),
         ("Type", "string", lambda o: o.get("type", ""), 0),
         ("Reason", "string", lambda o: o.get("reason", ""), 0),
-        (
+        (  # core/v1 says involvedObject and message, events.k8s.io/v1 regarding and note
             "Object",
             "string",
             lambda o: (
-                f"{(o.get('involvedObject') or {}).get('kind', '').lower()}/"
-                f"{(o.get('involvedObject') or {}).get('name', '')}"
+                f"{(o.get('involvedObject') or o.get('regarding') or {}).get('kind', '').lower()}/"
+                f"{(o.get('involvedObject') or o.get('regarding') or {}).get('name', '')}"
             ),
             0,
         ),
-        ("Message", "string", lambda o: o.get("message", ""), 0),
+        ("Message", "string", lambda o: o.get("message") or o.get("note") or "", 0),
     ],
     "nodes": [
         ("Name", "string", _name, 0),

@@ -1,7 +1,8 @@
 """Ground truth for every pod disruption, stamped at the moment the store changed.
 
 Tests and benchmarks compare aftershock's recovery measurements with these timestamps:
-the delete/evict request, pod removal, the replacement's creation and readiness, the
+the delete/evict request, the pod turning NotReady (already at the request if it was not
+Ready; at removal if it was removed without a last status), pod removal, the replacement's creation and readiness, the
 workload becoming fully ready at pod level, and the owner's status first saying so.
 """
 
@@ -25,6 +26,7 @@ class Disruption:
     workload_kind: str
     workload_name: str
     requested_at: float
+    pod_not_ready_at: float | None = None  # the kubelet's last status (Ready False)
     pod_removed_at: float | None = None
     replacement: str | None = None
     replacement_created_at: float | None = None

@@ -486,8 +486,16 @@ def test_service_listener_follows_readiness_and_dependencies(sim) -> None:
         urllib.request.urlopen(url, timeout=5)
     assert caught.value.code == 503
     assert b"webapp -> no ready endpoints for service greeter" in caught.value.read()
-    sim.ready()
-    assert urllib.request.urlopen(url, timeout=5).status == 200
+
+    def answers() -> bool:
+        # Not sim.ready(): right after the delete the Deployment's status may still be the
+        # one from before it (the controller has not run yet), which says ready too early.
+        try:
+            return bool(urllib.request.urlopen(url, timeout=5).status == 200)
+        except urllib.error.HTTPError:
+            return False
+
+    wait_for(answers, 10, "webapp answering again once a new greeter is ready")
 
 
 def test_cascading_delete_and_orphans(sim) -> None:
