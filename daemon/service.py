@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import math
 import secrets as token_source
 import socket
 import threading
@@ -791,16 +792,16 @@ class Daemon:
 
     def _housekeeping_loop(self) -> None:
         interval = min(self.settings.catalog.reload_interval.total_seconds(), 10.0)
-        last_prune = 0.0
+        last_prune = -math.inf  # monotonic time starts at boot: prune on the first pass
         while not self._stopping.wait(interval):
             try:
                 self._check_halt_configmap()  # first: independent of the catalog and the history
                 self.reload_catalog()
-                if time.monotonic() - last_prune > 3600:
-                    self.store.prune(time.time())
-                    last_prune = time.monotonic()
                 if self.store.error:
                     self.store.check()  # recovers once the disk does
+                if time.monotonic() - last_prune > 3600 and not self.store.error:
+                    self.store.prune(time.time())  # an unopened store must not block check()
+                    last_prune = time.monotonic()
                 if not self._halt_loaded and not self.store.error:
                     self._load_halt()
                 if not self._recovered_interrupted and not self.store.error and self.is_leader():
