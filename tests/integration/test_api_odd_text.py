@@ -95,3 +95,12 @@ def test_stored_odd_text_never_breaks_a_page_or_the_trigger(live) -> None:
     assert sim.timeline() == []
     assert client.post("/api/v1/resume", headers=AUTH).status_code == 200
     assert client.get("/api/v1/experiments").json()["halted"] is None
+
+
+def test_undecodable_bytes_in_the_url_are_not_a_500(live) -> None:
+    """Percent-encoded surrogate bytes (invalid UTF-8) in a path or a query."""
+    client = live[2]
+    assert client.get("/api/v1/experiments/%ED%A0%80").status_code == 404
+    assert client.get("/runs/%ED%A0%80").status_code == 404
+    assert client.get("/api/v1/runs?experiment=%ED%A0%80").status_code == 200
+    assert client.post("/api/v1/experiments/%ED%A0%80/runs", headers=AUTH).status_code == 404

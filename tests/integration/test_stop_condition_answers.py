@@ -97,3 +97,29 @@ def test_fail_open_still_injects_on_a_malformed_answer(sim, raw_prometheus) -> N
     )
     assert result.outcome != "refused", result.journal["aftershock"]
     assert len(sim.timeline()) == 1
+
+
+def test_a_malformed_answer_mid_run_aborts(sim, raw_prometheus) -> None:
+    """Well-formed and empty before the kill, then `{"status": "success"}`: the run stops."""
+    from tests.integration.conftest import wait_for
+
+    prometheus = raw_prometheus(
+        {"status": "success", "data": {"resultType": "vector", "result": []}}
+    )
+    experiment = greeter_experiment()
+    experiment["method"][0]["pauses"] = {"after": 4}
+
+    def break_after_kill() -> None:
+        wait_for(sim.timeline, 10, "the kill")
+        prometheus.body = json.dumps(BODIES["no data"])
+
+    threading.Thread(target=break_after_kill, daemon=True).start()
+    result = run_experiment(
+        sim,
+        experiment,
+        safety={"stop_condition_interval": "1s"},
+        aftershock={"stop_conditions": ["up == 0"]},
+        prometheus_url=prometheus.url,
+    )
+    assert (result.outcome, result.reason) == ("aborted", "stop_conditions_unavailable")
+    assert len(sim.timeline()) == 1  # the one kill before Prometheus broke, no more
