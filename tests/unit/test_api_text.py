@@ -42,3 +42,45 @@ def test_what_is_refused_and_what_is_kept() -> None:
         "x": None,
         "y": [None],
     }
+
+
+@settings(max_examples=150, deadline=None)
+@given(odd_text, odd_text, odd_text)
+def test_pages_with_odd_stored_text_always_encode(title, problem, journal_text) -> None:
+    """The status page and a run page, with odd text wherever stored text is shown."""
+    from daemon.api import pages
+
+    view = {
+        "id": "e",
+        "title": title,
+        "problems": [problem],
+        "stale": True,
+        "schedule": None,
+        "enabled": True,
+        "next_run": None,
+        "running": None,
+        "last_run": {"id": "r", "outcome": "failed", "reason": problem, "ended_at": None},
+        "recovery": {"last": {title: 1.0}, "p50": None},
+    }
+    page = pages.index(
+        [view], halted=journal_text, leader=True, dry_run=False, catalog_problems=[problem]
+    )
+    SafeHTMLResponse(page).body.decode("utf-8")
+    row = {
+        "id": "r",
+        "experiment": "e",
+        "trigger": "schedule",
+        "outcome": "failed",
+        "reason": problem,
+        "dry_run": False,
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "ended_at": None,
+        "duration_seconds": None,
+    }
+    journal = {
+        "status": journal_text,
+        "run": [{"activity": {"name": title}, "status": "failed", "exception": [journal_text]}],
+        "aftershock": {"error": journal_text},
+    }
+    SafeHTMLResponse(pages.run(row, journal)).body.decode("utf-8")
+    SafeJSONResponse({**row, "journal": journal}).body.decode("utf-8")
