@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,6 +23,7 @@ from daemon import __version__
 from daemon.api import pages
 from daemon.api.auth import TokenAuth
 from daemon.api.limits import BodyLimit
+from daemon.api.text import SafeHTMLResponse, SafeJSONResponse, UnserializedRoute, text_problem
 from daemon.kube.errors import KubeError
 from daemon.service import Daemon, Entry, TriggerError
 from daemon.settings import Settings
@@ -37,7 +38,7 @@ class ProblemError(Exception):
 
 def problem_response(status: int, title: str, detail: str, instance: str, **extra: Any) -> Any:
     headers = {"WWW-Authenticate": 'Bearer realm="aftershock"'} if status == 401 else None
-    return JSONResponse(
+    return SafeJSONResponse(
         {
             "type": "about:blank",
             "title": title,
@@ -89,7 +90,11 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         description="Scheduled, guarded chaos for Kubernetes: control API.",
         docs_url=None,
         redoc_url=None,
+        default_response_class=SafeJSONResponse,
     )
+    # Answers are rendered by the safe response classes only, never by pydantic (which
+    # raises on a lone surrogate in stored text): see daemon/api/text.py.
+    app.router.route_class = UnserializedRoute
     token_auth = TokenAuth(settings.api.token_file)
     app.add_middleware(BodyLimit)
 
@@ -275,6 +280,9 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
                 "Invalid Request",
                 'expected a JSON body {"reason": "..."} with 1 to 500 characters',
             )
+        why = text_problem(reason)
+        if why:
+            raise ProblemError(400, "Invalid Text", f"field 'reason' {why}", field="reason")
         # In force before this answers, whatever the history's state; 202 when not recorded yet.
         persisted = await run_in_threadpool(daemon.set_halt, reason.strip(), who)
         answer: dict[str, Any] = {"halted": daemon.halt.reason(), "persisted": persisted}
@@ -284,7 +292,7 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
             f"halt in force but not recorded in the run history yet ({daemon.store.error}); "
             "retried until it is; it does not survive a restart before then"
         )
-        return JSONResponse(answer, status_code=202)
+        return SafeJSONResponse(answer, status_code=202)
 
     @app.post("/api/v1/resume")
     def resume(who: Annotated[str, Depends(mutation)]) -> dict[str, Any]:
@@ -298,7 +306,7 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
 
     # ------------------------------------------------------------------ pages
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=SafeHTMLResponse, include_in_schema=False)
     def index(_: Annotated[str, Depends(reader)]) -> str:
         with daemon._lock:
             items = [experiment_view(daemon, i, e) for i, e in sorted(daemon.entries.items())]
@@ -310,7 +318,7 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
             catalog_problems=daemon.catalog_problems,
         )
 
-    @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/runs/{run_id}", response_class=SafeHTMLResponse, include_in_schema=False)
     def run_page(run_id: str, _: Annotated[str, Depends(reader)]) -> str:
         try:
             found = daemon.store.run(run_id)

@@ -18,6 +18,7 @@ from daemon.catalog.documents import Document, PathKey, describe_path
 from daemon.catalog.extension import AftershockSettings
 from daemon.catalog.models import KNOWN_ACTIVITY_KEYS, KNOWN_EXPERIMENT_KEYS
 from daemon.catalog.problems import Problem, error, suggest, warning
+from daemon.catalog.secret_bearing import SecretValues
 from daemon.durations import format_duration
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
@@ -392,14 +393,17 @@ def resolved_problems(data: dict[str, Any], resolve: Callable[[Any], Any]) -> li
     """At run start: every provider of the experiment, with its templates resolved by
     `resolve`, checked by the registry's rules; `method[0].provider.arguments.mode: ...`."""
     found: list[str] = []
+    secrets = SecretValues(data, resolve)
     for path, activity in activities(data):
         if "ref" in activity or path[0] == "configuration":
             continue
-        provider = resolve(copy.deepcopy(activity.get("provider") or {}))
+        raw = activity.get("provider") or {}
+        provider = resolve(copy.deepcopy(raw))
         if not isinstance(provider, dict):
             continue
         for where, message in providers.check_provider(
             provider, as_probe=_runs_as_probe(path, activity), resolved=True
         ):
-            found.append(f"{describe_path((*path, 'provider', *where))}: {message}")
+            shown = secrets.safe(raw, provider, where, message)  # never a piece of a secret
+            found.append(f"{describe_path((*path, 'provider', *where))}: {shown}")
     return found

@@ -151,11 +151,12 @@ def _load_directory(directory: Path, options: LoadOptions, report: CatalogReport
     ]
     index_path = directory / INDEX_NAME
     index_entries: dict[str, IndexEntry | None] = {}
-    index_unmapped = False
+    index_untrusted = False
     if any(entry.name == INDEX_NAME for entry in entries):
-        report.index, index_entries, index_unmapped = _load_index(
-            index_path, {p.name for p in candidates}, options
-        )
+        report.index, index_entries = _load_index(index_path, {p.name for p in candidates}, options)
+        # Any error in the index (unreadable, a dangling or duplicate entry, invalid limits,
+        # an unknown key) means it cannot be trusted to say which files it governs.
+        index_untrusted = _has_error(report.index.problems)
     if not candidates:
         report.problems.append(
             problems.error(
@@ -175,13 +176,15 @@ def _load_directory(directory: Path, options: LoadOptions, report: CatalogReport
     for path in candidates:
         has_entry = path.name in index_entries
         result = load_file(path, options, index_entries.get(path.name), index_entry_given=has_entry)
-        if index_unmapped and not has_entry:
-            # Fail closed: the index may hold this file's limits; never run it without them.
+        if index_untrusted and not has_entry:
+            # Fail closed: the index may hold this file's limits (a dangling entry is often
+            # a typo for it); never run it without them.
             result.problems.append(
                 problems.error(
-                    f"{INDEX_NAME} cannot be read in full (see its problems), so this file's "
-                    "settings there are unknown; it is not loaded until the index is fixed "
-                    "(the daemon keeps the last good version in force, marked stale)"
+                    f"{INDEX_NAME} cannot be read in full or has errors (see its problems), "
+                    "so this file's settings there are unknown; it is not loaded until the "
+                    "index is fixed (the daemon keeps the last good version in force, "
+                    "marked stale)"
                 )
             )
             result.loaded = None
@@ -190,11 +193,11 @@ def _load_directory(directory: Path, options: LoadOptions, report: CatalogReport
 
 def _load_index(
     path: Path, present: set[str], options: LoadOptions
-) -> tuple[FileResult, dict[str, IndexEntry | None], bool]:
+) -> tuple[FileResult, dict[str, IndexEntry | None]]:
     """Entries by file name; an entry that is invalid maps to None (its file then fails).
 
-    The flag is True when some of the index could not be tied to a file (unreadable, not a
-    mapping, an entry without a valid `file`): any file might be governed by it.
+    Any error in the returned result makes the caller distrust the whole index: every file
+    without a valid entry then fails too (it might be the one a broken entry meant).
     """
     result = FileResult(path, None)
     entries: dict[str, IndexEntry | None] = {}
@@ -202,14 +205,13 @@ def _load_index(
         doc, _ = _read(path, options)
     except DocumentError as exc:
         result.problems.append(problems.from_document_error(exc))
-        return result, entries, True
+        return result, entries
     data = doc.data
     if not isinstance(data, dict) or not isinstance(data.get("experiments", []), list):
         result.problems.append(
             problems.error("catalog.yaml must be a mapping with a list under 'experiments'")
         )
-        return result, entries, True
-    unmapped = False
+        return result, entries
     result.problems.extend(
         problems.error(f"unknown key {key!r}; catalog.yaml holds only 'experiments'", (key,), doc)
         for key in data
@@ -225,11 +227,8 @@ def _load_index(
             result.problems += problems.from_validation(exc, raw, doc, base, vocabulary)
             if isinstance(name, str):
                 entries[name] = None
-            else:
-                unmapped = True
             continue
         if "/" in entry.file or entry.file in (".", ".."):
-            unmapped = True  # `./x.yaml` meant x.yaml: do not let x.yaml run without it
             result.problems.append(
                 problems.error(
                     f"file {entry.file!r} must be a file name in the catalog directory",
@@ -251,9 +250,10 @@ def _load_index(
                 )
             )
             continue
-        entries[entry.file] = entry
-        result.problems += checks.check_settings(entry, base, doc, options.globals)
-    return result, entries, unmapped
+        found = checks.check_settings(entry, base, doc, options.globals)
+        result.problems += found
+        entries[entry.file] = None if _has_error(found) else entry
+    return result, entries
 
 
 def _read(path: Path, options: LoadOptions) -> tuple[Document, bytes]:

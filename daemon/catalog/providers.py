@@ -180,8 +180,16 @@ def _not_read_only(spec: ProviderSpec, provider: Mapping[str, Any], resolved: bo
 
 
 def resolved_problems(provider: Mapping[str, Any], *, as_probe: bool) -> list[str]:
-    """For the engine, right after substitution: what is wrong, as `arguments.qty: message`."""
+    """For the engine, right after substitution: where it is wrong, as `arguments.qty: ...`.
+
+    Only the place and a generic message: this check knows nothing of the run's secrets
+    and a detail could quote a piece of one (daemon/catalog/secret_bearing.py). The run's
+    first check (checks.resolved_problems) gives the details where no secret is involved;
+    this one matters when that did not run (rollbacks replayed after a crash).
+    """
     return [
-        (".".join(str(p) for p in where) + ": " if where else "") + message
-        for where, message in check_provider(provider, as_probe=as_probe, resolved=True)
+        (".".join(str(p) for p in where) + ": " if where else "")
+        + "not valid after substitution (details are not shown here: the value may contain "
+        "a secret)"
+        for where, _ in check_provider(provider, as_probe=as_probe, resolved=True)
     ]

@@ -49,6 +49,26 @@ def _from_env(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
     return environ.get(str(raw.get("key", "")), raw.get("default"))
 
 
+def sensitive_names(raw_secrets: Any, raw_configuration: Any) -> frozenset[str]:
+    """The `${name}`s whose values are masked: every secret, and each `type: env`
+    configuration entry whose key or variable name looks like a credential (as below)."""
+    names: set[str] = set()
+    for scope in raw_secrets.values() if isinstance(raw_secrets, Mapping) else ():
+        names.update(str(key) for key in (scope if isinstance(scope, Mapping) else ()))
+    for key, raw in raw_configuration.items() if isinstance(raw_configuration, Mapping) else ():
+        if _credential_env(key, raw):
+            names.add(str(key))
+    return frozenset(names)
+
+
+def _credential_env(key: Any, raw: Any) -> bool:
+    return (
+        isinstance(raw, Mapping)
+        and raw.get("type") == "env"
+        and bool(SECRET_NAME.search(str(key)) or SECRET_NAME.search(str(raw.get("key", ""))))
+    )
+
+
 def sensitive_values(
     secrets: Mapping[str, Any],
     configuration: Mapping[str, Any] | None = None,
@@ -73,11 +93,7 @@ def sensitive_values(
     if not isinstance(raw_configuration, Mapping):
         raw_configuration = {}
     for key, raw in raw_configuration.items():
-        if (
-            isinstance(raw, Mapping)
-            and raw.get("type") == "env"
-            and (SECRET_NAME.search(str(key)) or SECRET_NAME.search(str(raw.get("key", ""))))
-        ):
+        if _credential_env(key, raw):
             found.update(_strings((configuration or {}).get(key)))
             found.update(_strings(_from_env(raw, environ)))
     needles: set[str] = set()

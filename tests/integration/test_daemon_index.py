@@ -117,3 +117,24 @@ def test_looser_values_are_listed_among_catalog_problems(make_sim, tmp_path) -> 
     finally:
         client.close()
         daemon.stop()
+
+
+def test_a_dangling_entry_keeps_the_last_good_limits(make_sim, tmp_path) -> None:
+    """Hostile review F7: a typo'd `file:` once let the file run with the global limits."""
+    sim = make_sim(cluster())
+    catalog = catalog_with(tmp_path, GOOD_INDEX)
+    daemon = DaemonThread(sim, daemon_settings(tmp_path, catalog))
+    service = daemon.daemon
+    client = httpx.Client(base_url=daemon.url, timeout=10)
+    try:
+        wait_for(lambda: service.next_run("kill-two"), 10, "scheduled")
+        touch(catalog / "catalog.yaml", GOOD_INDEX.replace("kill-two.json", "kill-tow.json"))
+        wait_for(lambda: service.entries["kill-two"].stale, 5, "the dangling entry noticed")
+        view = client.get("/api/v1/experiments/kill-two").json()
+        assert (view["valid"], view["stale"]) == (True, True)
+        assert any("catalog.yaml" in problem for problem in view["problems"])
+        assert service.entries["kill-two"].loaded.settings.blast_radius.max_pods == 1
+        assert sim.timeline() == []
+    finally:
+        client.close()
+        daemon.stop()

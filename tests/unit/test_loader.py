@@ -205,7 +205,10 @@ def test_index_and_extension_conflict(tmp_path, write, options, experiment) -> N
     assert "given both here and in catalog.yaml" in messages(report.files[0].problems)[0]
 
 
-def test_bad_index_entry_fails_only_its_file(tmp_path, write, options, experiment) -> None:
+def test_bad_index_entry_fails_every_file_without_a_valid_entry(
+    tmp_path, write, options, experiment
+) -> None:
+    """An index with an error is not trusted: other.yaml might be governed by it too."""
     ctk(tmp_path, write)
     write("other.yaml", experiment)
     write(
@@ -213,7 +216,10 @@ def test_bad_index_entry_fails_only_its_file(tmp_path, write, options, experimen
         "experiments:\n  - file: plain.json\n    schedule: {interval: 1h, jiter: 5m}\n",
     )
     report = load_catalog([tmp_path], options)
-    assert [e.id for e in report.experiments] == ["other"]
+    assert report.experiments == []
+    assert "catalog.yaml cannot be read in full or has errors" in " ".join(
+        messages(by_id(report)["other"].problems)
+    )
     (problem,) = report.index.problems
     assert problem.message == "unknown key 'jiter'; did you mean 'jitter'?"
     assert (problem.line, problem.location) == (3, "experiments[0].schedule.jiter")
