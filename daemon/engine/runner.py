@@ -120,7 +120,7 @@ class Runner:
         # The halt switch closes the gate every disruption asks right before its request, in
         # every phase (rollbacks too), not only the check before each activity (F2).
         gate = ctx.gate
-        ctx.gate = lambda: self.halted() or gate()
+        ctx.gate = lambda: "halted" if self.halted() else gate()
         runtime = self.experiment.get("runtime") or {}
         hypothesis = ctx.aftershock.hypothesis
         runtime_hypothesis = runtime.get("hypothesis") or {}
@@ -780,12 +780,16 @@ class Runner:
         if not play or not self.experiment.get("rollbacks"):
             return
         self.progress("rollbacks", {"strategy": strategy})
-        stopped = self.ctx.stop.is_set()
-        if stopped:  # rollbacks must run even when the run was stopped
-            self.ctx.stop.clear()
+        ctx = self.ctx
+        stopped = ctx.stop.is_set()
+        why = (ctx.stop_reason, ctx.stop_detail)
+        if stopped:  # rollbacks must run even when the run was stopped (disruptions still ask
+            ctx.stop.clear()  # the gate right before their request: see disruption_blocked)
         try:
             for activity in self.experiment.get("rollbacks") or []:
                 journal["rollbacks"].append(self._activity(activity, "rollback"))
         finally:
-            if stopped:
-                self.ctx.stop.set()
+            if stopped:  # the run stopped for its first reason, whatever rollbacks met
+                with ctx.lock:
+                    ctx.stop_reason, ctx.stop_detail = why
+                    ctx.stop.set()
