@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import time
 
-from tests.integration.engine_helpers import run_experiment
+from daemon.catalog.extension import AftershockSettings
+from daemon.engine.context import RunContext
+from daemon.engine.runner import Runner
+from daemon.kube.client import Connection, Kube
+from tests.integration.conftest import wait_for
+from tests.integration.engine_helpers import run_experiment, settings
 from tests.integration.test_guarded_scale import started
 
 SLOW_DELETES = {
@@ -59,3 +64,32 @@ def test_a_timed_out_kill_sends_nothing_after_it_and_journals_what_it_did(make_s
     assert recovery[0]["measured"]
     assert result.outcome == "failed"
     assert result.journal["run"][0]["status"] == "failed"
+
+
+def test_a_disruption_the_run_could_not_wait_for_is_recovery_unmeasured(make_sim) -> None:
+    """The shutdown bound cuts the wait for the in-flight delete: the run cannot say what
+    that delete did, so it does not pass: failed / recovery_unmeasured, never a verdict."""
+    sim = started(make_sim)
+    sim.control("PUT", "/sim/v1/faults", {"rules": [{**SLOW_DELETES["rules"][0], "latency": "3s"}]})
+    kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
+    ctx = RunContext(
+        experiment_id="t",
+        run_id="t-run",
+        settings=settings(),
+        aftershock=AftershockSettings.model_validate({"blast_radius": {"max_pods": 2}}),
+        kube=kube,
+        seed=1,
+        dry_run=False,
+        environ={},
+        deadline=time.monotonic() + 1.5,
+    )
+    experiment = {"title": "t", "description": "d", "method": [kill_two(20)], "rollbacks": []}
+    try:
+        result = Runner(ctx, experiment).run()
+        wait_for(lambda: len(sim.timeline()) >= 1, 10, "the in-flight delete to land")
+    finally:
+        kube.close()
+    time.sleep(3)
+    assert len(sim.timeline()) == 1  # only the delete already in flight; nothing after it
+    assert (result.outcome, result.reason) == ("failed", "recovery_unmeasured")
+    assert "recovery not measured" in result.journal["aftershock"]["error"]
