@@ -534,10 +534,14 @@ class Runner:
         try:
             return {"output": future.result(timeout=timeout), "status": "succeeded"}
         except FutureTimeout:
-            self._cancel(future, token, phase, name)
-            if timeout < wanted:
+            finished = self._cancel(future, token)
+            if timeout < wanted or not finished:
                 ctx.append("abandoned", {"phase": phase, "activity": name})
-                why = f"abandoned after {timeout:.1f}s: the run's shutdown bound was reached"
+                why = (
+                    f"abandoned after {timeout:.1f}s: the run's shutdown bound was reached"
+                    if timeout < wanted
+                    else f"timed out after {timeout:.1f}s and still running once cancelled"
+                )
                 return {"status": "failed", "exception": [f"aftershock.Abandoned: {why}\n"]}
             return {
                 "status": "failed",
@@ -571,15 +575,17 @@ class Runner:
         kube = self.ctx.kube
         return 2 * (kube.timeout if kube is not None else 0.0) + 1.0
 
-    def _cancel(self, future: Future[Any], token: threading.Event, phase: str, name: Any) -> None:
+    def _cancel(self, future: Future[Any], token: threading.Event) -> bool:
         """A timed-out activity: its provider thread sends nothing more (the token is checked
         right before every disruption) and the run waits for its in-flight request, so what
-        it disrupted is journaled and tracked; if it does not finish, the verdict says so."""
+        it disrupted is journaled and tracked. False: it did not finish in time (abandoned;
+        what it disrupted untracked, which the verdict says: see _untracked)."""
         token.set()
         try:
             future.exception(timeout=self._bounded(self._cancel_grace()))
         except FutureTimeout:
-            self.ctx.append("abandoned", {"phase": phase, "activity": name, "in_flight": True})
+            return False
+        return True
 
     def _method(self, journal: dict[str, Any]) -> None:
         runs: list[dict[str, Any]] = journal["run"]
