@@ -93,3 +93,34 @@ def test_a_disruption_the_run_could_not_wait_for_is_recovery_unmeasured(make_sim
     assert len(sim.timeline()) == 1  # only the delete already in flight; nothing after it
     assert (result.outcome, result.reason) == ("failed", "recovery_unmeasured")
     assert "recovery not measured" in result.journal["aftershock"]["error"]
+
+
+def test_a_timed_out_scale_down_is_waited_for_and_journaled(make_sim) -> None:
+    sim = started(make_sim)
+    slow_scale = {
+        "verb": "patch",
+        "resource": "deployments.apps",
+        "namespace": "shop",
+        "latency": "2s",
+    }
+    sim.control("PUT", "/sim/v1/faults", {"rules": [slow_scale]})
+    scale_down = {
+        "type": "action",
+        "name": "scale-web4-2",
+        "timeout": 1,
+        "provider": {
+            "type": "python",
+            "module": "chaosk8s.deployment.actions",
+            "func": "scale_deployment",
+            "arguments": {"name": "web4", "replicas": 2, "ns": "shop"},
+        },
+    }
+    experiment = {"title": "t", "description": "d", "method": [scale_down], "rollbacks": []}
+    result = run_experiment(sim, experiment, aftershock={"blast_radius": {"max_pods": 2}})
+    at_end = int(sim.apps.read_namespaced_deployment("web4", "shop").spec.replicas)
+    time.sleep(3)
+    assert int(sim.apps.read_namespaced_deployment("web4", "shop").spec.replicas) == at_end == 2
+    record = result.journal["aftershock"]
+    assert [d["method"] for d in record["disrupted"]] == ["scale", "scale"]
+    assert result.journal["run"][0]["status"] == "failed"  # it took too long: chaoslib's rule
+    assert (result.outcome, result.reason) == ("failed", "activity_failed")
