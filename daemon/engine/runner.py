@@ -40,6 +40,7 @@ BEFORE = ("default", "before-method-only", "continuously")
 AFTER = ("default", "after-method-only", "continuously")
 DURING = ("during-method-only", "continuously")
 MAX_STOP_RECORDS = 200
+DISRUPTING_GUARDS = ("pods", "scale")  # providers a timed-out activity's cancellation waits for
 
 
 @dataclass
@@ -534,7 +535,7 @@ class Runner:
         try:
             return {"output": future.result(timeout=timeout), "status": "succeeded"}
         except FutureTimeout:
-            finished = self._cancel(future, token)
+            finished = self._cancel(future, token, provider)
             if timeout < wanted or not finished:
                 ctx.append("abandoned", {"phase": phase, "activity": name})
                 why = (
@@ -575,12 +576,18 @@ class Runner:
         kube = self.ctx.kube
         return 2 * (kube.timeout if kube is not None else 0.0) + 1.0
 
-    def _cancel(self, future: Future[Any], token: threading.Event) -> bool:
+    def _cancel(
+        self, future: Future[Any], token: threading.Event, provider: dict[str, Any]
+    ) -> bool:
         """A timed-out activity: its provider thread sends nothing more (the token is checked
-        right before every disruption) and the run waits for its in-flight request, so what
-        it disrupted is journaled and tracked. False: it did not finish in time (abandoned;
-        what it disrupted untracked, which the verdict says: see _untracked)."""
+        right before every disruption) and, for a provider that disrupts (guard `pods` or
+        `scale`), the run waits for its in-flight request, so what it disrupted is journaled
+        and tracked. False: it did not finish in time (abandoned; what it disrupted is
+        untracked, which the verdict says: see _untracked)."""
         token.set()
+        spec = provider_registry.spec_for(provider)
+        if spec is None or spec.guard not in DISRUPTING_GUARDS:
+            return True  # it cannot disrupt: chaoslib's rule, the run moves on
         try:
             future.exception(timeout=self._bounded(self._cancel_grace()))
         except FutureTimeout:
