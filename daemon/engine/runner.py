@@ -169,7 +169,10 @@ class Runner:
         except InvalidRun as exc:
             return [_failed_record({"name": "configuration"}, str(exc))]
         rollbacks = self.experiment["rollbacks"]
-        return [self._redact(self._activity(activity, "rollback")) for activity in rollbacks]
+        try:
+            return [self._redact(self._activity(activity, "rollback")) for activity in rollbacks]
+        finally:
+            self.ctx.over.set()  # an abandoned provider thread sends nothing more
 
     def run(self) -> RunResult:
         ctx = self.ctx
