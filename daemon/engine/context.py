@@ -71,15 +71,23 @@ class RunContext:
                 self.stop_reason, self.stop_detail = reason, detail
                 self.stop.set()
 
-    def disruption_blocked(self) -> str | None:
-        """Asked right before every disrupting request (kill, evict, scale-down, a scale-up
-        that is not a restore), in every phase including rollbacks: a reason not to send it.
-        The activity's own token, the run's end, stop, then the gate (halt, lease, shutdown)."""
+    def cancelled(self) -> str | None:
+        """Has the activity running in this thread timed out, or the run ended? Asked right
+        before every request that changes the cluster (a scale-up too)."""
         token = ACTIVITY_CANCELLED.get()
         if token is not None and token.is_set():
-            return "cancelled: the activity timed out or the run ended"
+            return "cancelled: the activity timed out"
         if self.over.is_set():
             return "cancelled: the run is over"
+        return None
+
+    def disruption_blocked(self) -> str | None:
+        """Asked right before every disrupting request (delete, evict, scale-down), in every
+        phase including rollbacks: a reason not to send it. The activity's cancellation, the
+        run's end, stop, then the gate (halt, lease, shutdown)."""
+        cancelled = self.cancelled()
+        if cancelled:
+            return cancelled
         if self.stop.is_set():
             return self.stop_reason or "stopped"
         closed = self.gate()

@@ -7,9 +7,9 @@ before the scale is sent. Scaling up disrupts nothing but is bounded *per run*: 
 max(2 x first, first + SCALE_UP_STEP) replicas, where `first` is the replicas the run first
 saw for that Deployment (kept in the ledger, so chained scale-ups cannot compound), or back to
 what this run scaled it down from. Both directions are refused where chaos may never go.
-Right before the request, a scale-down or a scale-up that is not a restore asks
-`ctx.disruption_blocked()` (halt, lease, stop, the activity's cancellation), in every phase,
-rollbacks included; a restore (back up to what this run scaled from) may proceed while halted.
+Right before the request, a scale-down asks `ctx.disruption_blocked()` (halt, lease, stop,
+the activity's cancellation), in every phase, rollbacks included; a scale-up disrupts nothing
+(a rollback restoring replicas may run while halted) and only asks `ctx.cancelled()`.
 """
 
 from __future__ import annotations
@@ -144,8 +144,7 @@ def _scale_up(
         if ctx.dry_run:
             ctx.append("dry_run_actions", f"scale deployment {key[0]}/{key[2]} to {wanted}")
         return
-    restore = wanted <= scaled_from  # back up to what this run scaled from: undoes chaos
-    _send(ctx, kube, key, current, wanted, intents=[], restore=restore)
+    _send(ctx, kube, key, current, wanted, intents=[])
 
 
 def _scale_down(
@@ -225,7 +224,7 @@ def _scale_down(
         for target in result.targets
     ]
     targets = list(zip(intents, result.targets, strict=True))
-    _send(ctx, kube, key, current, wanted, intents=targets, restore=False)
+    _send(ctx, kube, key, current, wanted, intents=targets)
 
 
 def _send(
@@ -236,12 +235,11 @@ def _send(
     wanted: int,
     *,
     intents: list[tuple[int, Any]],
-    restore: bool,
 ) -> None:
-    """Ask the gate (unless a restore), send the scale, read it back when the answer is
-    unclear, settle the intents."""
+    """Ask the gate (a scale-down, which has intents) or the cancellation (a scale-up), send
+    the scale, read it back when the answer is unclear, settle the intents."""
     ns, _, name = key
-    closed = None if restore else ctx.disruption_blocked()
+    closed = ctx.disruption_blocked() if wanted < current else ctx.cancelled()
     if closed:  # as close to the request as possible, after the intents were written
         for intent_id, target in intents:
             uid = str(target.pod["metadata"].get("uid", ""))
