@@ -81,10 +81,11 @@ def test_a_restoring_rollback_still_runs_while_halted(make_sim) -> None:
     result = run_experiment(
         sim,
         experiment,
-        halted=halted_after(2),
+        halted=halted_after(3),
         aftershock={"blast_radius": {"max_pods": 4}},
     )
     assert (result.outcome, result.reason) == ("aborted", "halted")
+    assert result.journal["run"][0]["status"] == "succeeded"  # scaled down before the halt
     assert result.journal["rollbacks"][0]["status"] == "succeeded"
     assert replicas(sim, "web4", "shop") == 4  # restored to what the run scaled down from
 

@@ -21,7 +21,7 @@ SLOW_DELETES = {
             "resource": "pods",
             "namespace": "shop",
             "error_rate": 0,
-            "latency": "2s",
+            "latency": "4s",
         }
     ]
 }
@@ -49,10 +49,10 @@ def kill_two(timeout: float) -> dict:
 def test_a_timed_out_kill_sends_nothing_after_it_and_journals_what_it_did(make_sim) -> None:
     sim = started(make_sim)  # web4: 4 replicas, no PodDisruptionBudget
     sim.control("PUT", "/sim/v1/faults", SLOW_DELETES)
-    experiment = {"title": "t", "description": "d", "method": [kill_two(1)], "rollbacks": []}
+    experiment = {"title": "t", "description": "d", "method": [kill_two(2)], "rollbacks": []}
     result = run_experiment(sim, experiment, aftershock={"blast_radius": {"max_pods": 2}})
     ended = time.time()
-    time.sleep(5)  # longer than two slow deletes: anything still being sent would land now
+    time.sleep(9)  # longer than two slow deletes: anything still being sent would land now
     timeline = sim.timeline()
     assert all(d["requested_at"] <= ended for d in timeline), (timeline, ended)
     assert len(timeline) == 1  # cancelled once the activity timed out: the second never sent
@@ -70,7 +70,7 @@ def test_a_disruption_the_run_could_not_wait_for_is_recovery_unmeasured(make_sim
     """The shutdown bound cuts the wait for the in-flight delete: the run cannot say what
     that delete did, so it does not pass: failed / recovery_unmeasured, never a verdict."""
     sim = started(make_sim)
-    sim.control("PUT", "/sim/v1/faults", {"rules": [{**SLOW_DELETES["rules"][0], "latency": "3s"}]})
+    sim.control("PUT", "/sim/v1/faults", {"rules": [{**SLOW_DELETES["rules"][0], "latency": "4s"}]})
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
     ctx = RunContext(
         experiment_id="t",
@@ -81,7 +81,7 @@ def test_a_disruption_the_run_could_not_wait_for_is_recovery_unmeasured(make_sim
         seed=1,
         dry_run=False,
         environ={},
-        deadline=time.monotonic() + 1.5,
+        deadline=time.monotonic() + 2,
     )
     experiment = {"title": "t", "description": "d", "method": [kill_two(20)], "rollbacks": []}
     try:
@@ -89,7 +89,7 @@ def test_a_disruption_the_run_could_not_wait_for_is_recovery_unmeasured(make_sim
         wait_for(lambda: len(sim.timeline()) >= 1, 10, "the in-flight delete to land")
     finally:
         kube.close()
-    time.sleep(3)
+    time.sleep(5)
     assert len(sim.timeline()) == 1  # only the delete already in flight; nothing after it
     assert (result.outcome, result.reason) == ("failed", "recovery_unmeasured")
     assert "recovery not measured" in result.journal["aftershock"]["error"]
@@ -101,13 +101,13 @@ def test_a_timed_out_scale_down_is_waited_for_and_journaled(make_sim) -> None:
         "verb": "patch",
         "resource": "deployments.apps",
         "namespace": "shop",
-        "latency": "2s",
+        "latency": "4s",
     }
     sim.control("PUT", "/sim/v1/faults", {"rules": [slow_scale]})
     scale_down = {
         "type": "action",
         "name": "scale-web4-2",
-        "timeout": 1,
+        "timeout": 2,
         "provider": {
             "type": "python",
             "module": "chaosk8s.deployment.actions",
@@ -118,7 +118,7 @@ def test_a_timed_out_scale_down_is_waited_for_and_journaled(make_sim) -> None:
     experiment = {"title": "t", "description": "d", "method": [scale_down], "rollbacks": []}
     result = run_experiment(sim, experiment, aftershock={"blast_radius": {"max_pods": 2}})
     at_end = int(sim.apps.read_namespaced_deployment("web4", "shop").spec.replicas)
-    time.sleep(3)
+    time.sleep(5)
     assert int(sim.apps.read_namespaced_deployment("web4", "shop").spec.replicas) == at_end == 2
     record = result.journal["aftershock"]
     assert [d["method"] for d in record["disrupted"]] == ["scale", "scale"]
