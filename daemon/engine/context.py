@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,13 @@ from daemon.kube.client import Kube
 from daemon.recovery import RecoveryTracker
 from daemon.safety.guard import History
 from daemon.settings import Settings
+
+# The cancellation token of the activity whose provider runs in this thread (set by the
+# runner's _spawn): set when the activity times out or the run ends, so a provider thread the
+# runner stopped waiting for sends nothing more (F3).
+ACTIVITY_CANCELLED: ContextVar[threading.Event | None] = ContextVar(
+    "aftershock_activity_cancelled", default=None
+)
 
 
 @dataclass
@@ -39,8 +47,11 @@ class RunContext:
     deadline: float | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     stop: threading.Event = field(default_factory=threading.Event)
-    # Asked right before every kill: a reason not to inject now (halted, lost the lease).
+    # Asked right before every disruption (via disruption_blocked): a reason not to inject
+    # now (halted, lost the lease, shutting down). The runner adds its halt switch to it.
     gate: Callable[[], str | None] = field(default=lambda: None)
+    # Set when the run is over: no provider thread of it may disrupt anything afterwards.
+    over: threading.Event = field(default_factory=threading.Event)
     stop_reason: str = ""
     stop_detail: str = ""
     trackers: list[RecoveryTracker] = field(default_factory=list)
@@ -59,6 +70,30 @@ class RunContext:
             if not self.stop.is_set():
                 self.stop_reason, self.stop_detail = reason, detail
                 self.stop.set()
+
+    def cancelled(self) -> str | None:
+        """Has the activity running in this thread timed out, or the run ended? Asked right
+        before every request that changes the cluster (a scale-up too)."""
+        token = ACTIVITY_CANCELLED.get()
+        if token is not None and token.is_set():
+            return "cancelled: the activity timed out"
+        if self.over.is_set():
+            return "cancelled: the run is over"
+        return None
+
+    def disruption_blocked(self) -> str | None:
+        """Asked right before every disrupting request (delete, evict, scale-down), in every
+        phase including rollbacks: a reason not to send it. The activity's cancellation, the
+        run's end, stop, then the gate (halt, lease, shutdown)."""
+        cancelled = self.cancelled()
+        if cancelled:
+            return cancelled
+        if self.stop.is_set():
+            return self.stop_reason or "stopped"
+        closed = self.gate()
+        if closed:  # a closed gate stops the whole run, not only this request
+            self.request_stop(closed, "checked before a disruption")
+        return closed
 
     def append(self, key: str, value: Any) -> None:
         with self.lock:

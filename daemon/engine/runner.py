@@ -26,7 +26,7 @@ from daemon import __version__
 from daemon.catalog import checks as catalog_checks
 from daemon.catalog import providers as provider_registry
 from daemon.engine import providers
-from daemon.engine.context import RunContext
+from daemon.engine.context import ACTIVITY_CANCELLED, RunContext
 from daemon.engine.errors import ActivityFailed, InvalidRun, Unobservable, Unrecorded
 from daemon.engine.providers.k8s import Refused
 from daemon.engine.providers.prometheus import condition_true
@@ -40,6 +40,7 @@ BEFORE = ("default", "before-method-only", "continuously")
 AFTER = ("default", "after-method-only", "continuously")
 DURING = ("during-method-only", "continuously")
 MAX_STOP_RECORDS = 200
+DISRUPTING_GUARDS = ("pods", "scale")  # providers a timed-out activity's cancellation waits for
 
 
 @dataclass
@@ -67,12 +68,15 @@ def _failed_record(activity: dict[str, Any], message: str) -> dict[str, Any]:
     }
 
 
-def _spawn(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+def _spawn(fn: Callable[..., Any], *args: Any, token: threading.Event | None = None) -> Future[Any]:
     """Run fn in a *daemon* thread: a provider that hangs must never keep the process alive
-    past the shutdown bound (ThreadPoolExecutor workers are joined at interpreter exit)."""
+    past the shutdown bound (ThreadPoolExecutor workers are joined at interpreter exit).
+    `token` is the activity's cancellation, which every disruption in that thread checks."""
     future: Future[Any] = Future()
 
     def body() -> None:
+        if token is not None:
+            ACTIVITY_CANCELLED.set(token)
         try:
             future.set_result(fn(*args))
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
@@ -114,6 +118,10 @@ class Runner:
         report = progress or (lambda _event, _fields: None)
         self.progress: Progress = lambda event, fields: report(event, self._redact(fields))
         self.halted = halted or (lambda: None)
+        # The halt switch closes the gate every disruption asks right before its request, in
+        # every phase (rollbacks too), not only the check before each activity (F2).
+        gate = ctx.gate
+        ctx.gate = lambda: "halted" if self.halted() else gate()
         runtime = self.experiment.get("runtime") or {}
         hypothesis = ctx.aftershock.hypothesis
         runtime_hypothesis = runtime.get("hypothesis") or {}
@@ -161,7 +169,10 @@ class Runner:
         except InvalidRun as exc:
             return [_failed_record({"name": "configuration"}, str(exc))]
         rollbacks = self.experiment["rollbacks"]
-        return [self._redact(self._activity(activity, "rollback")) for activity in rollbacks]
+        try:
+            return [self._redact(self._activity(activity, "rollback")) for activity in rollbacks]
+        finally:
+            self.ctx.over.set()  # an abandoned provider thread sends nothing more
 
     def run(self) -> RunResult:
         ctx = self.ctx
@@ -193,6 +204,7 @@ class Runner:
             outcome, reason = self._run(journal)
         except Exception as exc:  # noqa: BLE001 - nothing escapes a run (I8)
             outcome, reason = self._crashed(journal, exc)
+        ctx.over.set()  # a provider thread still running sends nothing more (F3)
         for tracker in ctx.trackers:
             tracker.stop()
         journal["end"] = _iso(time.time())
@@ -327,6 +339,10 @@ class Runner:
 
         if self._fatal is not None:
             return self._fatal
+        untracked = self._untracked()
+        if untracked:
+            ctx.record["error"] = untracked
+            return "failed", "recovery_unmeasured"
         if self._refusal is not None and not ctx.budget.injected:
             return "refused", self._refusal.reason  # nothing was injected
         if ctx.stop.is_set():
@@ -364,6 +380,19 @@ class Runner:
         if recovery_reason:
             return "deviated", recovery_reason
         return "passed", ""
+
+    def _untracked(self) -> str:
+        """'' when the journal's `disrupted` holds every disruption the ledger counted (its
+        intents, from any activity, timed out or not); else why the run cannot vouch for them."""
+        # Not under budget.lock: an abandoned provider may hold it for as long as it hangs.
+        spent = self.ctx.budget.ledger.total
+        recorded = len(self.ctx.record.get("disrupted", []))
+        if spent <= recorded:
+            return ""
+        return (
+            f"{spent} disruption(s) recorded as intents but {recorded} journaled: a provider "
+            "was still sending when the run stopped waiting for it; recovery not measured"
+        )
 
     @staticmethod
     def _status_from(state: dict[str, Any]) -> str:
@@ -504,15 +533,19 @@ class Runner:
     ) -> dict[str, Any]:
         """The provider call itself, in a daemon thread, and what its failure means."""
         ctx = self.ctx
+        token = threading.Event()
+        future = _spawn(providers.call, ctx, provider, timeout, token=token)
         try:
-            return {
-                "output": _spawn(providers.call, ctx, provider, timeout).result(timeout=timeout),
-                "status": "succeeded",
-            }
+            return {"output": future.result(timeout=timeout), "status": "succeeded"}
         except FutureTimeout:
-            if timeout < wanted:
+            finished = self._cancel(future, token, provider)
+            if timeout < wanted or not finished:
                 ctx.append("abandoned", {"phase": phase, "activity": name})
-                why = f"abandoned after {timeout:.1f}s: the run's shutdown bound was reached"
+                why = (
+                    f"abandoned after {timeout:.1f}s: the run's shutdown bound was reached"
+                    if timeout < wanted
+                    else f"timed out after {timeout:.1f}s and still running once cancelled"
+                )
                 return {"status": "failed", "exception": [f"aftershock.Abandoned: {why}\n"]}
             return {
                 "status": "failed",
@@ -540,6 +573,30 @@ class Runner:
                 "exception": traceback.format_exception(type(exc), exc, exc.__traceback__),
             }
 
+    def _cancel_grace(self) -> float:
+        """How long a cancelled provider may take to finish: its in-flight request, reading
+        the answer back (one request timeout each), and a second to record it."""
+        kube = self.ctx.kube
+        return 2 * (kube.timeout if kube is not None else 0.0) + 1.0
+
+    def _cancel(
+        self, future: Future[Any], token: threading.Event, provider: dict[str, Any]
+    ) -> bool:
+        """A timed-out activity: its provider thread sends nothing more (the token is checked
+        right before every disruption) and, for a provider that disrupts (guard `pods` or
+        `scale`), the run waits for its in-flight request, so what it disrupted is journaled
+        and tracked. False: it did not finish in time (abandoned; what it disrupted is
+        untracked, which the verdict says: see _untracked)."""
+        token.set()
+        spec = provider_registry.spec_for(provider)
+        if spec is None or spec.guard not in DISRUPTING_GUARDS:
+            return True  # it cannot disrupt: chaoslib's rule, the run moves on
+        try:
+            future.exception(timeout=self._bounded(self._cancel_grace()))
+        except FutureTimeout:
+            return False
+        return True
+
     def _method(self, journal: dict[str, Any]) -> None:
         runs: list[dict[str, Any]] = journal["run"]
         background: list[tuple[dict[str, Any], Future[dict[str, Any]]]] = []
@@ -560,6 +617,7 @@ class Runner:
                     wait_seconds(self._timeout_for(activity))
                     + wait_seconds(pauses.get("before"))
                     + wait_seconds(pauses.get("after"))
+                    + self._cancel_grace()
                     + 10
                 )
             except ValueError:
@@ -738,12 +796,16 @@ class Runner:
         if not play or not self.experiment.get("rollbacks"):
             return
         self.progress("rollbacks", {"strategy": strategy})
-        stopped = self.ctx.stop.is_set()
-        if stopped:  # rollbacks must run even when the run was stopped
-            self.ctx.stop.clear()
+        ctx = self.ctx
+        stopped = ctx.stop.is_set()
+        why = (ctx.stop_reason, ctx.stop_detail)
+        if stopped:  # rollbacks must run even when the run was stopped (disruptions still ask
+            ctx.stop.clear()  # the gate right before their request: see disruption_blocked)
         try:
             for activity in self.experiment.get("rollbacks") or []:
                 journal["rollbacks"].append(self._activity(activity, "rollback"))
         finally:
-            if stopped:
-                self.ctx.stop.set()
+            if stopped:  # the run stopped for its first reason, whatever rollbacks met
+                with ctx.lock:
+                    ctx.stop_reason, ctx.stop_detail = why
+                    ctx.stop.set()

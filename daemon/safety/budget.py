@@ -37,6 +37,9 @@ class Ledger:
     last: dict[WorkloadKey, datetime] = field(default_factory=dict)
     uids: set[str] = field(default_factory=set)  # pods this run asked to disrupt
     scaled_from: dict[WorkloadKey, int] = field(default_factory=dict)  # replicas before 1st scale
+    # Replicas the run first read for each Deployment it was asked to scale: the per-run
+    # scale-up ceiling is computed from it, never from the live (already scaled) count.
+    first_seen: dict[WorkloadKey, int] = field(default_factory=dict)
 
     def spend(self, key: WorkloadKey, at: datetime, uid: str = "", count: int = 1) -> None:
         self.per_workload[key] = self.per_workload.get(key, 0) + count

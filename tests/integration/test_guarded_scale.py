@@ -135,3 +135,30 @@ def test_dry_run_scales_nothing(make_sim) -> None:
     result = run_experiment(sim, experiment(scale("web4", 3)), dry_run=True)
     assert result.outcome == "passed"
     assert replicas(sim, "web4", "shop") == 4
+
+
+def test_scale_up_is_bounded_per_run_not_per_request(make_sim) -> None:
+    spec = cluster()
+    spec["namespaces"][0]["workloads"].append(
+        {"name": "one", "replicas": 1, "labels": {"app": "one"}, "grace_period": 1}
+    )
+    sim = make_sim(spec)
+    sim.ready()
+    steps = [scale("one", n) for n in (6, 12, 24, 48)]
+    for step, n in zip(steps, (6, 12, 24, 48), strict=True):
+        step["name"] = f"scale-one-{n}"
+    result = run_experiment(sim, experiment(*steps))
+    # max(2 x 1, 1 + 5) = 6 from the replicas the run first saw, however the requests chain.
+    assert replicas(sim, "one", "shop") == 6
+    assert [r["status"] for r in result.journal["run"]] == ["succeeded", "failed"]
+    refused = [p["refused"] for p in result.journal["aftershock"]["plans"] if p.get("refused")]
+    assert refused[0]["reason"] == "scale_up_bound"
+    # Scaling back down and up again within the run's ceiling is still allowed.
+    sim.ready()
+    result = run_experiment(
+        sim,
+        experiment(scale("one", 2), {**scale("one", 6), "name": "back"}),
+        aftershock={"blast_radius": {"max_pods": 4}},
+    )
+    assert result.outcome == "passed", result.journal["aftershock"]
+    assert replicas(sim, "one", "shop") == 6

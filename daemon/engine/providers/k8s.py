@@ -699,13 +699,12 @@ def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its recor
     uncertain: list[Target] = []
     returned_at: dict[WorkloadKey, float] = {}
     budget = ctx.budget
+    not_sent = ""
     try:
         for target in chosen.targets:
-            if ctx.stop.is_set():
-                break
-            closed = ctx.gate()
+            closed = ctx.disruption_blocked()
             if closed:
-                ctx.request_stop(closed, "checked before the kill")
+                not_sent = closed
                 break
             workload = live.workloads[target.workload]
             refusal = admit(
@@ -730,11 +729,10 @@ def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its recor
             intent_id = budget.intent(
                 ctx.run_id, target.workload, pod=meta["name"], uid=uid, method=method, now=ctx.now()
             )
-            closed = "stopped" if ctx.stop.is_set() else ctx.gate()
+            closed = ctx.disruption_blocked()
             if closed:  # asked again after the intent write, as close to the act as possible
                 _settle(ctx, intent_id, target, "failed", f"not sent: {closed}")
-                if not ctx.stop.is_set():
-                    ctx.request_stop(closed, "checked before the kill")
+                not_sent = closed
                 break
             try:
                 _request(kube, method, meta, grace_period)
@@ -788,6 +786,12 @@ def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its recor
                     "state": "uncertain" if target in uncertain else "done",
                 },
             )
+    if not_sent:  # a disruption that was not sent is never a success (F11b)
+        raise ActivityFailed(
+            f"{method} not sent to {len(chosen.targets) - len(killed)} of "
+            f"{len(chosen.targets)} planned pod(s): {not_sent}; disrupted before it: "
+            f"{[t.name for t in killed]}"
+        )
     return {
         "killed": [t.name for t in killed],
         "method": method,

@@ -3,9 +3,13 @@
 Scaling a Deployment down by N removes N of its pods: it is planned exactly as disrupting N
 pods of that Deployment (protected namespaces, opt-in, max pods and max percent for the whole
 run, min ready, PDBs, cooldown, daily budget, dry run), each of the N recorded as an intent
-before the scale is sent. Scaling up disrupts nothing but is bounded: at most
-max(2 x current, current + SCALE_UP_STEP) replicas, or back to what this run scaled it down
-from. Both directions are refused where chaos may never go.
+before the scale is sent. Scaling up disrupts nothing but is bounded *per run*: at most
+max(2 x first, first + SCALE_UP_STEP) replicas, where `first` is the replicas the run first
+saw for that Deployment (kept in the ledger, so chained scale-ups cannot compound), or back to
+what this run scaled it down from. Both directions are refused where chaos may never go.
+Right before the request, a scale-down asks `ctx.disruption_blocked()` (halt, lease, stop,
+the activity's cancellation), in every phase, rollbacks included; a scale-up disrupts nothing
+(a rollback restoring replicas may run while halted) and only asks `ctx.cancelled()`.
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ SCALE_UP_FACTOR = 2
 SCALE_UP_STEP = 5
 
 
-def scale_up_ceiling(current: int, scaled_from: int = 0) -> int:
-    """The most replicas a scale-up may ask for (documented in the README)."""
-    return max(SCALE_UP_FACTOR * current, current + SCALE_UP_STEP, scaled_from)
+def scale_up_ceiling(first: int, scaled_from: int = 0) -> int:
+    """The most replicas any scale-up of one run may ask for (documented in the README):
+    `first` is the replicas the run first saw for the Deployment, not the live count."""
+    return max(SCALE_UP_FACTOR * first, first + SCALE_UP_STEP, scaled_from)
 
 
 def _replicas(value: Any) -> int:
@@ -71,6 +76,7 @@ def guarded_scale(ctx: RunContext, ns: str, name: str, wanted: int) -> None:
             raise ActivityFailed(f"could not read Deployment {ns}/{name}: {exc.message}") from None
         current = int((deployment.get("spec") or {}).get("replicas", 1))
         key: WorkloadKey = (ns, "Deployment", name)
+        ctx.budget.ledger.first_seen.setdefault(key, current)
         limits = effective_limits(
             ctx.settings.safety, ctx.aftershock.blast_radius, ctx.settings.kube.namespace
         )
@@ -114,15 +120,19 @@ def _scale_up(
     request: dict[str, Any],
 ) -> None:
     subject = "/".join(key)
-    ceiling = scale_up_ceiling(current, ctx.budget.ledger.scaled_from.get(key, 0))
+    ledger = ctx.budget.ledger
+    first = ledger.first_seen.get(key, current)
+    scaled_from = ledger.scaled_from.get(key, 0)
+    ceiling = scale_up_ceiling(first, scaled_from)
     if wanted > ceiling:
         _refuse(
             ctx,
             request,
             key,
             "scale_up_bound",
-            f"{subject} has {current} replicas; scaling up to {wanted} is over the bound "
-            f"of {ceiling} (max of 2 x current, current + {SCALE_UP_STEP})",
+            f"{subject} has {current} replicas (this run first saw {first}); scaling up to "
+            f"{wanted} is over the run's bound of {ceiling} (max of 2 x {first}, "
+            f"{first} + {SCALE_UP_STEP}, what this run scaled down from)",
         )
     detail = f"{subject}: {current} -> {wanted} replicas"
     journal_plan(
@@ -213,7 +223,8 @@ def _scale_down(
         )
         for target in result.targets
     ]
-    _send(ctx, kube, key, current, wanted, intents=list(zip(intents, result.targets, strict=True)))
+    targets = list(zip(intents, result.targets, strict=True))
+    _send(ctx, kube, key, current, wanted, intents=targets)
 
 
 def _send(
@@ -225,8 +236,17 @@ def _send(
     *,
     intents: list[tuple[int, Any]],
 ) -> None:
-    """Send the scale, read it back when the answer is unclear, settle the intents."""
+    """Ask the gate (a scale-down, which has intents) or the cancellation (a scale-up), send
+    the scale, read it back when the answer is unclear, settle the intents."""
     ns, _, name = key
+    closed = ctx.disruption_blocked() if wanted < current else ctx.cancelled()
+    if closed:  # as close to the request as possible, after the intents were written
+        for intent_id, target in intents:
+            uid = str(target.pod["metadata"].get("uid", ""))
+            problem = ctx.budget.settle(intent_id, key, uid, "failed", f"not sent: {closed}")
+            if problem:
+                ctx.append("errors", problem)
+        raise ActivityFailed(f"scale {ns}/{name} {current} -> {wanted} not sent: {closed}")
     state: Settled = "done"
     error = ""
     try:
