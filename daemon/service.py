@@ -680,7 +680,9 @@ class Daemon:
                         dry_run=dry_run,
                         experiment_doc=loaded.raw,
                         started_at=began,
-                        settings=loaded.settings.model_dump(mode="json"),
+                        settings=loaded.settings.model_dump(
+                            mode="json", include=set(AftershockSettings.model_fields)
+                        ),
                     )
                 except StoreError as exc:
                     log.error("run not started: it could not be recorded", error=str(exc))

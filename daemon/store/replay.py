@@ -45,7 +45,8 @@ def run_limits(
     run may have taken its limits from catalog.yaml, which is not in the document."""
     if recorded is not None:
         try:
-            return AftershockSettings.model_validate(recorded), ""
+            fields = {k: v for k, v in recorded.items() if k in AftershockSettings.model_fields}
+            return AftershockSettings.model_validate(fields), ""
         except ValidationError as exc:
             return None, f"the run's recorded settings are unreadable ({exc.error_count()} errors)"
     extensions = document.get("extensions")
