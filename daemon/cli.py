@@ -258,7 +258,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     from daemon.catalog.loader import load_file, options_from_settings
     from daemon.engine.context import RunContext
     from daemon.engine.runner import Runner
-    from daemon.halt_switch import HaltConfigMap
+    from daemon.halt_switch import GATE_MAX_AGE, HaltConfigMap
     from daemon.logging import run_context
 
     settings = obj.settings
@@ -283,7 +283,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     switch = HaltConfigMap(kube, settings.kube.namespace, settings.safety.halt_configmap)
 
     def halted() -> str | None:
-        reason = switch.read()
+        reason = switch.read(GATE_MAX_AGE)
         return None if reason is None else f"halted by ConfigMap: {reason}"
 
     run_id = f"{loaded.id}-{token_source.token_hex(4)}"

@@ -10,12 +10,18 @@ successfully counts as not set (the persisted API halt does not depend on this r
 from __future__ import annotations
 
 import threading
+import time
 
 from daemon.kube.client import Kube
 from daemon.kube.errors import KubeError, NotFound
 
 # Short: it sits between the decision to kill and the kill (fire-to-kill goal: 20 ms p99).
 READ_TIMEOUT = 1.0
+# The gate is asked several times within the few milliseconds before one kill (before the
+# activity, before the re-check, after the intent write); a read that completed this
+# recently answers them all, so a kill costs one GET. A trigger and the start-up read never
+# reuse a read.
+GATE_MAX_AGE = 0.015
 TRUE_VALUES = ("true", "1", "yes", "on")
 
 
@@ -29,11 +35,16 @@ class HaltConfigMap:
         self.reason: str | None = None  # last known: the reason while halted, else None
         self.error = ""  # why the last read failed ('' when it succeeded)
         self._lock = threading.Lock()
+        self._read_at = -1.0  # time.monotonic() when the last successful read completed
 
-    def read(self) -> str | None:
-        """Read the ConfigMap now; the reason when halted, else None (last known on error)."""
+    def read(self, max_age: float = 0.0) -> str | None:
+        """Read the ConfigMap now (or reuse a successful read younger than `max_age` seconds);
+        the reason when halted, else None (the last known state when the read fails)."""
         if self.kube is None:
             return self.reason
+        with self._lock:
+            if max_age > 0 and time.monotonic() - self._read_at <= max_age:
+                return self.reason
         try:
             configmap = self.kube.get("configmaps", self.namespace, self.name, timeout=self.timeout)
         except NotFound:
@@ -50,4 +61,5 @@ class HaltConfigMap:
     def _set(self, reason: str | None, error: str) -> str | None:
         with self._lock:
             self.reason, self.error = reason, error
+            self._read_at = time.monotonic()
             return reason

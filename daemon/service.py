@@ -32,7 +32,7 @@ from daemon.engine.budget import RunBudget
 from daemon.engine.context import RunContext
 from daemon.engine.redact import redact_journal, sensitive_values
 from daemon.engine.runner import Runner
-from daemon.halt_switch import HaltConfigMap
+from daemon.halt_switch import GATE_MAX_AGE, HaltConfigMap
 from daemon.kube.client import Kube
 from daemon.kube.lease import LeaderElector
 from daemon.logging import get_logger, run_context
@@ -562,7 +562,7 @@ class Daemon:
         """Checked right before every kill: the ConfigMap halt is read live here (one GET)."""
         if not self.is_leader():
             return "leadership_lost"
-        self._check_halt_configmap()
+        self._check_halt_configmap(GATE_MAX_AGE)
         if self.halt.reason():
             return "halted"
         if self._stopping.is_set():
@@ -718,7 +718,7 @@ class Daemon:
 
     def _halted_for_runs(self) -> str | None:
         # Leadership loss and shutdown stop runs through request_stop with their own reasons.
-        self._check_halt_configmap()  # live, before the run starts and before each activity
+        self._check_halt_configmap(GATE_MAX_AGE)  # before the run starts and each activity
         return self.halt.reason()
 
     def _finish(
@@ -805,12 +805,12 @@ class Daemon:
                 self.halt.api = stored
             self._halt_loaded = True
 
-    def _check_halt_configmap(self) -> None:
+    def _check_halt_configmap(self, max_age: float = 0.0) -> None:
         """Read the ConfigMap switch now (one GET, short deadline; on a read error the last
         known state stays); a switch newly set stops the runs in flight."""
         if self.kube is None:
             return
-        reason = self.halt_switch.read()
+        reason = self.halt_switch.read(max_age)
         was, self.halt.configmap = self.halt.configmap, reason
         if reason is not None and was is None:
             log.warning("chaos halted by ConfigMap", reason=reason)
