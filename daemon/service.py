@@ -825,16 +825,19 @@ class Daemon:
 
     def _housekeeping_loop(self) -> None:
         interval = min(self.settings.catalog.reload_interval.total_seconds(), 10.0)
-        last_prune = 0.0
+        last_prune = -3600.0  # time.monotonic() may be under an hour (a fresh boot)
         while not self._stopping.wait(interval):
             try:
                 self._check_halt_configmap()  # first: independent of the catalog and the history
                 self.reload_catalog()
-                if time.monotonic() - last_prune > 3600:
-                    self.store.prune(time.time(), keep_disruptions=self._longest_cooldown())
-                    last_prune = time.monotonic()
                 if self.store.error:
                     self.store.check()  # recovers once the disk does
+                # Hourly, from the first pass; an unusable history must not stop the rest of
+                # housekeeping (halt, recovery, pending writes).
+                if not self.store.error and time.monotonic() - last_prune > 3600:
+                    with contextlib.suppress(StoreError):  # store.error tells /readyz
+                        self.store.prune(time.time(), keep_disruptions=self._longest_cooldown())
+                        last_prune = time.monotonic()
                 if not self._halt_loaded and not self.store.error:
                     self._load_halt()
                 if not self._recovered_interrupted and not self.store.error and self.is_leader():
