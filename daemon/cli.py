@@ -258,6 +258,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     from daemon.catalog.loader import load_file, options_from_settings
     from daemon.engine.context import RunContext
     from daemon.engine.runner import Runner
+    from daemon.halt_switch import GATE_MAX_AGE, HaltConfigMap
     from daemon.logging import run_context
 
     settings = obj.settings
@@ -277,6 +278,14 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     effective_dry_run = settings.safety.dry_run if dry_run is None else dry_run
     effective_dry_run = effective_dry_run or bool(loaded.settings.dry_run)
     kube = _connect(settings, kubeconfig, kube_context, log)
+    # The same halt switch as the daemon's, read live before the run and before every
+    # disruption (on a read error the last known state stays: see daemon.halt_switch).
+    switch = HaltConfigMap(kube, settings.kube.namespace, settings.safety.halt_configmap)
+
+    def halted() -> str | None:
+        reason = switch.read(GATE_MAX_AGE)
+        return None if reason is None else f"halted by ConfigMap: {reason}"
+
     run_id = f"{loaded.id}-{token_source.token_hex(4)}"
     ctx = RunContext(
         experiment_id=loaded.id,
@@ -287,6 +296,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
         seed=seed if seed is not None else token_source.randbits(32),
         dry_run=effective_dry_run,
         environ=os.environ,
+        gate=lambda: "halted" if halted() else None,
     )
     if effective_dry_run:
         log.warning(
@@ -303,7 +313,9 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with run_context(loaded.id, run_id):
-            outcome = Runner(ctx, loaded.raw, var_overrides=overrides, progress=progress).run()
+            outcome = Runner(
+                ctx, loaded.raw, var_overrides=overrides, progress=progress, halted=halted
+            ).run()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import math
 import secrets as token_source
 import socket
 import threading
@@ -33,8 +32,8 @@ from daemon.engine.budget import RunBudget
 from daemon.engine.context import RunContext
 from daemon.engine.redact import redact_journal, sensitive_values
 from daemon.engine.runner import Runner
+from daemon.halt_switch import GATE_MAX_AGE, HaltConfigMap
 from daemon.kube.client import Kube
-from daemon.kube.errors import KubeError, NotFound
 from daemon.kube.lease import LeaderElector
 from daemon.logging import get_logger, run_context
 from daemon.observability.metrics import DaemonState, ExperimentState, Metrics
@@ -43,6 +42,7 @@ from daemon.scheduling.triggers import upcoming
 from daemon.settings import Settings, weakened_safety
 from daemon.store.history import HistoryStore, StoreError
 from daemon.store.pending import PendingWrites
+from daemon.store.replay import replay_budget
 
 log = get_logger("aftershock.daemon")
 # The demo runs the real catalog on accelerated schedules: (experiment id, schedule) -> schedule.
@@ -126,6 +126,9 @@ class Daemon:
         self.catalog_problems: list[str] = []
         self.invalid_files = 0
         self.halt = Halt()
+        self.halt_switch = HaltConfigMap(
+            kube, settings.kube.namespace, settings.safety.halt_configmap
+        )
         self._pending = PendingWrites()  # history writes refused, retried by housekeeping
         self._halt_loaded = False  # runs wait until the persisted halt switch has been read
         self._lock = threading.RLock()
@@ -176,7 +179,8 @@ class Daemon:
     def start(self) -> None:
         for weakened in weakened_safety(self.settings):
             log.warning("safety weakened", setting=weakened)
-        self._restore_state()
+        self._restore_state()  # the persisted API halt
+        self._check_halt_configmap()  # and the ConfigMap, before any recovery or scheduling
         self.reload_catalog(force=True)
         self.scheduler.start()
         self.scheduler_alive = True
@@ -286,7 +290,8 @@ class Daemon:
         """Interrupted runs are recovered once, as soon as this replica leads and the history
         can be read (an unreadable history at start-up is retried by housekeeping)."""
         with self._recovery_lock:
-            if not self._recovered_interrupted:
+            # Not before the persisted halt is known: a replayed kill must see it (F1).
+            if not self._recovered_interrupted and self._halt_loaded:
                 self._recover_interrupted()
 
     def _recover_interrupted(self) -> None:
@@ -306,7 +311,7 @@ class Daemon:
                     self.store.settle_pending(row.id, "the daemon stopped between intent and act")
                 except StoreError as exc:
                     log.error("cannot settle the interrupted run's intents", error=str(exc))
-                ctx = self._context(row.experiment, row.id, dry_run=row.dry_run)
+                ctx = self._replay_context(row.experiment, row.id, document, dry_run=row.dry_run)
                 records = Runner(ctx, document).rollbacks_only()
                 journal = {
                     "experiment": document,
@@ -350,6 +355,37 @@ class Daemon:
                     if entry is not None:
                         entry.last_outcome, entry.last_reason = "aborted", "interrupted"
                         entry.last_run, entry.last_run_id = time.time(), row.id
+
+    def _replay_context(
+        self, experiment_id: str, run_id: str, document: dict[str, Any], *, dry_run: bool
+    ) -> RunContext:
+        """The interrupted run's rollbacks play under that run's own limits (recorded with it,
+        never the catalog's current version nor the defaults) and its own ledger, seeded from
+        its intents: the whole run, before and after the crash, spends one budget. When the
+        limits cannot be established, disrupting rollbacks are refused (nothing is sent)."""
+        try:
+            recorded = self.store.run_settings(run_id)
+            spent = self.store.disruptions(run_id)
+        except StoreError as exc:
+            recorded, spent = None, None
+            log.error("cannot read the interrupted run's limits or intents", error=str(exc))
+        budget, aftershock, problem = replay_budget(
+            self.store, self._budget_lock, recorded, document, spent
+        )
+        if problem:
+            log.error("interrupted run: disrupting rollbacks refused", detail=problem)
+        return RunContext(
+            experiment_id=experiment_id,
+            run_id=run_id,
+            settings=self.settings,
+            aftershock=aftershock,
+            kube=self.kube,
+            seed=token_source.randbits(32),
+            dry_run=dry_run,
+            environ=self.environ,
+            budget=budget,
+            gate=self._gate,
+        )
 
     # ------------------------------------------------------------------ catalog
 
@@ -523,9 +559,10 @@ class Daemon:
         return None
 
     def _gate(self) -> str | None:
-        """Checked right before every kill."""
+        """Checked right before every kill: the ConfigMap halt is read live here (one GET)."""
         if not self.is_leader():
             return "leadership_lost"
+        self._check_halt_configmap(GATE_MAX_AGE)
         if self.halt.reason():
             return "halted"
         if self._stopping.is_set():
@@ -542,6 +579,7 @@ class Daemon:
             raise TriggerError(503, "Shutting Down", "the daemon is shutting down")
         if not self.is_leader():
             raise TriggerError(409, "Not Leader", "another replica holds the lease")
+        self._check_halt_configmap()  # live: a switch set a moment ago is honoured
         if self.halt.reason():
             raise TriggerError(409, "Halted", str(self.halt.reason()))
         reason = self._closed_reason()
@@ -642,6 +680,9 @@ class Daemon:
                         dry_run=dry_run,
                         experiment_doc=loaded.raw,
                         started_at=began,
+                        settings=loaded.settings.model_dump(
+                            mode="json", include=set(AftershockSettings.model_fields)
+                        ),
                     )
                 except StoreError as exc:
                     log.error("run not started: it could not be recorded", error=str(exc))
@@ -677,6 +718,7 @@ class Daemon:
 
     def _halted_for_runs(self) -> str | None:
         # Leadership loss and shutdown stop runs through request_stop with their own reasons.
+        self._check_halt_configmap(GATE_MAX_AGE)  # before the run starts and each activity
         return self.halt.reason()
 
     def _finish(
@@ -763,45 +805,39 @@ class Daemon:
                 self.halt.api = stored
             self._halt_loaded = True
 
-    def _check_halt_configmap(self) -> None:
+    def _check_halt_configmap(self, max_age: float = 0.0) -> None:
+        """Read the ConfigMap switch now (one GET, short deadline; on a read error the last
+        known state stays); a switch newly set stops the runs in flight."""
         if self.kube is None:
             return
-        try:
-            configmap = self.kube.get(
-                "configmaps", self.settings.kube.namespace, self.settings.safety.halt_configmap
-            )
-        except NotFound:
-            self.halt.configmap = None
-            return
-        except KubeError as exc:
-            log.debug("halt ConfigMap unreadable", error=exc.message)
-            return  # keep the last known state
-        data = configmap.get("data") or {}
-        if str(data.get("halted", "")).strip().lower() in ("true", "1", "yes", "on"):
-            if self.halt.configmap is None:
-                log.warning("chaos halted by ConfigMap", reason=data.get("reason", ""))
-                with self._lock:
-                    contexts = list(self._runs.values())
-                for ctx in contexts:
-                    ctx.request_stop("halted", "ConfigMap")
-            self.halt.configmap = data.get("reason") or "no reason given"
-        else:
-            self.halt.configmap = None
+        reason = self.halt_switch.read(max_age)
+        was, self.halt.configmap = self.halt.configmap, reason
+        if reason is not None and was is None:
+            log.warning("chaos halted by ConfigMap", reason=reason)
+            with self._lock:
+                contexts = list(self._runs.values())
+            for ctx in contexts:
+                ctx.request_stop("halted", "ConfigMap")
+        elif self.halt_switch.error:
+            log.debug("halt ConfigMap unreadable", error=self.halt_switch.error)
 
     # ------------------------------------------------------------------ housekeeping
 
     def _housekeeping_loop(self) -> None:
         interval = min(self.settings.catalog.reload_interval.total_seconds(), 10.0)
-        last_prune = -math.inf  # monotonic time starts at boot: prune on the first pass
+        last_prune = -3600.0  # time.monotonic() may be under an hour (a fresh boot)
         while not self._stopping.wait(interval):
             try:
                 self._check_halt_configmap()  # first: independent of the catalog and the history
                 self.reload_catalog()
                 if self.store.error:
                     self.store.check()  # recovers once the disk does
-                if time.monotonic() - last_prune > 3600 and not self.store.error:
-                    self.store.prune(time.time())  # an unopened store must not block check()
-                    last_prune = time.monotonic()
+                # Hourly, from the first pass; an unusable history must not stop the rest of
+                # housekeeping (halt, recovery, pending writes).
+                if not self.store.error and time.monotonic() - last_prune > 3600:
+                    with contextlib.suppress(StoreError):  # store.error tells /readyz
+                        self.store.prune(time.time(), keep_disruptions=self._longest_cooldown())
+                        last_prune = time.monotonic()
                 if not self._halt_loaded and not self.store.error:
                     self._load_halt()
                 if not self._recovered_interrupted and not self.store.error and self.is_leader():
@@ -809,6 +845,17 @@ class Daemon:
                 self._pending.flush()
             except Exception:  # housekeeping must outlive any one failure; logged with traceback
                 log.exception("housekeeping failed")
+
+    def _longest_cooldown(self) -> timedelta:
+        """The longest cooldown in effect (global and every loaded experiment's): pruning
+        keeps the disruption rows it is computed from."""
+        with self._lock:
+            own = [
+                e.loaded.settings.blast_radius.cooldown
+                for e in self.entries.values()
+                if e.loaded is not None and e.loaded.settings.blast_radius.cooldown is not None
+            ]
+        return max([self.settings.safety.cooldown, *own])
 
     # ------------------------------------------------------------------ views
 

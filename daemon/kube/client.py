@@ -185,7 +185,10 @@ class Kube:
             if not token:
                 return items, resource_version
 
-    def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
+    def get(
+        self, resource: str, namespace: str | None, name: str, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """One object; `timeout` (seconds) overrides the client's request deadline."""
         readers: dict[str, Callable[..., Any]] = {
             "pods": self.core.read_namespaced_pod,
             "namespaces": self.core.read_namespace,
@@ -198,7 +201,8 @@ class Kube:
         }
         reader = readers[resource]
         args = (name,) if namespace is None else (name, namespace)
-        result: dict[str, Any] = self.call("get", resource, reader, *args)
+        extra: dict[str, Any] = {} if timeout is None else {"_request_timeout": timeout}
+        result: dict[str, Any] = self.call("get", resource, reader, *args, **extra)
         return result
 
     def _lister(self, resource: str, namespace: str | None) -> Callable[..., Any]:

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at REAL NOT NULL,
     ended_at REAL,
     experiment_doc TEXT NOT NULL,      -- the experiment as run (rollbacks for interrupted runs)
-    journal TEXT
+    journal TEXT,
+    settings TEXT                      -- its aftershock settings as run (limits for a replay)
 );
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment, started_at);
 CREATE TABLE IF NOT EXISTS disruptions (
@@ -55,6 +56,7 @@ CREATE INDEX IF NOT EXISTS disruptions_by_time ON disruptions (at);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Columns added after the first release; an older history file gets them on open.
+RUN_MIGRATIONS = {"settings": "ALTER TABLE runs ADD COLUMN settings TEXT"}
 MIGRATIONS = {
     "state": "ALTER TABLE disruptions ADD COLUMN state TEXT NOT NULL DEFAULT 'done'",
     "uid": "ALTER TABLE disruptions ADD COLUMN uid TEXT NOT NULL DEFAULT ''",
@@ -132,6 +134,10 @@ class HistoryStore:
             for column, statement in MIGRATIONS.items():
                 if column not in columns:
                     db.execute(statement)
+            run_columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            for column, statement in RUN_MIGRATIONS.items():
+                if column not in run_columns:
+                    db.execute(statement)
         except (sqlite3.Error, OSError) as exc:
             self.error = f"cannot open run history {self.path}: {exc}"
             raise StoreError(self.error) from None
@@ -188,11 +194,14 @@ class HistoryStore:
         dry_run: bool,
         experiment_doc: dict[str, Any],
         started_at: float,
+        settings: dict[str, Any] | None = None,
     ) -> None:
+        """`settings`: the run's effective aftershock settings (JSON-able), so that a restart
+        replays an interrupted run's rollbacks under that run's own limits."""
         with self._tx("recording the start of a run") as db:
             db.execute(
                 "INSERT INTO runs (id, experiment, trigger, state, dry_run, started_at,"
-                " experiment_doc) VALUES (?, ?, ?, 'running', ?, ?, ?)",
+                " experiment_doc, settings) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
                 (
                     run_id,
                     experiment,
@@ -200,6 +209,7 @@ class HistoryStore:
                     int(dry_run),
                     started_at,
                     json.dumps(experiment_doc, default=str),
+                    None if settings is None else json.dumps(settings, default=str),
                 ),
             )
 
@@ -302,9 +312,14 @@ class HistoryStore:
             rows = db.execute(query + " ORDER BY at, rowid", args).fetchall()
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
-    def prune(self, now: float) -> int:
-        """Retention by age, then by count per experiment; running rows are kept."""
+    def prune(self, now: float, *, keep_disruptions: timedelta = timedelta(0)) -> int:
+        """Retention by age, then by count per experiment; running rows are kept.
+
+        Disruption rows are what cooldown and the daily budget are computed from, so they are
+        kept for the longest of: store.retention, 24 h and `keep_disruptions` (the caller's
+        longest cooldown in effect). Pruning never shortens a cooldown."""
         cutoff = now - self.retention.total_seconds()
+        keep = max(self.retention.total_seconds(), 86400.0, keep_disruptions.total_seconds())
         with self._tx("pruning") as db:
             removed = db.execute(
                 "DELETE FROM runs WHERE state='done' AND started_at < ?", (cutoff,)
@@ -316,7 +331,7 @@ class HistoryStore:
                 "  WHERE state='done') WHERE n > ?)",
                 (self.max_runs,),
             ).rowcount
-            db.execute("DELETE FROM disruptions WHERE at < ?", (min(cutoff, now - 86400),))
+            db.execute("DELETE FROM disruptions WHERE at < ?", (now - keep,))
         return int(removed)
 
     def set_state(self, key: str, value: Any) -> None:
@@ -342,6 +357,15 @@ class HistoryStore:
                 " ORDER BY started_at"
             ).fetchall()
         return [(_row(r[:-1]), json.loads(r[-1])) for r in rows]
+
+    def run_settings(self, run_id: str) -> dict[str, Any] | None:
+        """The aftershock settings a run was started with (None: not recorded, older file)."""
+        with self._tx("reading a run's settings") as db:
+            found = db.execute("SELECT settings FROM runs WHERE id=?", (run_id,)).fetchone()
+        if found is None or found[0] is None:
+            return None
+        value = json.loads(found[0])
+        return value if isinstance(value, dict) else None
 
     def runs(self, experiment: str | None = None, limit: int = 50) -> list[RunRow]:
         query = f"SELECT {_COLUMNS} FROM runs"  # noqa: S608 - constant column list

@@ -111,3 +111,55 @@ def test_sigterm_mid_run_aborts_plays_rollbacks_and_exits_4(make_sim, tmp_path) 
     assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
     assert sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas == 5
     assert len(sim.timeline()) == 1
+
+
+HALT = {"metadata": {"name": "aftershock-halt"}, "data": {"halted": "true", "reason": "freeze"}}
+HALT_SETTINGS = {
+    "safety": {"max_percent": 100, "min_ready_replicas": 0, "cooldown": "0s"},
+    "kube": {"namespace": "aftershock"},  # the switch: <kube.namespace>/aftershock-halt
+}
+
+
+def halt_story() -> dict:
+    spec = story(3)
+    spec["namespaces"].append({"name": "aftershock", "workloads": []})
+    return spec
+
+
+def test_a_halt_configmap_set_before_the_run_stops_it_before_any_chaos(make_sim, tmp_path) -> None:
+    sim = make_sim(halt_story())
+    sim.ready()
+    sim.core.create_namespaced_config_map("aftershock", HALT)
+    done = run(sim, tmp_path, greeter_experiment(), "--no-dry-run", settings=HALT_SETTINGS)
+    assert done.returncode == 4, done.stderr
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert (journal["aftershock"]["outcome"], journal["aftershock"]["reason"]) == (
+        "aborted",
+        "halted",
+    )
+    assert "freeze" in journal["aftershock"]["error"]
+    assert sim.timeline() == []
+
+
+def test_a_halt_configmap_set_mid_run_stops_the_next_kill(make_sim, tmp_path) -> None:
+    sim = make_sim(halt_story())
+    sim.ready()
+    experiment = greeter_experiment()
+    first = experiment["method"][0]
+    first["pauses"] = {"after": 3}
+    experiment["method"].append({**first, "name": "terminate-another-greeter", "pauses": {}})
+    argv, env = command(sim, tmp_path, experiment, "--no-dry-run", settings=HALT_SETTINGS)
+    process = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        wait_for(sim.timeline, 20, "the first kill")
+        sim.core.create_namespaced_config_map("aftershock", HALT)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 4, out
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert (journal["aftershock"]["outcome"], journal["aftershock"]["reason"]) == (
+        "aborted",
+        "halted",
+    )
+    assert len(sim.timeline()) == 1

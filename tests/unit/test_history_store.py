@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from daemon.safety.budget import Intent
 from daemon.store.history import HistoryStore, StoreError
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC).timestamp()
@@ -112,3 +113,38 @@ def test_unopenable_path_is_a_store_error(tmp_path) -> None:
     )
     with pytest.raises(StoreError, match="cannot open run history"):
         bad.open()
+
+
+@pytest.mark.parametrize("retention_days", [1, 3, 30])
+@pytest.mark.parametrize("cooldown_days", [0, 1, 7, 366])
+def test_pruning_never_shortens_a_cooldown(tmp_path, retention_days, cooldown_days) -> None:
+    """A disruption younger than the longest cooldown (or 24 h) survives any prune, whatever
+    store.retention is; older than all of them and retention, it goes."""
+    s = store(tmp_path, retention=timedelta(days=retention_days))
+    workload = ("shop", "Deployment", "web")
+    s.settle_disruption(s.record_intent(Intent("r1", workload, "web-a", "u", "delete", T0)), "done")
+    cooldown = timedelta(days=cooldown_days)
+    keep = max(timedelta(days=retention_days), timedelta(days=1), cooldown)
+    for age in (timedelta(hours=1), keep - timedelta(seconds=1)):
+        s.prune(T0 + age.total_seconds(), keep_disruptions=cooldown)
+        now = datetime.fromtimestamp(T0 + age.total_seconds(), UTC)
+        assert s.guard_history(now).last_disruption[workload].timestamp() == T0
+    s.prune(T0 + (keep + timedelta(seconds=1)).total_seconds(), keep_disruptions=cooldown)
+    assert s.disruptions() == []
+
+
+def test_a_run_keeps_the_settings_it_started_with(tmp_path) -> None:
+    s = store(tmp_path)
+    s.start_run(
+        "r1",
+        "exp",
+        trigger="api:x",
+        dry_run=False,
+        experiment_doc={"title": "t"},
+        started_at=T0,
+        settings={"blast_radius": {"max_pods": 1}},
+    )
+    start(s, "r2", T0)
+    assert s.run_settings("r1") == {"blast_radius": {"max_pods": 1}}
+    assert s.run_settings("r2") is None
+    assert s.run_settings("missing") is None

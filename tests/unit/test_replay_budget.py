@@ -1,0 +1,78 @@
+"""An interrupted run's rollbacks replay under that run's own limits and ledger."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+
+from daemon.catalog.extension import AftershockExtension, AftershockSettings
+from daemon.engine.budget import MemoryRecorder
+from daemon.engine.errors import Unrecorded
+from daemon.store.replay import replay_budget, run_limits, seeded_ledger
+
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
+WEB = ("shop", "Deployment", "web")
+
+
+def row(state: str, uid: str) -> dict:
+    return {
+        "namespace": "shop",
+        "kind": "Deployment",
+        "workload": "web",
+        "at": NOW.timestamp(),
+        "state": state,
+        "uid": uid,
+    }
+
+
+def test_the_ledger_holds_what_the_run_disrupted_before_the_crash() -> None:
+    ledger = seeded_ledger([row("done", "a"), row("uncertain", "b"), row("failed", "c")])
+    assert (ledger.total, ledger.spent(WEB), ledger.uids) == (2, 2, {"a", "b"})
+
+
+def test_recorded_settings_round_trip_from_an_extension() -> None:
+    extension = AftershockExtension.model_validate(
+        {"name": "aftershock", "blast_radius": {"max_pods": 1, "cooldown": "2d"}}
+    )
+    recorded = extension.model_dump(mode="json", include=set(AftershockSettings.model_fields))
+    settings, problem = run_limits(recorded, {})
+    assert problem == ""
+    assert settings is not None
+    assert settings.blast_radius.max_pods == 1
+
+
+def test_an_older_row_falls_back_to_the_document_extension() -> None:
+    document = {"extensions": [{"name": "aftershock", "blast_radius": {"max_pods": 2}}]}
+    settings, problem = run_limits(None, document)
+    assert settings is not None
+    assert (settings.blast_radius.max_pods, problem) == (2, "")
+
+
+@pytest.mark.parametrize(
+    ("recorded", "spent"),
+    [(None, []), ({"blast_radius": {"max_pods": "lots"}}, []), ({}, None)],
+    ids=["limits_not_recorded", "limits_unreadable", "intents_unreadable"],
+)
+def test_unknown_limits_refuse_every_disruption(recorded, spent) -> None:
+    budget, _, problem = replay_budget(
+        MemoryRecorder(), threading.RLock(), recorded, {"title": "t"}, spent
+    )
+    assert problem
+    with pytest.raises(Unrecorded, match="not replayed"):
+        budget.intent("r1", WEB, pod="web-a", uid="a", method="delete", now=NOW)
+    assert budget.ledger.total == 0
+
+
+def test_known_limits_spend_from_the_seeded_ledger() -> None:
+    budget, settings, problem = replay_budget(
+        MemoryRecorder(),
+        threading.RLock(),
+        {"blast_radius": {"max_pods": 1}},
+        {},
+        [row("done", "a")],
+    )
+    assert (problem, settings.blast_radius.max_pods, budget.ledger.total) == ("", 1, 1)
+    budget.intent("r1", WEB, pod="web-b", uid="b", method="delete", now=NOW)
+    assert budget.ledger.total == 2
