@@ -1,0 +1,341 @@
+"""Safety holds for the whole run (issue 12), as properties checked from ground truth.
+
+Hypothesis generates experiments mixing `aftershock.pods.kill`, `terminate_pods` and
+`scale_deployment` (on opted-in, not-opted-in and protected namespaces), background flags,
+pauses, rollbacks that kill, and kills used as steady-state probes under every hypothesis
+strategy, with generated blast radius and global settings. Each runs on a fresh simulated
+cluster through the public CLI or daemon; the simulator's timeline and a watch on every
+Deployment say what really happened, never aftershock's journal.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.integration.conftest import wait_for
+from tests.property.experiments import experiments, fault_rules, kill, limits
+from tests.property.ground_truth import (
+    Observed,
+    ScaleWatch,
+    effective_limits,
+    start_sim,
+    stop_sim,
+    violations,
+)
+from tests.property.runs import ServeProcess, now, run_cli
+
+PROPERTY = settings(
+    deadline=None,
+    derandomize=True,  # the same examples on every machine, no example database
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=False,
+)
+
+
+def _blast(experiment: dict[str, Any]) -> dict[str, Any]:
+    return next(e for e in experiment.get("extensions", []) if e["name"] == "aftershock").get(
+        "blast_radius", {}
+    )
+
+
+def check_one_run(
+    experiment: dict[str, Any],
+    safety: dict[str, Any],
+    *,
+    faults: dict[str, Any] | None = None,
+    seed: int = 7,
+) -> None:
+    """Run once on a fresh cluster; fail with every broken limit and what was generated."""
+    sim = start_sim()
+    try:
+        scales = ScaleWatch(sim)
+        if faults:
+            sim.control("PUT", "/sim/v1/faults", faults)
+        started = now()
+        output = run_cli(sim, experiment, safety, seed)
+        ended = now()
+        if faults:
+            sim.control("DELETE", "/sim/v1/faults")
+        observed = Observed(sim.timeline(), scales.close(), runs=[(started, ended)])
+    finally:
+        stop_sim(sim)
+    limits = effective_limits(safety, _blast(experiment))
+    broken = violations(observed, limits)
+    assert not broken, "\n".join(
+        [
+            *broken,
+            f"effective limits: {limits}",
+            f"outcome: {output.strip()[-300:]}",
+            f"pods disrupted (ground truth): {_short(observed)}",
+            f"replicas seen: { {f'{k[0]}/{k[1]}': v for k, v in observed.replicas.items()} }",
+            f"settings.safety: {json.dumps(safety)}",
+            f"experiment: {json.dumps(experiment)}",
+        ]
+    )
+
+
+def _short(observed: Observed) -> list[str]:
+    start = min((d["requested_at"] for d in observed.disruptions), default=0.0)
+    return [
+        f"+{d['requested_at'] - start:.3f}s {d['namespace']}/{d['pod']} ({d['method']})"
+        for d in observed.disruptions
+    ]
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(PROPERTY, max_examples=30)
+@given(generated=experiments(), seed=st.integers(0, 2**16))
+def test_one_run_never_exceeds_its_limits(generated, seed) -> None:
+    """I1 + I3: max_pods run-wide, max_percent and the min-ready floor per workload,
+    protected namespaces, opt-in, cooldown inside the run and the daily budget, over the
+    whole run (method, background activities, rollbacks, hypothesis probes, scales)."""
+    experiment, safety = generated
+    check_one_run(experiment, safety, seed=seed)
+
+
+@settings(PROPERTY, max_examples=15)
+@given(generated=experiments(), faults=fault_rules(), seed=st.integers(0, 2**16))
+def test_limits_hold_under_random_api_faults(generated, faults, seed) -> None:
+    """The same limits with random API errors and latency on reads, deletes, evictions and
+    scales: a failed or retried request never widens a run."""
+    experiment, safety = generated
+    check_one_run(experiment, safety, faults=faults, seed=seed)
+
+
+@st.composite
+def sequences(draw: st.DrawFn) -> dict[str, Any]:
+    """Several runs of one experiment through the daemon, one of them cut by SIGKILL."""
+    safety, blast = draw(limits())
+    safety["cooldown"] = draw(st.sampled_from(["0s", "1h"]))
+    safety["max_disruptions_per_day"] = draw(st.integers(1, 4))
+    safety["require_opt_in"] = True
+    action = draw(kill())
+    arguments = action["arguments"]
+    arguments.update(ns="shop", label_selector=draw(st.sampled_from(["app=webapp", "app=api"])))
+    if arguments["mode"] == "all":
+        arguments["mode"] = "one"
+    step: dict[str, Any] = {"type": "action", "name": "kill", "provider": {"type": "python", **action}}
+    experiment = {
+        "title": "generated: limits hold across runs and restarts",
+        "description": "hypothesis-generated",
+        "method": [step, {**step, "name": "kill-again", "pauses": {"before": 1.2}}]
+        if draw(st.booleans())
+        else [step],
+        "rollbacks": [],
+        "extensions": [{"name": "aftershock", "blast_radius": blast, "recovery": {"timeout": "3s"}}],
+    }
+    return {
+        "safety": safety,
+        "experiment": experiment,
+        "runs": draw(st.integers(2, 3)),
+        "sigkill_after_first_kill_of_run": draw(st.integers(0, 1)),
+    }
+
+
+@settings(PROPERTY, max_examples=4)
+@given(scenario=sequences())
+def test_cooldown_and_daily_budget_hold_across_runs_and_a_daemon_sigkill(scenario) -> None:
+    """I1 + I4 across runs: the history (cooldown, daily budget) must see every disruption,
+    even one made seconds before the daemon was SIGKILLed, and a restarted daemon on the same
+    history must respect it."""
+    safety, experiment = scenario["safety"], scenario["experiment"]
+    directory = Path(tempfile.mkdtemp(prefix="aftershock-prop-serve-"))
+    catalog = directory / "catalog"
+    catalog.mkdir()
+    (catalog / "sequence.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False))
+    sim = start_sim(with_daemon_namespace=True)
+    daemon = ServeProcess(sim, directory, safety, catalog)
+    spans: list[tuple[float, float]] = []
+    try:
+        scales = ScaleWatch(sim)
+        daemon.start()
+        for index in range(scenario["runs"]):
+            before = len(sim.timeline())
+            started = now()
+            run_id = daemon.trigger("sequence")
+            if run_id is None:
+                spans.append((started, now()))
+                continue
+            if index == scenario["sigkill_after_first_kill_of_run"]:
+                # SIGKILL a moment after this run's first kill, then restart on the same
+                # history file: the kill must count for cooldown and the daily budget.
+                try:
+                    wait_for(lambda b=before: len(sim.timeline()) > b, 10, "a kill")
+                except AssertionError:
+                    pass  # refused: nothing to lose
+                daemon.sigkill()
+                spans.append((started, now()))
+                daemon.start()
+                continue
+            daemon.wait_done(run_id)
+            spans.append((started, now()))
+        observed = Observed(sim.timeline(), scales.close(), runs=spans)
+    finally:
+        daemon.stop()
+        stop_sim(sim)
+    limits = effective_limits(safety, _blast(experiment))
+    broken = violations(observed, limits, per_run=False)
+    for start, end in spans:  # per-run limits, run by run
+        one = Observed(
+            [d for d in observed.disruptions if start <= d["requested_at"] <= end],
+            observed.replicas,
+        )
+        broken += violations(one, limits)
+    assert not broken, "\n".join(
+        [
+            *dict.fromkeys(broken),
+            f"effective limits: {limits}",
+            f"run spans: {[(round(a - spans[0][0], 2), round(b - spans[0][0], 2)) for a, b in spans]}",
+            f"pods disrupted (ground truth, from the first trigger): {_short(observed)}",
+            f"settings.safety: {json.dumps(safety)}",
+            f"experiment: {json.dumps(experiment)}",
+            f"scenario: runs={scenario['runs']} sigkill in run {scenario['sigkill_after_first_kill_of_run']}",
+        ]
+    )
+
+
+# --------------------------------------------------------------------------- regressions
+
+
+def _kill_step(name: str, arguments: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "action",
+        "name": name,
+        "provider": {
+            "type": "python",
+            "module": "aftershock.pods",
+            "func": "kill",
+            "arguments": arguments,
+        },
+        **extra,
+    }
+
+
+def _experiment(method: list[dict], blast: dict[str, Any], **extension: Any) -> dict[str, Any]:
+    return {
+        "title": "regression",
+        "description": "issue 12",
+        "steady-state-hypothesis": {"title": "nothing", "probes": []},
+        "method": method,
+        "rollbacks": [],
+        "extensions": [
+            {
+                "name": "aftershock",
+                "blast_radius": blast,
+                "recovery": {"timeout": "3s"},
+                **extension,
+            }
+        ],
+    }
+
+
+PERMISSIVE = {
+    "dry_run": False,
+    "max_pods": 10,
+    "max_percent": 100,
+    "min_ready_replicas": 0,
+    "cooldown": "0s",
+    "stop_condition_interval": "200ms",
+}
+
+
+def test_finding_1_four_background_kills_share_one_budget() -> None:
+    """Four background `fixed 2` kills of one 4-replica workload under max_pods 2."""
+    kills = [
+        _kill_step(
+            f"kill-{i}",
+            {"ns": "shop", "label_selector": "app=webapp", "mode": "fixed", "value": 2},
+            background=True,
+        )
+        for i in range(4)
+    ]
+    blast = {"max_pods": 2, "max_percent": 50, "min_ready_replicas": 2}
+    check_one_run(_experiment(kills, blast), PERMISSIVE)
+
+
+def test_finding_1_sequential_kills_share_max_pods() -> None:
+    """Three sequential kills under max_pods 1: one pod at most."""
+    kills = [
+        _kill_step(f"kill-{i}", {"ns": "shop", "mode": "one"}, pauses={"after": 1.2})
+        for i in range(3)
+    ]
+    check_one_run(_experiment(kills, {"max_pods": 1}), PERMISSIVE)
+
+
+def test_finding_1_a_workload_is_not_disrupted_again_inside_its_cooldown() -> None:
+    """Three sequential kills of webapp, 1.2 s apart, under a 10 min cooldown."""
+    kills = [
+        _kill_step(
+            f"kill-{i}",
+            {"ns": "shop", "label_selector": "app=webapp", "mode": "one"},
+            pauses={"after": 1.2},
+        )
+        for i in range(3)
+    ]
+    check_one_run(_experiment(kills, {"max_pods": 5, "cooldown": "10m"}), PERMISSIVE)
+
+
+def test_finding_1_a_kill_as_continuous_probe_counts() -> None:
+    """A kill used as a steady-state probe with strategy continuously."""
+    probe = _kill_step("probe-kill", {"ns": "shop", "label_selector": "app=webapp", "mode": "one"})
+    probe["type"] = "probe"
+    probe["tolerance"] = {"type": "jsonpath", "path": "$.*"}
+    experiment = _experiment(
+        [
+            {
+                "type": "probe",
+                "name": "wait",
+                "provider": {
+                    "type": "python",
+                    "module": "chaosk8s.pod.probes",
+                    "func": "count_pods",
+                    "arguments": {"label_selector": "app=webapp", "ns": "shop"},
+                },
+                "pauses": {"after": 1.5},
+            }
+        ],
+        {"max_pods": 1},
+        hypothesis={"strategy": "continuously", "frequency": "200ms"},
+    )
+    experiment["steady-state-hypothesis"]["probes"] = [probe]
+    check_one_run(experiment, PERMISSIVE)
+
+
+def _scale_step(name: str, namespace: str, replicas: int) -> dict[str, Any]:
+    return {
+        "type": "action",
+        "name": f"scale-{name}-{replicas}",
+        "provider": {
+            "type": "python",
+            "module": "chaosk8s.deployment.actions",
+            "func": "scale_deployment",
+            "arguments": {"name": name, "replicas": replicas, "ns": namespace},
+        },
+    }
+
+
+def test_finding_2_scale_deployment_cannot_zero_coredns() -> None:
+    """`scale_deployment {name: coredns, replicas: 0, ns: kube-system}` must be refused."""
+    check_one_run(_experiment([_scale_step("coredns", "kube-system", 0)], {}), PERMISSIVE)
+
+
+def test_finding_2_scale_down_is_a_disruption_within_limits() -> None:
+    """Scaling an opted-in 4-replica Deployment to 0 under max_percent 50 / max_pods 2."""
+    check_one_run(
+        _experiment([_scale_step("webapp", "shop", 0)], {"max_pods": 2, "max_percent": 50}),
+        {**PERMISSIVE, "min_ready_replicas": 1},
+    )
+
+
+def test_finding_2_scale_down_of_a_namespace_that_did_not_opt_in() -> None:
+    check_one_run(_experiment([_scale_step("billing", "legacy", 0)], {}), PERMISSIVE)
