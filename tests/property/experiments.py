@@ -209,14 +209,20 @@ def fault_rules(draw: st.DrawFn) -> dict[str, Any]:
         verbs = ["get", "list", "delete", "create", "patch"]
         if resource not in ("*", "deployments.apps"):
             verbs.append("*")
+        verb = draw(st.sampled_from(verbs))
+        latencies = ["0s", "20ms", "50ms"]
+        if verb in ("delete", "create") and resource in ("pods", "pods/eviction"):
+            # Past the client's 2 s request timeout: the server applies what the client
+            # believes failed (issue 12, finding 4 and 9).
+            latencies.append("2500ms")
         rules.append(
             {
-                "verb": draw(st.sampled_from(verbs)),
+                "verb": verb,
                 "resource": resource,
                 "error_rate": draw(st.sampled_from([0.1, 0.3, 0.5])),
                 "code": draw(st.sampled_from([429, 500, 503, 504])),
                 "retry_after": 0,
-                "latency": draw(st.sampled_from(["0s", "20ms", "50ms"])),
+                "latency": draw(st.sampled_from(latencies)),
             }
         )
     return {"rules": rules}

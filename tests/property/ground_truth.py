@@ -8,6 +8,7 @@ broken safety limits (empty when every limit held).
 
 from __future__ import annotations
 
+import itertools
 import math
 import tempfile
 import threading
@@ -158,7 +159,9 @@ class Limits:
 
     def per_workload(self, desired: int) -> int:
         """How many pods of one workload a run may disrupt (max_percent and min-ready)."""
-        return max(0, min(math.floor(self.max_percent / 100 * desired), desired - self.floor(desired)))
+        return max(
+            0, min(math.floor(self.max_percent / 100 * desired), desired - self.floor(desired))
+        )
 
     def forbidden(self, namespace: str) -> str:
         if namespace in self.protected:
@@ -185,7 +188,9 @@ def effective_limits(safety: dict[str, Any], blast: dict[str, Any]) -> Limits:
         max_pods=int(tight("max_pods", 10)),
         max_percent=float(tight("max_percent", 50.0)),
         min_ready=tuple(floors),
-        cooldown_seconds=max(seconds(safety.get("cooldown", "10m")), seconds(blast.get("cooldown"))),
+        cooldown_seconds=max(
+            seconds(safety.get("cooldown", "10m")), seconds(blast.get("cooldown"))
+        ),
         max_per_day=int(tight("max_disruptions_per_day", 100)),
         protected=frozenset(safety.get("protected_namespaces", DEFAULT_PROTECTED)),
         require_opt_in=bool(safety.get("require_opt_in", True)),
@@ -273,14 +278,13 @@ def cooldown_violations(observed: Observed, limits: Limits) -> list[str]:
 
     for key, stamps in times.items():
         stamps.sort()
-        for before, after in zip(stamps, stamps[1:], strict=False):
+        for before, after in itertools.pairwise(stamps):
             gap = after - before
             other_run = observed.runs and run_of(before) != run_of(after)
             if gap < limits.cooldown_seconds and (gap > BURST or other_run):
                 problems.append(
                     f"{key[0]}/{key[1]} disrupted again {gap:.2f}s later, inside its cooldown "
-                    f"of {limits.cooldown_seconds:g}s"
-                    + (" (in a later run)" if other_run else "")
+                    f"of {limits.cooldown_seconds:g}s" + (" (in a later run)" if other_run else "")
                 )
                 break
     return problems
