@@ -3,6 +3,10 @@ with blast-radius limits in the `aftershock` extension and global safety setting
 
 Only the public experiment format is generated (Chaos Toolkit JSON/YAML plus the
 `aftershock` extension), so the properties hold whatever the engine's internals become.
+Hostile on purpose: kills in every place a provider can run (method, background, rollbacks,
+hypothesis probes, probe tolerances, probes in the method), arguments hidden behind
+`${}` configuration templates, targets in protected, not-opted-in and aftershock's own
+namespaces, every-namespace selections, StatefulSets, DaemonSets and a bare pod.
 """
 
 from __future__ import annotations
@@ -11,22 +15,34 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.property.ground_truth import DEFAULT_PROTECTED, DEPLOYMENTS, NOT_OPTED_IN, OPTED_IN
+from tests.property.ground_truth import (
+    DEFAULT_PROTECTED,
+    DEPLOYMENTS,
+    NOT_OPTED_IN,
+    OPTED_IN,
+    SELF,
+    WORKLOADS,
+)
 
-NAMESPACES = [OPTED_IN, OPTED_IN, OPTED_IN, NOT_OPTED_IN, "kube-system"]
+NAMESPACES = [OPTED_IN, OPTED_IN, OPTED_IN, NOT_OPTED_IN, "kube-system", SELF]
 PAUSES = st.sampled_from([0, 0, 0.1, 0.3, 1.2])
 
 
 def _apps(namespace: str) -> list[str]:
-    return [name for ns, name in DEPLOYMENTS if ns == namespace]
+    return [name for ns, name in WORKLOADS if ns == namespace]
 
 
 @st.composite
-def target(draw: st.DrawFn, *, allow_any_namespace: bool = False) -> tuple[str | None, str]:
-    """(namespace or None for every namespace, label selector or '')."""
-    namespace = draw(st.sampled_from(NAMESPACES + ([None] if allow_any_namespace else [])))
-    apps = _apps(namespace) if namespace else [name for _, name in DEPLOYMENTS]
-    selector = draw(st.one_of(st.just(""), st.sampled_from(apps).map(lambda a: f"app={a}")))
+def target(draw: st.DrawFn, *, allow_any_namespace: bool = False) -> tuple[Any, Any]:
+    """(namespace, a list of namespaces, or None for every namespace; label selector)."""
+    choices: list[Any] = list(NAMESPACES)
+    if allow_any_namespace:
+        choices += [None, [OPTED_IN, NOT_OPTED_IN, "kube-system", SELF]]
+    namespace = draw(st.sampled_from(choices))
+    apps = _apps(namespace) if isinstance(namespace, str) else [n for _, n in WORKLOADS]
+    selector: Any = draw(st.one_of(st.just(""), st.sampled_from(apps).map(lambda a: f"app={a}")))
+    if allow_any_namespace and selector and draw(st.booleans()):
+        selector = {"matchLabels": {"app": selector.removeprefix("app=")}}
     return namespace, selector
 
 
@@ -39,7 +55,9 @@ def kill(draw: st.DrawFn) -> dict[str, Any]:
         arguments["value"] = draw(st.integers(0, 5))
     elif mode in ("fixed-percent", "random-max-percent"):
         arguments["value"] = draw(st.sampled_from([0, 10, 34, 50, 75, 100]))
-    if namespace is not None:
+    if isinstance(namespace, list):
+        arguments["namespaces"] = namespace
+    elif namespace is not None:
         arguments["ns"] = namespace
     if selector:
         arguments["label_selector"] = selector
@@ -59,6 +77,9 @@ def terminate(draw: st.DrawFn) -> dict[str, Any]:
     else:
         arguments["qty"] = draw(st.integers(0, 5))
         arguments["rand"] = draw(st.booleans())
+        if draw(st.booleans()):
+            arguments["mode"] = "percentage"
+            arguments["qty"] = draw(st.sampled_from([25, 50, 100]))
     return {"module": "chaosk8s.pod.actions", "func": "terminate_pods", "arguments": arguments}
 
 
@@ -79,6 +100,21 @@ def wait() -> dict[str, Any]:
         "func": "count_pods",
         "arguments": {"label_selector": "app=webapp", "ns": OPTED_IN},
     }
+
+
+@st.composite
+def templated(draw: st.DrawFn, provider: dict[str, Any], configuration: dict[str, Any]) -> dict:
+    """Hide some argument values behind `${name}` configuration templates: checks made on
+    the file's text must be made again on the resolved value."""
+    arguments = dict(provider["arguments"])
+    for key in sorted(arguments):
+        if key in ("ns", "mode", "value", "replicas", "qty", "name") and draw(
+            st.integers(0, 3).map(lambda n: n == 0)
+        ):
+            variable = f"v{len(configuration)}"
+            configuration[variable] = arguments[key]
+            arguments[key] = "${" + variable + "}"
+    return {**provider, "arguments": arguments}
 
 
 def _activity(kind: str, name: str, provider: dict[str, Any], pauses: dict[str, float]) -> dict:
@@ -108,10 +144,14 @@ DISRUPTIVE = st.one_of(kill(), kill(), terminate(), scale())
 
 
 @st.composite
-def method_activity(draw: st.DrawFn, index: int) -> dict[str, Any]:
+def method_activity(draw: st.DrawFn, index: int, configuration: dict[str, Any]) -> dict:
     provider = draw(st.one_of(DISRUPTIVE, st.just(wait())))
-    kind = "probe" if provider["func"] == "count_pods" else "action"
-    activity = _activity(kind, f"step-{index}", provider, draw(pauses()))
+    provider = draw(templated(provider, configuration))
+    # A disruptive provider may also be declared a probe in the method.
+    is_probe = provider["func"] == "count_pods" or draw(st.integers(0, 5).map(lambda n: n == 0))
+    activity = _activity(
+        "probe" if is_probe else "action", f"step-{index}", provider, draw(pauses())
+    )
     if draw(st.booleans()):
         activity["background"] = True
     return activity
@@ -128,6 +168,9 @@ def limits(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
         "cooldown": draw(st.sampled_from(["0s", "0s", "10m"])),
         "max_disruptions_per_day": draw(st.integers(1, 8)),
         "require_opt_in": draw(st.sampled_from([True, True, False])),
+        "require_workload_ready": draw(st.sampled_from([True, False])),
+        "respect_pdb": draw(st.sampled_from([True, True, False])),
+        "on_limit": draw(st.sampled_from(["refuse", "cap"])),
         "protected_namespaces": list(DEFAULT_PROTECTED)
         + draw(st.sampled_from([[], [], [NOT_OPTED_IN]])),
         "stop_condition_interval": "200ms",
@@ -139,6 +182,9 @@ def limits(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
         "min_ready_replicas": st.one_of(st.integers(0, 3), st.sampled_from(["50%", "75%"])),
         "cooldown": st.sampled_from(["0s", "1h"]),
         "max_disruptions_per_day": st.integers(1, 6),
+        "on_limit": st.sampled_from(["refuse", "cap"]),
+        "require_workload_ready": st.booleans(),
+        "respect_pdb": st.booleans(),
     }
     for key, values in optional.items():
         if draw(st.booleans()):
@@ -150,9 +196,15 @@ def limits(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
 def experiments(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     """(experiment document, global safety settings)."""
     safety, blast = draw(limits())
-    method = [draw(method_activity(i)) for i in range(draw(st.integers(1, 4)))]
+    configuration: dict[str, Any] = {}
+    method = [draw(method_activity(i, configuration)) for i in range(draw(st.integers(1, 4)))]
     rollbacks = [
-        _activity("action", f"rollback-{i}", draw(st.one_of(kill(), scale())), {})
+        _activity(
+            "action",
+            f"rollback-{i}",
+            draw(templated(draw(st.one_of(kill(), terminate(), scale())), configuration)),
+            {},
+        )
         for i in range(draw(st.integers(0, 2)))
     ]
     probes: list[dict[str, Any]] = [
@@ -168,15 +220,26 @@ def experiments(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
             },
         }
     ]
-    if draw(st.booleans()):  # a kill used as a steady-state probe
+    where = draw(st.sampled_from(["", "", "probe", "tolerance"]))
+    if where == "probe":  # a kill used as a steady-state probe
         probes.append(_activity("probe", "probe-kill", draw(kill()), {}))
-    strategy = draw(st.sampled_from(["default", "continuously", "during-method-only"]))
+    elif where == "tolerance":  # a kill hidden in a probe tolerance
+        probes[0]["tolerance"] = {
+            "type": "probe",
+            "name": "tolerance-kill",
+            "provider": {"type": "python", **draw(kill())},
+        }
+    strategy = draw(
+        st.sampled_from(["default", "continuously", "during-method-only", "after-method-only"])
+    )
     extension: dict[str, Any] = {
         "name": "aftershock",
         "blast_radius": blast,
         "recovery": {"timeout": "3s"},
         "hypothesis": {"strategy": strategy, "frequency": "300ms"},
     }
+    if draw(st.booleans()):
+        extension["rollbacks"] = {"strategy": "always"}
     experiment = {
         "title": "generated: limits hold for the whole run",
         "description": "hypothesis-generated",
@@ -185,6 +248,8 @@ def experiments(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
         "rollbacks": rollbacks,
         "extensions": [extension],
     }
+    if configuration:
+        experiment["configuration"] = configuration
     return experiment, safety
 
 

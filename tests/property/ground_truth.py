@@ -29,6 +29,7 @@ OPTED_IN = "shop"
 NOT_OPTED_IN = "legacy"
 # (namespace, deployment) -> replicas: an opted-in shop, a namespace that did not opt in,
 # and kube-system with coredns.
+SELF = "aftershock"  # aftershock's own namespace (settings kube.namespace): never disrupted
 DEPLOYMENTS: dict[tuple[str, str], int] = {
     (OPTED_IN, "webapp"): 4,
     (OPTED_IN, "api"): 3,
@@ -36,27 +37,50 @@ DEPLOYMENTS: dict[tuple[str, str], int] = {
     (OPTED_IN, "greeter"): 1,
     (NOT_OPTED_IN, "billing"): 3,
     ("kube-system", "coredns"): 2,
+    (SELF, "aftershock"): 2,
 }
+NODES = 3
+# Other workloads: (namespace, name) -> (kind, desired pods).
+OTHERS: dict[tuple[str, str], tuple[str, int]] = {
+    (OPTED_IN, "db"): ("StatefulSet", 2),
+    (OPTED_IN, "agent"): ("DaemonSet", NODES),
+    (OPTED_IN, "debug"): ("Pod", 1),  # a bare pod: never disrupted (allow_bare_pods false)
+}
+WORKLOADS: dict[tuple[str, str], int] = {
+    **DEPLOYMENTS,
+    **{key: desired for key, (_, desired) in OTHERS.items()},
+}
+PDB = ((OPTED_IN, "api"), 2)  # the api PodDisruptionBudget: minAvailable 2 of 3
+OPT_IN = {"aftershock/enabled": "true"}
 
 
-def cluster_spec(*, with_daemon_namespace: bool = False) -> dict[str, Any]:
+def cluster_spec() -> dict[str, Any]:
     namespaces: dict[str, dict[str, Any]] = {}
-    for (namespace, name), replicas in DEPLOYMENTS.items():
-        entry = namespaces.setdefault(
-            namespace,
-            {
-                "name": namespace,
-                "labels": {"aftershock/enabled": "true"} if namespace == OPTED_IN else {},
-                "workloads": [],
-            },
+
+    def namespace(name: str) -> dict[str, Any]:
+        opted = name in (OPTED_IN, SELF)
+        return namespaces.setdefault(
+            name, {"name": name, "labels": dict(OPT_IN) if opted else {}, "workloads": []}
         )
-        entry["workloads"].append(
-            {"name": name, "replicas": replicas, "labels": {"app": name}, "grace_period": 1}
+
+    for (ns, name), replicas in DEPLOYMENTS.items():
+        labels = {"app": name}
+        if ns == SELF:
+            labels["app.kubernetes.io/name"] = "aftershock"
+        namespace(ns)["workloads"].append(
+            {"name": name, "replicas": replicas, "labels": labels, "grace_period": 1}
         )
-    if with_daemon_namespace:
-        namespaces["aftershock"] = {"name": "aftershock", "workloads": []}
+    for (ns, name), (kind, replicas) in OTHERS.items():
+        workload = {"name": name, "kind": kind, "labels": {"app": name}, "grace_period": 1}
+        if kind == "StatefulSet":
+            workload["replicas"] = replicas
+        namespace(ns)["workloads"].append(workload)
+    (pdb_ns, pdb_app), minimum = PDB
+    namespace(pdb_ns)["pdbs"] = [
+        {"name": pdb_app, "selector": {"app": pdb_app}, "min_available": minimum}
+    ]
     return {
-        "nodes": 3,
+        "nodes": NODES,
         "seed": 1,
         "timing": dict(FAST_TIMING),
         "watch": {"bookmark_interval": "200ms"},
@@ -64,17 +88,16 @@ def cluster_spec(*, with_daemon_namespace: bool = False) -> dict[str, Any]:
     }
 
 
-def start_sim(*, with_daemon_namespace: bool = False) -> Sim:
-    """A fresh simulated cluster, every Deployment fully ready (hypothesis cannot use the
+def start_sim() -> Sim:
+    """A fresh simulated cluster, every workload fully ready (hypothesis cannot use the
     function-scoped `make_sim` fixture: one cluster per generated example)."""
     directory = Path(tempfile.mkdtemp(prefix="aftershock-prop-"))
     cluster = SimulatedCluster(
-        ClusterFile.model_validate(cluster_spec(with_daemon_namespace=with_daemon_namespace)),
-        kubeconfig=directory / "kubeconfig",
+        ClusterFile.model_validate(cluster_spec()), kubeconfig=directory / "kubeconfig"
     )
     cluster.start()
     sim = Sim(cluster)
-    for namespace in {ns for ns, _ in DEPLOYMENTS}:
+    for namespace in {ns for ns, _ in WORKLOADS}:
         sim.ready(namespace, timeout=20)
     return sim
 
@@ -149,6 +172,7 @@ class Limits:
     max_per_day: int
     protected: frozenset[str]
     require_opt_in: bool
+    respect_pdb: bool = True
 
     def floor(self, desired: int) -> int:
         floors = [
@@ -163,10 +187,14 @@ class Limits:
             0, min(math.floor(self.max_percent / 100 * desired), desired - self.floor(desired))
         )
 
-    def forbidden(self, namespace: str) -> str:
+    def forbidden(self, namespace: str, name: str) -> str:
         if namespace in self.protected:
             return "protected namespace"
-        if self.require_opt_in and namespace != OPTED_IN:
+        if namespace == SELF:
+            return "aftershock itself"
+        if OTHERS.get((namespace, name), ("", 0))[0] == "Pod":
+            return "bare pod (allow_bare_pods false)"
+        if self.require_opt_in and namespace not in (OPTED_IN, SELF):
             return "namespace not opted in"
         return ""
 
@@ -194,6 +222,7 @@ def effective_limits(safety: dict[str, Any], blast: dict[str, Any]) -> Limits:
         max_per_day=int(tight("max_disruptions_per_day", 100)),
         protected=frozenset(safety.get("protected_namespaces", DEFAULT_PROTECTED)),
         require_opt_in=bool(safety.get("require_opt_in", True)),
+        respect_pdb=bool(safety.get("respect_pdb", True)) or blast.get("respect_pdb") is True,
     )
 
 
@@ -218,7 +247,7 @@ class Observed:
         }
 
     def desired(self, key: tuple[str, str]) -> int:
-        values = self.replicas.get(key) or [DEPLOYMENTS.get(key, 1)]
+        values = self.replicas.get(key) or [WORKLOADS.get(key, 1)]
         return max(values)
 
 
@@ -241,7 +270,7 @@ def violations(observed: Observed, limits: Limits, *, per_run: bool = True) -> l
         )
     for key in keys:
         namespace, name = key
-        why = limits.forbidden(namespace)
+        why = limits.forbidden(namespace, name)
         if why and disrupted[key]:
             problems.append(
                 f"{namespace}/{name} ({why}): {len(pods.get(key, ()))} killed, "
@@ -256,6 +285,13 @@ def violations(observed: Observed, limits: Limits, *, per_run: bool = True) -> l
                 f"{allowed} allowed (max_percent {limits.max_percent:g}, "
                 f"min ready floor {limits.floor(desired)})"
             )
+        if per_run and limits.respect_pdb and key == PDB[0]:
+            budget = WORKLOADS[key] - PDB[1]
+            if len(pods.get(key, ())) > budget:
+                problems.append(
+                    f"{namespace}/{name}: {len(pods.get(key, ()))} pods killed in one run > "
+                    f"{budget} its PodDisruptionBudget allows (respect_pdb)"
+                )
     problems += cooldown_violations(observed, limits)
     return problems
 

@@ -40,6 +40,13 @@ PHASES = (
     if os.environ.get("AFTERSHOCK_PROPERTY_SHRINK") == "0"
     else list(Phase)
 )
+
+
+def examples(default: int) -> int:
+    """AFTERSHOCK_PROPERTY_EXAMPLES=N searches longer (same derandomized start)."""
+    return int(os.environ.get("AFTERSHOCK_PROPERTY_EXAMPLES", default))
+
+
 PROPERTY = settings(
     deadline=None,
     phases=PHASES,
@@ -103,7 +110,7 @@ def _short(observed: Observed) -> list[str]:
 # --------------------------------------------------------------------------- properties
 
 
-@settings(PROPERTY, max_examples=25)
+@settings(PROPERTY, max_examples=examples(25))
 @given(generated=experiments(), seed=st.integers(0, 2**16))
 def test_one_run_never_exceeds_its_limits(generated, seed) -> None:
     """I1 + I3: max_pods run-wide, max_percent and the min-ready floor per workload,
@@ -113,7 +120,7 @@ def test_one_run_never_exceeds_its_limits(generated, seed) -> None:
     check_one_run(experiment, safety, seed=seed)
 
 
-@settings(PROPERTY, max_examples=12)
+@settings(PROPERTY, max_examples=examples(12))
 @given(generated=experiments(), faults=fault_rules(), seed=st.integers(0, 2**16))
 def test_limits_hold_under_random_api_faults(generated, faults, seed) -> None:
     """The same limits with random API errors and latency on reads, deletes, evictions and
@@ -158,7 +165,7 @@ def sequences(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(PROPERTY, max_examples=4)
+@settings(PROPERTY, max_examples=examples(4))
 @given(scenario=sequences())
 def test_cooldown_and_daily_budget_hold_across_runs_and_a_daemon_sigkill(scenario) -> None:
     """I1 + I4 across runs: the history (cooldown, daily budget) must see every disruption,
@@ -169,7 +176,7 @@ def test_cooldown_and_daily_budget_hold_across_runs_and_a_daemon_sigkill(scenari
     catalog = directory / "catalog"
     catalog.mkdir()
     (catalog / "sequence.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False))
-    sim = start_sim(with_daemon_namespace=True)
+    sim = start_sim()
     daemon = ServeProcess(sim, directory, safety, catalog)
     spans: list[tuple[float, float]] = []
     try:
