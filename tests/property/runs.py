@@ -71,7 +71,14 @@ def run_cli(sim: Sim, experiment: dict[str, Any], safety: dict[str, Any], seed: 
 class ServeProcess:
     """`aftershock serve` on a settings file; SIGKILL-able, restartable on the same history."""
 
-    def __init__(self, sim: Sim, directory: Path, safety: dict[str, Any], catalog: Path):
+    def __init__(
+        self,
+        sim: Sim,
+        directory: Path,
+        safety: dict[str, Any],
+        catalog: Path,
+        scheduling: dict[str, Any] | None = None,
+    ):
         self.sim = sim
         self.directory = directory
         (directory / "token").write_text(TOKEN)
@@ -96,6 +103,7 @@ class ServeProcess:
                         "retry_period": "200ms",
                     },
                     "logging": {"format": "json", "level": "WARNING"},
+                    "scheduling": scheduling or {},
                 }
             )
         )

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -360,3 +361,122 @@ def test_finding_2_scale_down_is_a_disruption_within_limits() -> None:
 
 def test_finding_2_scale_down_of_a_namespace_that_did_not_opt_in() -> None:
     check_one_run(_experiment([_scale_step("billing", "legacy", 0)], {}), PERMISSIVE)
+
+
+@st.composite
+def concurrent_rounds(draw: st.DrawFn) -> dict[str, Any]:
+    """Two experiments on the same workload, triggered together on a daemon that runs two at
+    a time, round after round; their limits come from the files or from catalog.yaml, which
+    may be corrupted between rounds."""
+    safety, _ = draw(limits())
+    safety.update(
+        cooldown=draw(st.sampled_from(["0s", "1h"])),
+        max_disruptions_per_day=draw(st.integers(1, 3)),
+        require_opt_in=True,
+        require_workload_ready=draw(st.booleans()),
+    )
+    blast = {"max_pods": draw(st.integers(1, 2))}
+    if draw(st.booleans()):
+        blast["cooldown"] = "1h"
+    value = draw(st.integers(1, 3))
+    step: dict[str, Any] = {
+        "type": "action",
+        "name": "kill",
+        "provider": {
+            "type": "python",
+            "module": "aftershock.pods",
+            "func": "kill",
+            "arguments": {
+                "ns": "shop",
+                "label_selector": "app=webapp",
+                "mode": "fixed",
+                "value": value,
+            },
+        },
+    }
+    return {
+        "safety": safety,
+        "blast": blast,
+        "in_index": draw(st.booleans()),
+        "corrupt_index_after_round": draw(st.sampled_from([None, 0])),
+        "step": step,
+        "rounds": 2,
+    }
+
+
+@settings(PROPERTY, max_examples=examples(3))
+@given(scenario=concurrent_rounds())
+def test_concurrent_runs_share_cooldown_and_daily_budget(scenario) -> None:
+    """I1 + I7 across concurrent runs: two runs at once on one workload share its cooldown
+    and the daily budget; limits from catalog.yaml never loosen when it breaks."""
+    safety, blast = scenario["safety"], scenario["blast"]
+    directory = Path(tempfile.mkdtemp(prefix="aftershock-prop-conc-"))
+    catalog = directory / "catalog"
+    catalog.mkdir()
+    names = ("alpha", "beta")
+    for name in names:
+        experiment: dict[str, Any] = {
+            "title": f"concurrent {name}",
+            "description": "hypothesis-generated",
+            "method": [scenario["step"]],
+            "rollbacks": [],
+        }
+        if not scenario["in_index"]:
+            experiment["extensions"] = [
+                {"name": "aftershock", "blast_radius": blast, "recovery": {"timeout": "3s"}}
+            ]
+        (catalog / f"{name}.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False))
+    if scenario["in_index"]:
+        index = {
+            "experiments": [
+                {"file": f"{name}.yaml", "blast_radius": blast, "recovery": {"timeout": "3s"}}
+                for name in names
+            ]
+        }
+        (catalog / "catalog.yaml").write_text(yaml.safe_dump(index, sort_keys=False))
+    sim = start_sim()
+    daemon = ServeProcess(sim, directory, safety, catalog, {"max_concurrent_runs": 2})
+    spans: list[tuple[float, float]] = []
+    try:
+        scales = ScaleWatch(sim)
+        daemon.start()
+        for round_ in range(scenario["rounds"]):
+            started = now()
+            run_ids = [daemon.trigger(name) for name in names]
+            for run_id in run_ids:
+                if run_id is not None:
+                    daemon.wait_done(run_id)
+            spans.append((started, now()))
+            if scenario["corrupt_index_after_round"] == round_ and scenario["in_index"]:
+                (catalog / "catalog.yaml").write_text("experiments: [ {file: alpha.yaml\n")
+                time.sleep(1.0)  # past the 200 ms reload interval
+        observed = Observed(sim.timeline(), scales.close(), runs=spans)
+    finally:
+        daemon.stop()
+        stop_sim(sim)
+    limits_ = effective_limits(safety, blast)
+    broken = violations(observed, limits_, per_run=False)
+    killed = len(observed.pods_by_workload().get(("shop", "webapp"), ()))
+    per_run = min(scenario["step"]["provider"]["arguments"]["value"], limits_.max_pods)
+    per_run = min(per_run, limits_.per_workload(4))
+    if limits_.cooldown_seconds > 0 and killed > per_run:
+        broken.append(
+            f"shop/webapp: {killed} pods killed by runs that each may kill at most {per_run}, "
+            f"under a cooldown of {limits_.cooldown_seconds:g}s: a second run disrupted it "
+            "inside its cooldown"
+        )
+    for start, end in spans:  # a round's two runs together never exceed one run's max_pods x2
+        in_round = [d for d in observed.disruptions if start <= d["requested_at"] <= end]
+        if len(in_round) > 2 * per_run:
+            broken.append(
+                f"a round of two runs killed {len(in_round)} pods > 2 x {per_run} allowed per run"
+            )
+    assert not broken, "\n".join(
+        [
+            *dict.fromkeys(broken),
+            f"effective limits: {limits_}",
+            f"pods disrupted (ground truth): {_short(observed)}",
+            f"settings.safety: {json.dumps(safety)}",
+            f"scenario: {json.dumps(scenario)}",
+        ]
+    )
