@@ -24,7 +24,7 @@ from tests.property.ground_truth import (
     WORKLOADS,
 )
 
-NAMESPACES = [OPTED_IN, OPTED_IN, OPTED_IN, NOT_OPTED_IN, "kube-system", SELF]
+NAMESPACES = [*[OPTED_IN] * 6, NOT_OPTED_IN, "kube-system", SELF]
 PAUSES = st.sampled_from([0, 0, 0.1, 0.3, 1.2])
 
 
@@ -154,7 +154,21 @@ def method_activity(draw: st.DrawFn, index: int, configuration: dict[str, Any]) 
     )
     if draw(st.booleans()):
         activity["background"] = True
+    if draw(st.integers(0, 4).map(lambda n: n == 0)):
+        # A deadline shorter than the provider: the run moves on while the call may not.
+        activity["timeout"] = draw(st.sampled_from([0.05, 0.5]))
     return activity
+
+
+@st.composite
+def with_refs(draw: st.DrawFn, method: list[dict[str, Any]], rollbacks: list[dict]) -> None:
+    """`{ref: name}` replays an activity declared earlier, in the method or in rollbacks."""
+    named = [a["name"] for a in method if a.get("type") == "action"]
+    if not named:
+        return
+    for _ in range(draw(st.integers(0, 2))):
+        where = draw(st.sampled_from([method, rollbacks]))
+        where.append({"ref": draw(st.sampled_from(named))})
 
 
 @st.composite
@@ -162,11 +176,11 @@ def limits(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     """(global safety settings, extension blast_radius)."""
     safety: dict[str, Any] = {
         "dry_run": False,
-        "max_pods": draw(st.integers(1, 6)),
+        "max_pods": draw(st.sampled_from([1, 2, 3, 5, 8, 10])),
         "max_percent": draw(st.sampled_from([25, 34, 50, 67, 100])),
         "min_ready_replicas": draw(st.integers(0, 2)),
         "cooldown": draw(st.sampled_from(["0s", "0s", "10m"])),
-        "max_disruptions_per_day": draw(st.integers(1, 8)),
+        "max_disruptions_per_day": draw(st.sampled_from([1, 3, 6, 10, 20])),
         "require_opt_in": draw(st.sampled_from([True, True, False])),
         "require_workload_ready": draw(st.sampled_from([True, False])),
         "respect_pdb": draw(st.sampled_from([True, True, False])),
@@ -177,11 +191,11 @@ def limits(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     blast: dict[str, Any] = {}
     optional = {
-        "max_pods": st.integers(1, 4),
+        "max_pods": st.integers(1, 6),
         "max_percent": st.sampled_from([25, 50, 75, 100]),
         "min_ready_replicas": st.one_of(st.integers(0, 3), st.sampled_from(["50%", "75%"])),
         "cooldown": st.sampled_from(["0s", "1h"]),
-        "max_disruptions_per_day": st.integers(1, 6),
+        "max_disruptions_per_day": st.integers(1, 12),
         "on_limit": st.sampled_from(["refuse", "cap"]),
         "require_workload_ready": st.booleans(),
         "respect_pdb": st.booleans(),
@@ -207,6 +221,7 @@ def experiments(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
         )
         for i in range(draw(st.integers(0, 2)))
     ]
+    draw(with_refs(method, rollbacks))
     probes: list[dict[str, Any]] = [
         {
             "type": "probe",

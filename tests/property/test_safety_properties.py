@@ -80,6 +80,8 @@ def check_one_run(
         started = now()
         output = run_cli(sim, experiment, safety, seed)
         ended = now()
+        # A provider abandoned at its deadline must not go on disrupting after the run.
+        time.sleep(3.0 if faults else 0.5)
         if faults:
             sim.control("DELETE", "/sim/v1/faults")
         observed = Observed(sim.timeline(), scales.close(), runs=[(started, ended)])
