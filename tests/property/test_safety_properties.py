@@ -368,8 +368,7 @@ def test_finding_2_scale_down_of_a_namespace_that_did_not_opt_in() -> None:
 @st.composite
 def concurrent_rounds(draw: st.DrawFn) -> dict[str, Any]:
     """Two experiments on the same workload, triggered together on a daemon that runs two at
-    a time, round after round; their limits come from the files or from catalog.yaml, which
-    may be corrupted between rounds."""
+    a time, round after round; their limits come from the files or from catalog.yaml."""
     safety, _ = draw(limits())
     safety.update(
         cooldown=draw(st.sampled_from(["0s", "1h"])),
@@ -400,7 +399,6 @@ def concurrent_rounds(draw: st.DrawFn) -> dict[str, Any]:
         "safety": safety,
         "blast": blast,
         "in_index": draw(st.booleans()),
-        "corrupt_index_after_round": draw(st.sampled_from([None, 0])),
         "step": step,
         "rounds": 2,
     }
@@ -409,8 +407,8 @@ def concurrent_rounds(draw: st.DrawFn) -> dict[str, Any]:
 @settings(PROPERTY, max_examples=examples(3))
 @given(scenario=concurrent_rounds())
 def test_concurrent_runs_share_cooldown_and_daily_budget(scenario) -> None:
-    """I1 + I7 across concurrent runs: two runs at once on one workload share its cooldown
-    and the daily budget; limits from catalog.yaml never loosen when it breaks."""
+    """I1 across concurrent runs: two runs at once on one workload share its cooldown and
+    the daily budget."""
     safety, blast = scenario["safety"], scenario["blast"]
     directory = Path(tempfile.mkdtemp(prefix="aftershock-prop-conc-"))
     catalog = directory / "catalog"
@@ -442,16 +440,13 @@ def test_concurrent_runs_share_cooldown_and_daily_budget(scenario) -> None:
     try:
         scales = ScaleWatch(sim)
         daemon.start()
-        for round_ in range(scenario["rounds"]):
+        for _ in range(scenario["rounds"]):
             started = now()
             run_ids = [daemon.trigger(name) for name in names]
             for run_id in run_ids:
                 if run_id is not None:
                     daemon.wait_done(run_id)
             spans.append((started, now()))
-            if scenario["corrupt_index_after_round"] == round_ and scenario["in_index"]:
-                (catalog / "catalog.yaml").write_text("experiments: [ {file: alpha.yaml\n")
-                time.sleep(1.0)  # past the 200 ms reload interval
         observed = Observed(sim.timeline(), scales.close(), runs=spans)
     finally:
         daemon.stop()
@@ -480,5 +475,78 @@ def test_concurrent_runs_share_cooldown_and_daily_budget(scenario) -> None:
             f"pods disrupted (ground truth): {_short(observed)}",
             f"settings.safety: {json.dumps(safety)}",
             f"scenario: {json.dumps(scenario)}",
+        ]
+    )
+
+
+CORRUPTIONS: dict[str, Any] = {
+    "syntax error": lambda path: path.write_text("experiments: [ {file: victim.yaml\n"),
+    "empty (an editor's truncate-then-write)": lambda path: path.write_text(""),
+    "wrong shape": lambda path: path.write_text("experiments: 5\n"),
+    "binary garbage": lambda path: path.write_bytes(b"\x00\xff\xfe" * 100),
+    "replaced by a directory": lambda path: (path.unlink(), path.mkdir()),
+}
+
+
+@settings(PROPERTY, max_examples=examples(3))
+@given(
+    corruption=st.sampled_from(sorted(CORRUPTIONS)),
+    blast=st.fixed_dictionaries(
+        {"max_pods": st.integers(1, 2)},
+        optional={"max_percent": st.sampled_from([25, 50])},
+    ),
+    value=st.integers(2, 4),
+    on_limit=st.sampled_from(["refuse", "cap"]),
+)
+def test_a_broken_catalog_index_never_loosens_limits(corruption, blast, value, on_limit) -> None:
+    """I7: an experiment governed by catalog.yaml keeps its index limits (or is not run)
+    when the index becomes unreadable; it never runs with the looser global limits."""
+    safety = {**PERMISSIVE, "on_limit": on_limit}
+    directory = Path(tempfile.mkdtemp(prefix="aftershock-prop-index-"))
+    catalog = directory / "catalog"
+    catalog.mkdir()
+    step = _kill_step(
+        "kill",
+        {"ns": "shop", "label_selector": "app=webapp", "mode": "fixed", "value": value},
+    )
+    experiment = {"title": "victim", "description": "i7", "method": [step], "rollbacks": []}
+    (catalog / "victim.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False))
+    index = catalog / "catalog.yaml"
+    entry = {"file": "victim.yaml", "blast_radius": blast, "recovery": {"timeout": "3s"}}
+    index.write_text(yaml.safe_dump({"experiments": [entry]}, sort_keys=False))
+    sim = start_sim()
+    daemon = ServeProcess(sim, directory, safety, catalog)
+    spans: list[tuple[float, float]] = []
+    outcomes: list[str] = []
+    try:
+        daemon.start()
+        for round_ in range(2):
+            if round_ == 1:
+                CORRUPTIONS[corruption](index)
+                time.sleep(1.5)  # past the 200 ms reload interval
+                sim.ready("shop", timeout=20)
+            started = now()
+            run_id = daemon.trigger("victim")
+            if run_id is not None:
+                run = daemon.wait_done(run_id)
+                outcomes.append(f"{run['outcome']}/{run.get('reason')}")
+            else:
+                outcomes.append("declined")
+            spans.append((started, now()))
+        disruptions = sim.timeline()
+    finally:
+        daemon.stop()
+        stop_sim(sim)
+    limits_ = effective_limits(safety, blast)
+    broken = []
+    for index_, (start, end) in enumerate(spans):
+        one = Observed([d for d in disruptions if start <= d["requested_at"] <= end], {})
+        broken += [f"run {index_ + 1}: {v}" for v in violations(one, limits_)]
+    assert not broken, "\n".join(
+        [
+            *broken,
+            f"catalog.yaml {corruption} before run 2; index limits {blast}; kill fixed {value}",
+            f"outcomes: {outcomes}",
+            f"pods disrupted (ground truth): {_short(Observed(disruptions, {}))}",
         ]
     )
