@@ -153,7 +153,16 @@ class ScaleWatch:
     def close(self) -> dict[tuple[str, str], list[int]]:
         """Stop after one last read of every Deployment (nothing may slip between)."""
         time.sleep(0.3)
-        for item in self.sim.apps.list_deployment_for_all_namespaces().items:
+        deadline = time.monotonic() + 10
+        while True:  # an outage the test caused may still be ending
+            try:
+                items = self.sim.apps.list_deployment_for_all_namespaces().items
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        for item in items:
             self._see(item)
         self._stop.set()
         self._thread.join(timeout=10)

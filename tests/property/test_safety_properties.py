@@ -14,7 +14,9 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,19 +71,32 @@ def check_one_run(
     safety: dict[str, Any],
     *,
     faults: dict[str, Any] | None = None,
+    disturbances: Sequence[tuple[float, str, float]] = (),
     seed: int = 7,
 ) -> None:
-    """Run once on a fresh cluster; fail with every broken limit and what was generated."""
+    """Run once on a fresh cluster; fail with every broken limit and what was generated.
+
+    `disturbances`: (seconds after the start, "outage" or "drop-watches", outage seconds),
+    fired while the run goes on."""
     sim = start_sim()
+    timers: list[threading.Timer] = []
     try:
         scales = ScaleWatch(sim)
         if faults:
             sim.control("PUT", "/sim/v1/faults", faults)
+        for delay, kind, seconds in disturbances:
+            body = {"seconds": seconds} if kind == "outage" else {}
+            timer = threading.Timer(delay, sim.control, ("POST", f"/sim/v1/faults/{kind}", body))
+            timer.start()
+            timers.append(timer)
         started = now()
         output = run_cli(sim, experiment, safety, seed)
         ended = now()
+        for timer in timers:
+            timer.cancel()
+            timer.join(timeout=5)
         # A provider abandoned at its deadline must not go on disrupting after the run.
-        time.sleep(3.0 if faults else 0.5)
+        time.sleep(3.0 if faults or disturbances else 0.5)
         if faults:
             sim.control("DELETE", "/sim/v1/faults")
         observed = Observed(sim.timeline(), scales.close(), runs=[(started, ended)])
@@ -124,12 +139,25 @@ def test_one_run_never_exceeds_its_limits(generated, seed) -> None:
 
 
 @settings(PROPERTY, max_examples=examples(12))
-@given(generated=experiments(), faults=fault_rules(), seed=st.integers(0, 2**16))
-def test_limits_hold_under_random_api_faults(generated, faults, seed) -> None:
+@given(
+    generated=experiments(),
+    faults=fault_rules(),
+    disturbances=st.lists(
+        st.tuples(
+            st.sampled_from([0.2, 0.6, 1.2, 2.0]),
+            st.sampled_from(["outage", "drop-watches"]),
+            st.sampled_from([0.3, 1.0]),
+        ),
+        max_size=2,
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_limits_hold_under_random_api_faults(generated, faults, disturbances, seed) -> None:
     """The same limits with random API errors and latency on reads, deletes, evictions and
-    scales: a failed or retried request never widens a run."""
+    scales, API outages and cut watches during the run: a failed, retried or uncertain
+    request never widens a run."""
     experiment, safety = generated
-    check_one_run(experiment, safety, faults=faults, seed=seed)
+    check_one_run(experiment, safety, faults=faults, disturbances=disturbances, seed=seed)
 
 
 @st.composite
