@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -108,13 +109,18 @@ def check_one_run(
         [
             *broken,
             f"effective limits: {limits}",
-            f"outcome: {output.strip()[-300:]}",
+            f"outcome: {_outcome(output)}",
             f"pods disrupted (ground truth): {_short(observed)}",
             f"replicas seen: { {f'{k[0]}/{k[1]}': v for k, v in observed.replicas.items()} }",
             f"settings.safety: {json.dumps(safety)}",
             f"experiment: {json.dumps(experiment)}",
         ]
     )
+
+
+def _outcome(output: str) -> str:
+    found = re.findall(r"^outcome: .*$", output, re.MULTILINE)
+    return found[-1] if found else output.strip()[-300:]
 
 
 def _short(observed: Observed) -> list[str]:
