@@ -134,7 +134,7 @@ def _short(observed: Observed) -> list[str]:
 # --------------------------------------------------------------------------- properties
 
 
-@settings(PROPERTY, max_examples=examples(25))
+@settings(PROPERTY, max_examples=examples(20))
 @given(generated=experiments(), seed=st.integers(0, 2**16))
 def test_one_run_never_exceeds_its_limits(generated, seed) -> None:
     """I1 + I3: max_pods run-wide, max_percent and the min-ready floor per workload,
@@ -144,7 +144,7 @@ def test_one_run_never_exceeds_its_limits(generated, seed) -> None:
     check_one_run(experiment, safety, seed=seed)
 
 
-@settings(PROPERTY, max_examples=examples(12))
+@settings(PROPERTY, max_examples=examples(10))
 @given(
     generated=experiments(),
     faults=fault_rules(),
@@ -202,7 +202,7 @@ def sequences(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(PROPERTY, max_examples=examples(4))
+@settings(PROPERTY, max_examples=examples(3))
 @given(scenario=sequences())
 def test_cooldown_and_daily_budget_hold_across_runs_and_a_daemon_sigkill(scenario) -> None:
     """I1 + I4 across runs: the history (cooldown, daily budget) must see every disruption,
