@@ -255,6 +255,8 @@ def experiments(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     if draw(st.booleans()):
         extension["rollbacks"] = {"strategy": "always"}
+    if draw(st.integers(0, 7).map(lambda n: n == 0)):
+        extension["dry_run"] = True  # then nothing at all may change
     experiment = {
         "title": "generated: limits hold for the whole run",
         "description": "hypothesis-generated",

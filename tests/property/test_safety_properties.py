@@ -61,10 +61,16 @@ PROPERTY = settings(
 )
 
 
-def _blast(experiment: dict[str, Any]) -> dict[str, Any]:
-    return next(e for e in experiment.get("extensions", []) if e["name"] == "aftershock").get(
-        "blast_radius", {}
+def _extension(experiment: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        (e for e in experiment.get("extensions", []) if e["name"] == "aftershock"), {}
     )
+    return found
+
+
+def _blast(experiment: dict[str, Any]) -> dict[str, Any]:
+    blast: dict[str, Any] = _extension(experiment).get("blast_radius", {})
+    return blast
 
 
 def check_one_run(
@@ -105,6 +111,12 @@ def check_one_run(
         stop_sim(sim)
     limits = effective_limits(safety, _blast(experiment))
     broken = violations(observed, limits)
+    if _extension(experiment).get("dry_run"):
+        changed = {k: v for k, v in observed.replicas.items() if len(v) > 1}
+        if observed.disruptions or changed:
+            broken.append(
+                f"dry run: {len(observed.disruptions)} pods disrupted, replicas changed {changed}"
+            )
     assert not broken, "\n".join(
         [
             *broken,
