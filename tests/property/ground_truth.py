@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import shutil
 import tempfile
 import threading
 import time
@@ -103,8 +104,10 @@ def start_sim() -> Sim:
 
 
 def stop_sim(sim: Sim) -> None:
+    scratch = sim.sim.kubeconfig.parent
     sim.api_client.close()
     sim.sim.stop()
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 class ScaleWatch:

@@ -27,11 +27,18 @@ from tests.integration.conftest import Sim, wait_for
 
 AFTERSHOCK = Path(sys.executable).parent / "aftershock"
 TOKEN = "property-token-0123456789abcdef"
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def run_cli(sim: Sim, experiment: dict[str, Any], safety: dict[str, Any], seed: int) -> str:
     """`aftershock run --no-dry-run` of one experiment; returns the CLI's output."""
-    directory = Path(tempfile.mkdtemp(prefix="aftershock-prop-run-"))
+    with tempfile.TemporaryDirectory(prefix="aftershock-prop-run-") as scratch:
+        return _run_cli(sim, Path(scratch), experiment, safety, seed)
+
+
+def _run_cli(
+    sim: Sim, directory: Path, experiment: dict[str, Any], safety: dict[str, Any], seed: int
+) -> str:
     source = directory / "experiment.yaml"
     source.write_text(yaml.safe_dump(experiment, sort_keys=False))
     config = directory / "settings.yaml"
@@ -118,6 +125,7 @@ class ServeProcess:
         self.process = subprocess.Popen(
             [str(AFTERSHOCK), "--config", str(self.config), "serve", "--port", "0"],
             env={**os.environ, "WEBAPP_URL": "http://127.0.0.1:9"},
+            cwd=REPOSITORY,  # `python -m daemon` imports the daemon of this tree
             stdout=handle,
             stderr=handle,
         )

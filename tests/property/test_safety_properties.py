@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -253,6 +254,7 @@ def test_cooldown_and_daily_budget_hold_across_runs_and_a_daemon_sigkill(scenari
     finally:
         daemon.stop()
         stop_sim(sim)
+        shutil.rmtree(directory, ignore_errors=True)
     limits = effective_limits(safety, _blast(experiment))
     broken = violations(observed, limits, per_run=False)
     for start, end in spans:  # per-run limits, run by run
@@ -497,6 +499,7 @@ def test_concurrent_runs_share_cooldown_and_daily_budget(scenario) -> None:
     finally:
         daemon.stop()
         stop_sim(sim)
+        shutil.rmtree(directory, ignore_errors=True)
     limits_ = effective_limits(safety, blast)
     broken = violations(observed, limits_, per_run=False)
     killed = len(observed.pods_by_workload().get(("shop", "webapp"), ()))
@@ -583,6 +586,7 @@ def test_a_broken_catalog_index_never_loosens_limits(corruption, blast, value, o
     finally:
         daemon.stop()
         stop_sim(sim)
+        shutil.rmtree(directory, ignore_errors=True)
     limits_ = effective_limits(safety, blast)
     broken = []
     for index_, (start, end) in enumerate(spans):
