@@ -263,7 +263,9 @@ class Observed:
         return max(values)
 
 
-def violations(observed: Observed, limits: Limits, *, per_run: bool = True) -> list[str]:
+def violations(
+    observed: Observed, limits: Limits, *, per_run: bool = True, burst: float = 1.0
+) -> list[str]:
     """Every limit the ground truth shows broken, in words that name the numbers."""
     problems: list[str] = []
     pods = observed.pods_by_workload()
@@ -304,16 +306,13 @@ def violations(observed: Observed, limits: Limits, *, per_run: bool = True) -> l
                     f"{namespace}/{name}: {len(pods.get(key, ()))} pods killed in one run > "
                     f"{budget} its PodDisruptionBudget allows (respect_pdb)"
                 )
-    problems += cooldown_violations(observed, limits)
+    problems += cooldown_violations(observed, limits, burst)
     return problems
 
 
-BURST = 1.0  # one activity's deletes of one workload are this close together
-
-
-def cooldown_violations(observed: Observed, limits: Limits) -> list[str]:
+def cooldown_violations(observed: Observed, limits: Limits, burst: float = 1.0) -> list[str]:
     """A workload disrupted again inside its cooldown: by a later activity of the same run
-    (a gap longer than one burst) or by a later run (any two runs)."""
+    (a gap longer than one activity's `burst` of deletes) or by a later run (any two runs)."""
     if limits.cooldown_seconds <= 0:
         return []
     problems: list[str] = []
@@ -329,7 +328,7 @@ def cooldown_violations(observed: Observed, limits: Limits) -> list[str]:
         for before, after in itertools.pairwise(stamps):
             gap = after - before
             other_run = observed.runs and run_of(before) != run_of(after)
-            if gap < limits.cooldown_seconds and (gap > BURST or other_run):
+            if gap < limits.cooldown_seconds and (gap > burst or other_run):
                 problems.append(
                     f"{key[0]}/{key[1]} disrupted again {gap:.2f}s later, inside its cooldown "
                     f"of {limits.cooldown_seconds:g}s" + (" (in a later run)" if other_run else "")
