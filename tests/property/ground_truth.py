@@ -282,6 +282,10 @@ def violations(
         problems.append(
             f"daily budget: {total} pods disrupted > max_disruptions_per_day {limits.max_per_day}"
         )
+    for (namespace, name), values in sorted(observed.replicas.items()):
+        why = limits.forbidden(namespace, name)
+        if why and max(values, default=0) > values[0]:
+            problems.append(f"{namespace}/{name} ({why}) was scaled up: replicas {values}")
     for key in keys:
         namespace, name = key
         why = limits.forbidden(namespace, name)
