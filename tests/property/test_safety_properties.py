@@ -55,7 +55,9 @@ def examples(default: int) -> int:
 PROPERTY = settings(
     deadline=None,
     phases=PHASES,
-    derandomize=True,  # the same examples on every machine, no example database
+    # The same examples on every machine, no example database; AFTERSHOCK_PROPERTY_RANDOM=1
+    # explores new ones (hypothesis then prints the seed to reproduce a failure).
+    derandomize=os.environ.get("AFTERSHOCK_PROPERTY_RANDOM") != "1",
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=False,
