@@ -28,6 +28,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from daemon.catalog.extension import AftershockSettings, Schedule
 from daemon.catalog.loader import LoadedExperiment, load_catalog, options_from_settings
 from daemon.catalog.problems import SAFETY_CODES
+from daemon.catalog.problems import error as problem_error
 from daemon.engine.budget import RunBudget
 from daemon.engine.context import RunContext
 from daemon.engine.redact import redact_journal, sensitive_values
@@ -414,6 +415,8 @@ class Daemon:
                     invalid += 1
                 if result.experiment_id is not None:
                     seen.add(result.experiment_id)
+                    if report.index is None:
+                        self._index_gone(result)
                     self._apply(result.experiment_id, result)
             for gone in set(self.entries) - seen:
                 if self.entries[gone].running is None:
@@ -441,6 +444,26 @@ class Daemon:
             invalid_files=invalid,
         )
         return True
+
+    def _index_gone(self, result: Any) -> None:
+        """catalog.yaml vanished while in force (I7): an experiment whose limits came from it
+        keeps its last good version (stale) rather than running under looser global limits.
+        Limits in the file's own extension, a restored index or a restart end this."""
+        entry = self.entries.get(result.experiment_id)
+        if (
+            entry is not None
+            and entry.loaded is not None
+            and entry.loaded.settings_source == "catalog.yaml"
+            and result.loaded is not None
+            and result.loaded.settings_source != "catalog.yaml"
+        ):
+            result.problems.append(
+                problem_error(
+                    "its limits came from catalog.yaml, which is gone; the last good version "
+                    "stays in force until the index is restored, the limits move into the "
+                    "file's aftershock extension, or the daemon restarts"
+                )
+            )
 
     def _apply(self, experiment_id: str, result: Any) -> None:
         """One file's new state; an invalid edit keeps the last good version in force."""

@@ -138,3 +138,38 @@ def test_a_dangling_entry_keeps_the_last_good_limits(make_sim, tmp_path) -> None
     finally:
         client.close()
         daemon.stop()
+
+
+def test_a_deleted_index_keeps_the_last_good_limits(make_sim, tmp_path) -> None:
+    """catalog.yaml deleted while in force: its limits stay (stale) until it is restored,
+    the limits move into the file, or the daemon restarts; never the looser globals."""
+    sim = make_sim(cluster())
+    sim.ready()
+    catalog = catalog_with(tmp_path, GOOD_INDEX)
+    daemon = DaemonThread(sim, daemon_settings(tmp_path, catalog))
+    service = daemon.daemon
+    client = httpx.Client(base_url=daemon.url, timeout=10)
+    try:
+        wait_for(lambda: client.get("/readyz").json().get("leader"), 10, "leadership")
+        wait_for(lambda: service.next_run("kill-two"), 5, "scheduled")
+        (catalog / "catalog.yaml").unlink()
+        wait_for(lambda: service.entries["kill-two"].stale, 5, "the deleted index noticed")
+        view = client.get("/api/v1/experiments/kill-two").json()
+        assert view["stale"] is True
+        assert any("catalog.yaml, which is gone" in problem for problem in view["problems"])
+        assert service.entries["kill-two"].loaded.settings.blast_radius.max_pods == 1
+        answer = client.post("/api/v1/experiments/kill-two/runs", headers=AUTH)
+        assert answer.status_code == 202, answer.text
+        run_id = answer.json()["run_id"]
+        run = wait_for(
+            lambda: (r := client.get(f"/api/v1/runs/{run_id}").json())["state"] == "done" and r,
+            30,
+            "the run",
+        )
+        assert (run["outcome"], run["reason"]) == ("refused", "max_pods")
+        assert sim.timeline() == []
+        touch(catalog / "catalog.yaml", GOOD_INDEX)  # restored: in force again, not stale
+        wait_for(lambda: not service.entries["kill-two"].stale, 5, "the index restored")
+    finally:
+        client.close()
+        daemon.stop()
