@@ -126,8 +126,10 @@ def test_a_crash_does_not_reset_the_budget_nor_skip_the_halt(make_sim, tmp_path,
             if variant == "max_pods":  # refused by the run's own limit, its pod already spent
                 assert rollback["status"] == "failed", rollback
                 assert "max_pods" in rollback["exception"][0], rollback
-            else:  # not sent: the switch was read before the replay
-                assert rollback["output"] == [], rollback
+            else:  # not sent: the switch was read before the replay; never "succeeded"
+                assert rollback["status"] == "failed", rollback
+                assert "not sent" in rollback["exception"][-1], rollback
+                assert "halted" in rollback["exception"][-1], rollback
             time.sleep(1)
             timeline = sim.timeline()
             assert [d["workload_name"] for d in timeline] == ["greeter"], timeline
