@@ -375,18 +375,7 @@ class Daemon:
         )
         if problem:
             log.error("interrupted run: disrupting rollbacks refused", detail=problem)
-        return RunContext(
-            experiment_id=experiment_id,
-            run_id=run_id,
-            settings=self.settings,
-            aftershock=aftershock,
-            kube=self.kube,
-            seed=token_source.randbits(32),
-            dry_run=dry_run,
-            environ=self.environ,
-            budget=budget,
-            gate=self._gate,
-        )
+        return self._new_context(experiment_id, run_id, aftershock, budget, dry_run=dry_run)
 
     # ------------------------------------------------------------------ catalog
 
@@ -650,6 +639,20 @@ class Daemon:
             if entry is not None and entry.loaded is not None
             else AftershockSettings()
         )
+        # One budget per run, recorded in the history before each act; one lock for all runs,
+        # so concurrent runs plan against each other's intents too.
+        budget = RunBudget(self.store, lock=self._budget_lock)
+        return self._new_context(experiment_id, run_id, aftershock, budget, dry_run=dry_run)
+
+    def _new_context(
+        self,
+        experiment_id: str,
+        run_id: str,
+        aftershock: AftershockSettings,
+        budget: RunBudget,
+        *,
+        dry_run: bool,
+    ) -> RunContext:
         return RunContext(
             experiment_id=experiment_id,
             run_id=run_id,
@@ -659,9 +662,7 @@ class Daemon:
             seed=token_source.randbits(32),
             dry_run=dry_run,
             environ=self.environ,
-            # One budget per run, recorded in the history before each act; one lock for all
-            # runs, so concurrent runs plan against each other's intents too.
-            budget=RunBudget(self.store, lock=self._budget_lock),
+            budget=budget,
             gate=self._gate,
         )
 

@@ -34,6 +34,7 @@ from daemon.recovery import RESOURCES, RecoveryTracker
 from daemon.safety.budget import admit
 from daemon.safety.guard import (
     Budget,
+    History,
     Limits,
     Plan,
     Refusal,
@@ -513,6 +514,37 @@ def _workload(key: WorkloadKey, owner: dict[str, Any] | None, pod: dict[str, Any
     return Workload(key, desired, ready, owner["metadata"].get("labels") or {}, selector)
 
 
+World = tuple[
+    dict[str, WorkloadKey], dict[WorkloadKey, Workload], dict[str, dict[str, str]], list[Budget]
+]
+
+
+def plan_in_budget(
+    ctx: RunContext, pods: list[dict[str, Any]], request: Request, world: World, limits: Limits
+) -> tuple[Plan | Refusal, History]:
+    """The guard's plan against the history and everything this run has already spent
+    (called under the run budget's lock; kills and scale-downs alike)."""
+    workload_of, workloads, namespace_labels, budgets = world
+    now = ctx.now()
+    history = ctx.budget.history(now)
+    ledger = ctx.budget.ledger
+    result = plan(
+        pods,
+        request,
+        workload_of=workload_of,
+        workloads=workloads,
+        namespace_labels=namespace_labels,
+        budgets=budgets,
+        limits=limits,
+        history=history,
+        now=now,
+        rng=ctx.rng,
+        spent=dict(ledger.per_workload),
+        spent_total=ledger.total,
+    )
+    return result, history
+
+
 def guarded_kill(
     ctx: RunContext,
     *,
@@ -557,22 +589,8 @@ def guarded_kill(
         limits = effective_limits(
             settings.safety, ctx.aftershock.blast_radius, settings.kube.namespace
         )
-        now = ctx.now()
-        history = ctx.budget.history(now)
-        ledger = ctx.budget.ledger
-        result = plan(
-            pods,
-            request,
-            workload_of=workload_of,
-            workloads=workloads,
-            namespace_labels=namespace_labels,
-            budgets=budgets,
-            limits=limits,
-            history=history,
-            now=now,
-            rng=ctx.rng,
-            spent=dict(ledger.per_workload),
-            spent_total=ledger.total,
+        result, history = plan_in_budget(
+            ctx, pods, request, (workload_of, workloads, namespace_labels, budgets), limits
         )
         journal_plan(
             ctx,

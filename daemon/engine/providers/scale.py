@@ -19,7 +19,7 @@ from typing import Any
 from daemon.engine.budget import Settled
 from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed
-from daemon.engine.providers.k8s import Refused, build_world, journal_plan
+from daemon.engine.providers.k8s import Refused, build_world, journal_plan, plan_in_budget
 from daemon.kube.client import Kube
 from daemon.kube.errors import KubeError, NotFound
 from daemon.labels import to_string
@@ -31,7 +31,6 @@ from daemon.safety.guard import (
     Refusal,
     Request,
     WorkloadKey,
-    plan,
     workload_exclusion,
 )
 from daemon.safety.limits import effective_limits
@@ -170,23 +169,14 @@ def _scale_down(
             f"could not read the cluster to plan the scale: {exc.message}"
         ) from None
     pods = [p for p in pods if workload_of.get(f"{ns}/{p['metadata']['name']}") == key]
-    now = ctx.now()
-    history = ctx.budget.history(now)
-    ledger = ctx.budget.ledger
-    result = plan(
+    result, history = plan_in_budget(
+        ctx,
         pods,
         Request("fixed", count, "alphabetic"),
-        workload_of=workload_of,
-        workloads=workloads,
-        namespace_labels=namespace_labels,
-        budgets=budgets,
-        limits=limits,
-        history=history,
-        now=now,
-        rng=ctx.rng,
-        spent=dict(ledger.per_workload),
-        spent_total=ledger.total,
+        (workload_of, workloads, namespace_labels, budgets),
+        limits,
     )
+    now, ledger = ctx.now(), ctx.budget.ledger
     if isinstance(result, Plan) and len(result.targets) < count and limits.on_limit == "refuse":
         detail = (
             f"scaling {ns}/{name} down by {count} needs {count} pods; {len(result.targets)} allowed"
