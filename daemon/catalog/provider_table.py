@@ -108,6 +108,7 @@ _LABEL_SELECTOR = Arg("str", check=values.selector)
 _NS = Arg("str", check=values.namespace)
 _PHASE = Arg("str", check=values.choice("Pending", "Running", "Succeeded", "Failed", "Unknown"))
 _BOOL = Arg("bool")
+_SELECTOR = Arg("str", required=True, check=values.selector)  # chaosk8s pod probes
 _NAME = Arg("str", required=True, check=values.object_name)
 _POD_SELECT = {
     "label_selector": _LABEL_SELECTOR,
@@ -165,7 +166,7 @@ _PYTHON: tuple[ProviderSpec, ...] = (
         "chaosk8s.pod.probes",
         "pods_in_phase",
         f"{_K8S}:pods_in_phase",
-        label_selector=Arg("str", required=True, check=values.selector),
+        label_selector=_SELECTOR,
         phase=_PHASE,
         ns=_NS,
         raise_on_invalid_phase=_BOOL,
@@ -174,7 +175,7 @@ _PYTHON: tuple[ProviderSpec, ...] = (
         "chaosk8s.pod.probes",
         "pods_not_in_phase",
         f"{_K8S}:pods_not_in_phase",
-        label_selector=Arg("str", required=True, check=values.selector),
+        label_selector=_SELECTOR,
         phase=_PHASE,
         ns=_NS,
         raise_on_in_phase=_BOOL,
@@ -183,7 +184,7 @@ _PYTHON: tuple[ProviderSpec, ...] = (
         "chaosk8s.pod.probes",
         "pods_in_conditions",
         f"{_K8S}:pods_in_conditions",
-        label_selector=Arg("str", required=True, check=values.selector),
+        label_selector=_SELECTOR,
         conditions=Arg("list", required=True, check=values.conditions),
         ns=_NS,
         raise_on_invalid_conditions=_BOOL,
@@ -192,7 +193,7 @@ _PYTHON: tuple[ProviderSpec, ...] = (
         "chaosk8s.pod.probes",
         "count_pods",
         f"{_K8S}:count_pods",
-        label_selector=Arg("str", required=True, check=values.selector),
+        label_selector=_SELECTOR,
         phase=_PHASE,
         ns=_NS,
     ),
@@ -200,7 +201,7 @@ _PYTHON: tuple[ProviderSpec, ...] = (
         "chaosk8s.pod.probes",
         "count_min_pods",
         f"{_K8S}:count_min_pods",
-        label_selector=Arg("str", required=True, check=values.selector),
+        label_selector=_SELECTOR,
         phase=_PHASE,
         min_count=Arg("int", check=values.integer(0, values.MAX_COUNT)),
         ns=_NS,

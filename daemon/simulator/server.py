@@ -950,19 +950,7 @@ class Handler(BaseHTTPRequestHandler):
     def _self_access_review(self, body: Any) -> Obj:
         """`kubectl auth can-i`: the review of the caller, under the server's authorizer."""
         spec = (body or {}).get("spec") or {}
-        attributes = spec.get("resourceAttributes")
-        if attributes:
-            attrs = Attributes(
-                verb=attributes.get("verb", ""),
-                group=attributes.get("group", ""),
-                resource=attributes.get("resource", ""),
-                subresource=attributes.get("subresource", ""),
-                namespace=attributes.get("namespace", ""),
-                name=attributes.get("name", ""),
-            )
-        else:
-            non_resource = spec.get("nonResourceAttributes") or {}
-            attrs = Attributes(verb=non_resource.get("verb", ""), path=non_resource.get("path", ""))
+        attrs = _review_attributes(spec)
         if self.server.cluster.spec.rbac.enforce:
             allowed, reason = authorize(self.server.cluster.store, self._user, attrs)
         else:
@@ -978,19 +966,7 @@ class Handler(BaseHTTPRequestHandler):
     def _access_review(self, body: Any) -> Obj:
         spec = (body or {}).get("spec") or {}
         user = UserInfo(spec.get("user", ""), list(spec.get("groups") or []))
-        attributes = spec.get("resourceAttributes")
-        if attributes:
-            attrs = Attributes(
-                verb=attributes.get("verb", ""),
-                group=attributes.get("group", ""),
-                resource=attributes.get("resource", ""),
-                subresource=attributes.get("subresource", ""),
-                namespace=attributes.get("namespace", ""),
-                name=attributes.get("name", ""),
-            )
-        else:
-            non_resource = spec.get("nonResourceAttributes") or {}
-            attrs = Attributes(verb=non_resource.get("verb", ""), path=non_resource.get("path", ""))
+        attrs = _review_attributes(spec)
         allowed, reason = authorize(self.server.cluster.store, user, attrs)
         return {
             "kind": "SubjectAccessReview",
@@ -1126,3 +1102,19 @@ def _preconditions(route: Route, obj: Obj, preconditions: dict[str, Any]) -> Non
             f"Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: "
             f"{obj['metadata'].get('resourceVersion')}",
         )
+
+
+def _review_attributes(spec: dict[str, Any]) -> Attributes:
+    """The attributes an access review (self or not) asks about."""
+    attributes = spec.get("resourceAttributes")
+    if attributes:
+        return Attributes(
+            verb=attributes.get("verb", ""),
+            group=attributes.get("group", ""),
+            resource=attributes.get("resource", ""),
+            subresource=attributes.get("subresource", ""),
+            namespace=attributes.get("namespace", ""),
+            name=attributes.get("name", ""),
+        )
+    non_resource = spec.get("nonResourceAttributes") or {}
+    return Attributes(verb=non_resource.get("verb", ""), path=non_resource.get("path", ""))

@@ -35,6 +35,17 @@ def touch(path, text: str) -> None:
     os.utime(path, (stamp, stamp))  # visible to the (mtime, size) signature at once
 
 
+def trigger_and_wait(client: httpx.Client, experiment_id: str) -> dict:
+    answer = client.post(f"/api/v1/experiments/{experiment_id}/runs", headers=AUTH)
+    assert answer.status_code == 202, answer.text
+    run_id = answer.json()["run_id"]
+    return wait_for(
+        lambda: (r := client.get(f"/api/v1/runs/{run_id}").json())["state"] == "done" and r,
+        30,
+        "the run",
+    )
+
+
 def catalog_with(tmp_path, index: str):
     catalog = tmp_path / "catalog"
     catalog.mkdir()
@@ -64,14 +75,7 @@ def test_a_broken_index_keeps_the_last_good_limits(make_sim, tmp_path) -> None:
         assert service.entries["kill-two"].loaded.settings.blast_radius.max_pods == 1
         assert service.next_run("kill-two") == planned
 
-        answer = client.post("/api/v1/experiments/kill-two/runs", headers=AUTH)
-        assert answer.status_code == 202, answer.text
-        run_id = answer.json()["run_id"]
-        run = wait_for(
-            lambda: (r := client.get(f"/api/v1/runs/{run_id}").json())["state"] == "done" and r,
-            30,
-            "the run",
-        )
+        run = trigger_and_wait(client, "kill-two")
         # The index's max_pods 1 still holds (the global 10 would have let both pods go).
         assert (run["outcome"], run["reason"]) == ("refused", "max_pods")
         assert sim.timeline() == []
@@ -158,14 +162,7 @@ def test_a_deleted_index_keeps_the_last_good_limits(make_sim, tmp_path) -> None:
         assert view["stale"] is True
         assert any("catalog.yaml, which is gone" in problem for problem in view["problems"])
         assert service.entries["kill-two"].loaded.settings.blast_radius.max_pods == 1
-        answer = client.post("/api/v1/experiments/kill-two/runs", headers=AUTH)
-        assert answer.status_code == 202, answer.text
-        run_id = answer.json()["run_id"]
-        run = wait_for(
-            lambda: (r := client.get(f"/api/v1/runs/{run_id}").json())["state"] == "done" and r,
-            30,
-            "the run",
-        )
+        run = trigger_and_wait(client, "kill-two")
         assert (run["outcome"], run["reason"]) == ("refused", "max_pods")
         assert sim.timeline() == []
         touch(catalog / "catalog.yaml", GOOD_INDEX)  # restored: in force again, not stale
