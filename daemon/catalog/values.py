@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -108,7 +109,9 @@ def regex(value: Any) -> str | None:
     if len(value) > MAX_PATTERN_LENGTH:
         return f"pattern is longer than {MAX_PATTERN_LENGTH} characters"
     try:
-        re.compile(value)
+        with warnings.catch_warnings():  # Python's "possible nested set" hints are not ours
+            warnings.simplefilter("ignore", FutureWarning)
+            re.compile(value)
     except re.error as exc:
         return f"not a valid regular expression: {exc}"
     if NESTED_QUANTIFIER.search(value):
