@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from daemon.catalog.extension import Schedule
+from daemon.listeners import CallbackListener, RunEnded
 from daemon.logging import get_logger
 from daemon.settings import Settings
 
@@ -99,14 +100,14 @@ def run_demo(base: Settings, *, duration: float, port: int, interval: float) -> 
         settings = demo_settings(base, state, sim.kubeconfig)
         environ = {"WEBAPP_URL": sim.service_url("shop", "webapp")}
 
-        def on_run_end(experiment_id: str, journal: dict[str, Any]) -> None:
-            click.echo(f"{time.strftime('%H:%M:%S')}  {_summary(experiment_id, journal)}")
+        def print_run(run: RunEnded) -> None:
+            click.echo(f"{time.strftime('%H:%M:%S')}  {_summary(run.experiment_id, run.journal)}")
 
         try:
             running = start(
                 settings,
                 port=port,
-                on_run_end=on_run_end,
+                listeners=[CallbackListener("demo-printer", print_run)],
                 environ=environ,
                 schedule_override=accelerate(interval),
             )

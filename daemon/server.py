@@ -9,10 +9,9 @@ from __future__ import annotations
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 from prometheus_client import CollectorRegistry
@@ -20,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from daemon.api.app import create_app
 from daemon.kube.client import Connection, Kube
 from daemon.kube.errors import KubeError
+from daemon.listeners import RunListener
 from daemon.logging import get_logger
 from daemon.observability.metrics import Metrics
 from daemon.service import Daemon, ScheduleOverride, settle_heap
@@ -40,7 +40,7 @@ class Running:
 def build(
     settings: Settings,
     *,
-    on_run_end: Callable[[str, dict[str, Any]], None] | None = None,
+    listeners: Sequence[RunListener] = (),
     environ: dict[str, str] | None = None,
     kubeconfig: Path | None = None,
     schedule_override: ScheduleOverride | None = None,
@@ -81,7 +81,7 @@ def build(
         kube=kube,
         store=store,
         metrics_factory=lambda snapshot: Metrics(registry, snapshot),
-        on_run_end=on_run_end,
+        listeners=listeners,
         environ=environ,
         schedule_override=schedule_override,
     )
@@ -93,7 +93,7 @@ def start(
     settings: Settings,
     *,
     port: int | None = None,
-    on_run_end: Callable[[str, dict[str, Any]], None] | None = None,
+    listeners: Sequence[RunListener] = (),
     environ: dict[str, str] | None = None,
     kubeconfig: Path | None = None,
     schedule_override: ScheduleOverride | None = None,
@@ -101,7 +101,7 @@ def start(
     """Start the daemon and bind the HTTP port (0: any free port); `serve()` runs it."""
     daemon, registry = build(
         settings,
-        on_run_end=on_run_end,
+        listeners=listeners,
         environ=environ,
         kubeconfig=kubeconfig,
         schedule_override=schedule_override,

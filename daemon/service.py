@@ -16,7 +16,7 @@ import secrets as token_source
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,8 +36,10 @@ from daemon.engine.runner import Runner
 from daemon.halt_switch import GATE_MAX_AGE, HaltConfigMap
 from daemon.kube.client import Kube
 from daemon.kube.lease import LeaderElector
+from daemon.listeners import RunEnded, RunListener, dispatch
 from daemon.logging import get_logger, run_context
 from daemon.observability.metrics import DaemonState, ExperimentState, Metrics
+from daemon.outcomes import Outcome
 from daemon.scheduling.jobs import RunGate, ScheduleTrigger
 from daemon.scheduling.triggers import upcoming
 from daemon.settings import Settings, weakened_safety
@@ -112,7 +114,7 @@ class Daemon:
         store: HistoryStore,
         metrics_factory: Callable[[Callable[[], DaemonState]], Metrics],
         catalog_path: Path | None = None,
-        on_run_end: Callable[[str, dict[str, Any]], None] | None = None,
+        listeners: Sequence[RunListener] = (),
         environ: dict[str, str] | None = None,
         schedule_override: ScheduleOverride | None = None,
     ):
@@ -121,7 +123,7 @@ class Daemon:
         self.kube = kube
         self.store = store
         self.catalog_path = catalog_path or settings.catalog.path
-        self.on_run_end = on_run_end or (lambda _id, _journal: None)
+        self.listeners: list[RunListener] = list(listeners)  # called after the slot is released
         self.environ = environ or {}
         self.entries: dict[str, Entry] = {}
         self.catalog_problems: list[str] = []
@@ -694,6 +696,7 @@ class Daemon:
             self._runs[run_id] = ctx
             self._run_threads[run_id] = threading.current_thread()
         began = time.time()
+        ended: RunEnded | None = None
         try:
             with run_context(experiment_id, run_id):
                 try:
@@ -728,9 +731,25 @@ class Daemon:
                     with ctx.lock:
                         record = {**ctx.record, "error": f"{type(exc).__name__}: {exc}"}
                     journal = {"status": "failed", "deviated": False, "aftershock": record}
-                    self._finish(experiment_id, run_id, journal, "failed", "internal_error")
+                    ended = self._finish(
+                        experiment_id,
+                        run_id,
+                        journal,
+                        Outcome.FAILED,
+                        "internal_error",
+                        began=began,
+                        trigger=trigger,
+                    )
                     return
-                self._finish(experiment_id, run_id, result.journal, result.outcome, result.reason)
+                ended = self._finish(
+                    experiment_id,
+                    run_id,
+                    result.journal,
+                    result.outcome,
+                    result.reason,
+                    began=began,
+                    trigger=trigger,
+                )
         finally:
             with self._lock:
                 self._runs.pop(run_id, None)
@@ -739,6 +758,9 @@ class Daemon:
                     self.entries[experiment_id].running = None
                     if self.entries[experiment_id].removed:
                         del self.entries[experiment_id]
+            if ended is not None:  # after the slot is released: listeners never delay a run
+                with run_context(experiment_id, run_id):
+                    dispatch(self.listeners, ended, failed=self.metrics.listener_failed)
 
     def _halted_for_runs(self) -> str | None:
         # Leadership loss and shutdown stop runs through request_stop with their own reasons.
@@ -752,7 +774,10 @@ class Daemon:
         journal: dict[str, Any],
         outcome: str,
         reason: str,
-    ) -> None:
+        *,
+        began: float,
+        trigger: str,
+    ) -> RunEnded:
         record = journal.get("aftershock") or {}
         ended = time.time()
         # Disruptions are already in the history: intents written before each act (I4).
@@ -788,7 +813,22 @@ class Daemon:
             disrupted=len(disruptions),
             duration=round(float(journal.get("duration") or 0), 3),
         )
-        self.on_run_end(experiment_id, journal)
+        experiment = entry.loaded if entry is not None else None
+        return RunEnded(
+            experiment_id=experiment_id,
+            run_id=run_id,
+            outcome=Outcome(outcome),
+            reason=reason,
+            trigger=trigger,
+            dry_run=bool(record.get("dry_run")),
+            started_at=began,
+            ended_at=ended,
+            journal=journal,
+            title=str(experiment.raw.get("title") or "") if experiment is not None else "",
+            tags=tuple(str(tag) for tag in (experiment.raw.get("tags") or []))
+            if experiment is not None
+            else (),
+        )
 
     # ------------------------------------------------------------------ halt
 

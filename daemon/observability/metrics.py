@@ -17,8 +17,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from daemon import __version__
+from daemon.outcomes import Outcome
 
-OUTCOMES = ("passed", "deviated", "not_steady", "refused", "failed", "aborted")
+OUTCOMES = tuple(Outcome)
 RECOVERY_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
 DURATION_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 DELAY_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60)
@@ -162,12 +163,21 @@ class Metrics:
             ["verb", "resource", "code"],
             registry=registry,
         )
+        self.listener_failures = Counter(
+            "aftershock_listener_failures",
+            "Run listeners (history, notifications, ...) that raised; the run is unaffected.",
+            ["listener"],
+            registry=registry,
+        )
         build = Gauge("aftershock_build_info", "Build information.", ["version"], registry=registry)
         build.labels(__version__).set(1)
         registry.register(_StateCollector(snapshot))
 
     def kube_request(self, verb: str, resource: str, code: int) -> None:
         self.kube_requests.labels(verb, resource, str(code)).inc()
+
+    def listener_failed(self, listener: str) -> None:
+        self.listener_failures.labels(listener).inc()
 
     def run_finished(self, experiment: str, journal: dict[str, Any]) -> None:
         record = journal.get("aftershock") or {}
