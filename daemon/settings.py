@@ -31,9 +31,9 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from daemon.catalog.documents import DocumentError, ReadLimits, read_document
-from daemon.catalog.extension import check_timezone
+from daemon.documents import DocumentError, ReadLimits, read_document
 from daemon.durations import Duration, PositiveDuration
+from daemon.timezones import check_timezone
 
 ENV_PREFIX = "AFTERSHOCK_"
 DELIMITER = "__"
