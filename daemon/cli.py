@@ -134,7 +134,7 @@ def _run_logger(settings: Settings) -> Any:
     "cluster_file",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Cluster file (see README: the simulated cluster).",
+    help="Cluster file (see docs/simulator.md).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=0, type=click.IntRange(0, 65535), help="Port (0: any free port).")
