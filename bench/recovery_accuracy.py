@@ -1,6 +1,6 @@
 """Recovery-time accuracy: measured recovery vs the simulator's ground truth.
 
-Goal (DESIGN §7, issue: benchmarks): error p99 <= 100 ms. Workloads with different
+Goal (docs/running.md "Recovery time", issue: benchmarks): error p99 <= 100 ms. Workloads with different
 readiness delays are killed one at a time through the engine (the real client over HTTP,
 the simulator in its own process); each run's `recovery_seconds` is compared with
 `/sim/v1/timeline` (`workload_status_ready_at - requested_at`).

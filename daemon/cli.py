@@ -102,14 +102,14 @@ def validate(obj: Context, paths: tuple[Path, ...], as_json: bool, quiet: bool) 
         try:
             path.stat()
         except OSError as exc:
-            from daemon.catalog.documents import describe_os_error
+            from daemon.documents import describe_os_error
 
             raise click.BadParameter(
                 f"{path}: {describe_os_error(exc)}", param_hint="PATH"
             ) from None
-    from daemon.catalog.loader import load_catalog, options_from_settings
+    from daemon.catalog.loader import LoadOptions, load_catalog
 
-    report = load_catalog(list(paths), options_from_settings(obj.settings))
+    report = load_catalog(list(paths), LoadOptions.from_settings(obj.settings))
     if as_json:
         click.echo(json.dumps(report_as_json(report), indent=2))
     else:
@@ -134,7 +134,7 @@ def _run_logger(settings: Settings) -> Any:
     "cluster_file",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Cluster file (see README: the simulated cluster).",
+    help="Cluster file (see docs/simulator.md).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=0, type=click.IntRange(0, 65535), help="Port (0: any free port).")
@@ -182,7 +182,7 @@ def simulate(
 def _parse_vars(pairs: tuple[str, ...], var_file: Path | None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if var_file is not None:
-        from daemon.catalog.documents import DocumentError, ReadLimits, read_document
+        from daemon.documents import DocumentError, ReadLimits, read_document
 
         try:
             data = read_document(var_file, ReadLimits()).data
@@ -255,7 +255,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     import secrets as token_source
     import signal
 
-    from daemon.catalog.loader import load_file, options_from_settings
+    from daemon.catalog.loader import LoadOptions, load_file
     from daemon.engine.context import RunContext
     from daemon.engine.runner import Runner
     from daemon.halt_switch import GATE_MAX_AGE, HaltConfigMap
@@ -266,7 +266,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     unwritable = _journal_problem(journal_path)
     if unwritable:  # checked before any chaos: a run whose journal cannot be written must not start
         raise click.BadParameter(unwritable, param_hint="--journal")
-    result = load_file(file, options_from_settings(settings))
+    result = load_file(file, LoadOptions.from_settings(settings))
     if not result.ok or result.loaded is None:
         click.echo(f"aftershock: {file} is not a valid experiment:", err=True)
         for problem in sorted(result.problems, key=_reading_order):
@@ -454,11 +454,11 @@ def plan(obj: Context, catalog: Path | None, hours: float, as_json: bool) -> Non
     """Print the upcoming fire times of every scheduled experiment."""
     from datetime import UTC, datetime, timedelta
 
-    from daemon.catalog.loader import load_catalog, options_from_settings
+    from daemon.catalog.loader import LoadOptions, load_catalog
     from daemon.scheduling.triggers import upcoming
 
     settings = obj.settings
-    report = load_catalog([catalog or settings.catalog.path], options_from_settings(settings))
+    report = load_catalog([catalog or settings.catalog.path], LoadOptions.from_settings(settings))
     now = datetime.now(UTC)
     rows: dict[str, Any] = {}
     for loaded in sorted(report.experiments, key=lambda e: e.id):

@@ -1,4 +1,6 @@
-"""Recovery time of a disrupted workload, measured from watch events (DESIGN §7).
+"""Recovery time of a disrupted workload, measured from watch events.
+
+The rule is documented in docs/running.md, "Recovery time".
 
 t0 is the moment the disruption call returned. The workload has recovered at the first
 event after which its owner reports ready replicas >= desired (for the current

@@ -26,7 +26,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor as PoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from daemon.catalog.extension import AftershockSettings, Schedule
-from daemon.catalog.loader import LoadedExperiment, load_catalog, options_from_settings
+from daemon.catalog.loader import LoadedExperiment, LoadOptions, load_catalog
 from daemon.catalog.problems import SAFETY_CODES
 from daemon.catalog.problems import error as problem_error
 from daemon.engine.budget import RunBudget
@@ -397,7 +397,7 @@ class Daemon:
         if not force and signature == self._signature:
             return False
         self._signature = signature
-        report = load_catalog([self.catalog_path], options_from_settings(self.settings))
+        report = load_catalog([self.catalog_path], LoadOptions.from_settings(self.settings))
         with self._lock:
             seen: set[str] = set()
             invalid = 0

@@ -1,7 +1,7 @@
 """All of aftershock's settings: one pydantic-settings root, built once by the CLI.
 
 Precedence: environment (`AFTERSHOCK_GROUP__KEY`) over the YAML file given by `--config`
-over defaults. Defaults sit on the safe side of DESIGN §6: dry-run on, opt-in required,
+over defaults. Defaults sit on the safe side (docs/safety.md): dry-run on, opt-in required,
 system namespaces protected. Nothing reads the environment at import time.
 """
 
@@ -31,9 +31,9 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from daemon.catalog.documents import DocumentError, ReadLimits, read_document
-from daemon.catalog.extension import check_timezone
+from daemon.documents import DocumentError, ReadLimits, read_document
 from daemon.durations import Duration, PositiveDuration
+from daemon.timezones import check_timezone
 
 ENV_PREFIX = "AFTERSHOCK_"
 DELIMITER = "__"

@@ -1,1 +1,1 @@
-"""HTTP: health, metrics, control API, status page (DESIGN §10)."""
+"""HTTP: health, metrics, control API, status page (docs/reference/api.md)."""

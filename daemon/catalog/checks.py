@@ -14,11 +14,11 @@ from datetime import timedelta
 from typing import Any
 
 from daemon.catalog import providers, values
-from daemon.catalog.documents import Document, PathKey, describe_path
 from daemon.catalog.extension import AftershockSettings
 from daemon.catalog.models import KNOWN_ACTIVITY_KEYS, KNOWN_EXPERIMENT_KEYS
 from daemon.catalog.problems import Problem, error, suggest, warning
 from daemon.catalog.secret_bearing import SecretValues
+from daemon.documents import Document, PathKey, describe_path
 from daemon.durations import format_duration
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from functools import cache
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     BaseModel,
@@ -26,6 +24,7 @@ from pydantic import (
 from daemon.catalog.models import HypothesisStrategy, RollbackStrategy
 from daemon.durations import Duration, PositiveDuration, format_duration
 from daemon.scheduling.cron import CronError, parse_cron
+from daemon.timezones import check_timezone
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -50,24 +49,6 @@ Percent = Annotated[float, Field(strict=True, gt=0, le=100, allow_inf_nan=False)
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-@cache
-def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def check_timezone(name: str) -> str:
-    """Accept IANA names only; suggest the nearest one on a typo."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        import difflib
-
-        close = difflib.get_close_matches(name, sorted(_zone_names()), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else " (use an IANA name like Europe/Paris)"
-        raise ValueError(f"unknown time zone {name!r}{hint}") from None
-    return name
 
 
 def _expand_days(value: Any) -> Any:

@@ -20,15 +20,6 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from daemon.catalog import checks, problems
-from daemon.catalog.documents import (
-    Document,
-    DocumentError,
-    ReadLimits,
-    decode_text,
-    detect_format,
-    parse_text,
-    read_bytes,
-)
 from daemon.catalog.extension import (
     AftershockExtension,
     AftershockSettings,
@@ -37,6 +28,16 @@ from daemon.catalog.extension import (
 )
 from daemon.catalog.models import Experiment
 from daemon.catalog.problems import Problem, Severity
+from daemon.documents import (
+    Document,
+    DocumentError,
+    ReadLimits,
+    decode_text,
+    detect_format,
+    parse_text,
+    read_bytes,
+)
+from daemon.settings import Settings
 
 INDEX_NAME = "catalog.yaml"
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -49,6 +50,28 @@ class LoadOptions:
     limits: ReadLimits = field(default_factory=ReadLimits)
     max_files: int = 2000
     globals: checks.GlobalLimits = field(default_factory=checks.GlobalLimits)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoadOptions:
+        """The loader's bounds and the global limits an experiment may only tighten."""
+        safety = settings.safety
+        return cls(
+            limits=settings.catalog.read_limits(),
+            max_files=settings.catalog.max_files,
+            globals=checks.GlobalLimits(
+                process_allowlist=tuple(safety.process_allowlist),
+                prometheus_url=settings.prometheus.url,
+                max_pods=safety.max_pods,
+                max_percent=safety.max_percent,
+                min_ready_replicas=safety.min_ready_replicas,
+                cooldown=safety.cooldown,
+                max_disruptions_per_day=safety.max_disruptions_per_day,
+                on_limit=safety.on_limit,
+                require_workload_ready=safety.require_workload_ready,
+                respect_pdb=safety.respect_pdb,
+                dry_run=safety.dry_run,
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -437,24 +460,3 @@ def _check_duplicate_ids(report: CatalogReport) -> None:
                 )
             )
             result.loaded = None
-
-
-def options_from_settings(settings: Any) -> LoadOptions:
-    """Loader options from the one Settings object (typed loosely to avoid an import cycle)."""
-    return LoadOptions(
-        limits=settings.catalog.read_limits(),
-        max_files=settings.catalog.max_files,
-        globals=checks.GlobalLimits(
-            process_allowlist=tuple(settings.safety.process_allowlist),
-            prometheus_url=settings.prometheus.url,
-            max_pods=settings.safety.max_pods,
-            max_percent=settings.safety.max_percent,
-            min_ready_replicas=settings.safety.min_ready_replicas,
-            cooldown=settings.safety.cooldown,
-            max_disruptions_per_day=settings.safety.max_disruptions_per_day,
-            on_limit=settings.safety.on_limit,
-            require_workload_ready=settings.safety.require_workload_ready,
-            respect_pdb=settings.safety.respect_pdb,
-            dry_run=settings.safety.dry_run,
-        ),
-    )

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from daemon.catalog.documents import Document, DocumentError, PathKey, describe_path, walk_data_path
+from daemon.documents import Document, DocumentError, PathKey, describe_path, walk_data_path
 
 
 class Severity(StrEnum):

@@ -6,7 +6,7 @@ after the secret's first word (`found 's3cret/val+ue'`), `repr` escaping a backs
 quote, a long value cut at 80 characters. Masking whole values cannot catch those. So a
 problem with a value that came from a secret (its template names one, or its resolved
 text contains one), or that quotes a secret or a word of one, is replaced as a whole by
-a generic message that names the argument and quotes nothing (README "The journal").
+a generic message that names the argument and quotes nothing (docs/running.md, "The journal").
 """
 
 from __future__ import annotations

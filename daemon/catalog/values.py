@@ -20,7 +20,7 @@ from daemon.labels import SelectorError, from_label_selector, parse_selector
 
 Check = Callable[[Any], str | None]
 
-# Documented maxima (README "Validation rules").
+# Documented maxima (docs/reference/validation.md).
 MAX_COUNT = 10_000  # pods a count may name (qty, value in fixed mode, replicas)
 MAX_GRACE_SECONDS = 86_400  # a grace period of more than a day is a mistake
 MAX_WAIT_SECONDS = 3_600.0  # any provider-level wait or timeout

@@ -1,6 +1,6 @@
 """Secret values never leave a run: journals, pages, API answers and logs show `***`.
 
-The rule (README "The journal"): every value of `secrets`, and every `configuration`
+The rule (docs/running.md, "The journal"): every value of `secrets`, and every `configuration`
 entry read from the environment (`type: env`) whose key or variable name looks like a
 credential (token, password, secret, key, auth, credential, cookie, session, signature,
 private). Values shorter than 4 characters are not redacted (replacing "a" or "80"

@@ -3,7 +3,8 @@
 Hypothesis before → method (with the hypothesis during, stop conditions and halt watched
 alongside) → hypothesis after → recovery → rollbacks → journal. Chaos Toolkit's `status`
 and `deviated` are computed as chaoslib computes them, so a journal compares with
-`chaos run`'s; the aftershock `outcome` (DESIGN §8) is stricter and explains itself.
+`chaos run`'s; the aftershock `outcome` (docs/running.md, "Outcomes and exit codes") is
+stricter and explains itself.
 Nothing here raises: every failure becomes a journaled record.
 """
 

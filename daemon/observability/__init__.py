@@ -1,1 +1,1 @@
-"""Metrics exported to Prometheus (DESIGN §9)."""
+"""Metrics exported to Prometheus (docs/reference/metrics.md)."""

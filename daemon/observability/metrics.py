@@ -1,4 +1,4 @@
-"""The metrics contract of DESIGN §9, on one injected CollectorRegistry.
+"""The metrics contract (docs/reference/metrics.md), on one injected CollectorRegistry.
 
 Event metrics (counters, histograms) are updated when a run ends. State metrics (last
 outcome, next/last run, catalog state, halted, leader) are read from the daemon at scrape

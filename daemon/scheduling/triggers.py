@@ -1,5 +1,5 @@
 """Next fire time = f(schedule, previous fire, now, rng): pure, so it is tested with an
-injected clock and `hypothesis` instead of waiting for time to pass (DESIGN §5).
+injected clock and `hypothesis` instead of waiting for time to pass (docs/daemon.md, "Schedules").
 
 - cron: APScheduler's CronTrigger on the day *names* our parser produced (two triggers
   for cron's day-of-month OR day-of-week rule), in the schedule's time zone.

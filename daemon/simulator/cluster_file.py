@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from daemon.catalog.documents import DocumentError, ReadLimits, read_document
+from daemon.documents import DocumentError, ReadLimits, read_document
 from daemon.durations import Duration, PositiveDuration
 
 Fraction = Annotated[float, Field(ge=0, le=1)]

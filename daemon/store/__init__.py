@@ -1,1 +1,3 @@
-"""Run history: what ran, what it did, and what was interrupted (DESIGN §11)."""
+"""Run history: what ran, what it did, and what was interrupted.
+
+Documented in docs/daemon.md, "Run history and restarts"."""

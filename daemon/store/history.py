@@ -5,7 +5,7 @@ such a row is an interrupted run whose rollbacks must be played. Disruptions are
 their own, written as an *intent* before the request is sent and settled after, so cooldown
 and the daily budget survive restarts, even a crash between the intent and the act. Every
 failure surfaces as `StoreError`; the daemon refuses to inject while the store cannot
-record (DESIGN §11).
+record (docs/daemon.md, "Run history and restarts").
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Writes the history refused, kept to retry: a halt must take effect even when it cannot be
-recorded, and be recorded as soon as the disk allows (README "Halt").
+recorded, and be recorded as soon as the disk allows (docs/safety.md, "Halt").
 
 Keyed, so a newer write of the same fact replaces an older one; retried in insertion
 order by the daemon's housekeeping loop. The lock is held across a write and its

@@ -2,7 +2,7 @@
 (run: python deploy/kustomize/generate.py; a test checks the base is up to date).
 
 The base holds the same core objects as `helm template` with default values, minus the
-Helm bookkeeping labels and the token Secret (create it yourself, see the README), so
+Helm bookkeeping labels and the token Secret (create it yourself, see docs/operations/helm.md), so
 Kustomize users get the same least-privilege RBAC and restricted pod.
 """
 

@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from daemon.catalog.loader import load_catalog, options_from_settings
+from daemon.catalog.loader import LoadOptions, load_catalog
 from daemon.settings import load_settings
 from tests.conftest import REPO
 
@@ -114,7 +114,7 @@ def test_settings_and_catalog_are_what_the_daemon_accepts(case: str, tmp_path: P
     directory.mkdir()
     for name, text in (catalog.get("data") or {}).items():
         (directory / name).write_text(text)
-    report = load_catalog([directory], options_from_settings(settings))
+    report = load_catalog([directory], LoadOptions.from_settings(settings))
     assert all(f.ok for f in report.files), [p.render() for f in report.files for p in f.problems]
     assert len(report.files) == len(OVERRIDES[case].get("experiments", {}))
 

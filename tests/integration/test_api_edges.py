@@ -251,7 +251,9 @@ def test_trigger_with_an_unopenable_history_is_503(make_sim, tmp_path) -> None:
         with httpx.Client(base_url=daemon.url, timeout=10) as client:
             wait_for(daemon.daemon.is_leader, 10, "leadership")
             answer = client.post("/api/v1/experiments/g/runs", headers=AUTH)
-            assert answer.status_code == 503, answer.text  # README: 503 history unwritable
+            assert answer.status_code == 503, (
+                answer.text
+            )  # docs/reference/api.md: 503 history unwritable
             assert answer.json()["title"] == "History Unavailable"
             assert client.get("/api/v1/runs").status_code == 503
             assert client.get("/runs/nope").status_code == 503

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.catalog.documents import (
+from daemon.documents import (
     DocumentError,
     ReadLimits,
     describe_path,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.catalog.documents import ReadLimits
 from daemon.catalog.loader import LoadOptions, load_catalog, slugify
 from daemon.catalog.problems import Severity
+from daemon.documents import ReadLimits
 from tests.conftest import MINIMAL
 
 

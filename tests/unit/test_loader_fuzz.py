@@ -13,11 +13,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.catalog.documents import ReadLimits
 from daemon.catalog.extension import extension_vocabulary
 from daemon.catalog.loader import FileResult, LoadOptions, load_file
 from daemon.catalog.models import KNOWN_ACTIVITY_KEYS, KNOWN_EXPERIMENT_KEYS
 from daemon.catalog.problems import Problem, Severity
+from daemon.documents import ReadLimits
 from tests.conftest import MINIMAL
 
 OPTIONS = LoadOptions(limits=ReadLimits(max_bytes=64 * 1024, max_depth=32, max_nodes=5000))

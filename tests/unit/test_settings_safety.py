@@ -133,10 +133,10 @@ def test_aftershock_keys_under_another_extension_are_warned_about(
 def test_looser_values_draw_a_warning_that_the_global_limit_applies(
     write, experiment, radius, fragment
 ) -> None:
-    from daemon.catalog.loader import options_from_settings
+    from daemon.catalog.loader import LoadOptions
 
     experiment["extensions"] = [{"name": "aftershock", "blast_radius": radius}]
-    result = load_file(write("exp.yaml", experiment), options_from_settings(load_settings()))
+    result = load_file(write("exp.yaml", experiment), LoadOptions.from_settings(load_settings()))
     assert result.ok
     found = [p for p in result.problems if p.code == "looser_than_global"]
     assert any(fragment in p.message and "the global limit applies" in p.message for p in found)
@@ -144,8 +144,8 @@ def test_looser_values_draw_a_warning_that_the_global_limit_applies(
 
 
 def test_dry_run_false_cannot_lift_the_global_dry_run(write, experiment) -> None:
-    from daemon.catalog.loader import options_from_settings
+    from daemon.catalog.loader import LoadOptions
 
     experiment["extensions"] = [{"name": "aftershock", "dry_run": False}]
-    result = load_file(write("exp.yaml", experiment), options_from_settings(load_settings()))
+    result = load_file(write("exp.yaml", experiment), LoadOptions.from_settings(load_settings()))
     assert any("cannot lift the global dry-run" in p.message for p in result.problems)

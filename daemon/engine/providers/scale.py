@@ -40,7 +40,7 @@ SCALE_UP_STEP = 5
 
 
 def scale_up_ceiling(first: int, scaled_from: int = 0) -> int:
-    """The most replicas any scale-up of one run may ask for (documented in the README):
+    """The most replicas any scale-up of one run may ask for (docs/safety.md, "Blast radius"):
     `first` is the replicas the run first saw for the Deployment, not the live count."""
     return max(SCALE_UP_FACTOR * first, first + SCALE_UP_STEP, scaled_from)
 

@@ -57,7 +57,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- toYaml $settings -}}
 {{- end -}}
 
-{{/* What aftershock needs in every namespace it may target (DESIGN §13). */}}
+{{/* What aftershock needs in every namespace it may target (docs/operations/helm.md, RBAC). */}}
 {{- define "aftershock.targetRules" -}}
 - apiGroups: [""]
   resources: [pods]
