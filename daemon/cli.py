@@ -451,9 +451,7 @@ def demo(obj: Context, duration: float, port: int, interval: float) -> None:
     help="The shop service to be: webapp, greeter, name (env AFTERSHOCK_DEMO_SERVICE).",
 )
 @click.option("--host", envvar="AFTERSHOCK_DEMO_HOST", default="0.0.0.0", show_default=True)  # noqa: S104 - a pod listens on its pod IP
-@click.option(
-    "--port", envvar="AFTERSHOCK_DEMO_PORT", type=click.IntRange(0, 65535), default=8080
-)
+@click.option("--port", envvar="AFTERSHOCK_DEMO_PORT", type=click.IntRange(0, 65535), default=8080)
 @click.option(
     "--depends-on",
     envvar="AFTERSHOCK_DEMO_DEPENDS_ON",
