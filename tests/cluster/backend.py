@@ -198,11 +198,16 @@ class Backend:
         def all_ready() -> bool:
             deployments = self.apps.list_namespaced_deployment(namespace).items
             pods = self.core.list_namespaced_pod(namespace).items
-            return bool(deployments) and all(
-                (d.status.ready_replicas or 0) >= d.spec.replicas
-                and (d.status.replicas or 0) == d.spec.replicas
-                for d in deployments
-            ) and not any(p.metadata.deletion_timestamp for p in pods)
+            return (
+                bool(deployments)
+                and all(
+                    d.status is not None
+                    and (d.status.ready_replicas or 0) >= d.spec.replicas
+                    and (d.status.replicas or 0) == d.spec.replicas
+                    for d in deployments
+                )
+                and not any(p.metadata.deletion_timestamp for p in pods)
+            )
 
         wait_for(all_ready, 60 * self.slow, f"the shop in {namespace} ready")
 
