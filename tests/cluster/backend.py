@@ -174,7 +174,7 @@ class Backend:
         namespace: str,
         *,
         replicas: dict[str, int] | None = None,
-        pod_labels: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
         min_available: int | None = None,
     ) -> list[dict[str, Any]]:
         """The example shop's manifests, in `namespace`: what `kubectl apply -k` applies."""
@@ -185,7 +185,8 @@ class Backend:
                 name = obj["metadata"]["name"]
                 if replicas and name in replicas:
                     obj["spec"]["replicas"] = replicas[name]
-                obj["spec"]["template"]["metadata"]["labels"].update(pod_labels or {})
+                obj["metadata"]["labels"].update(labels or {})  # the workload opts in
+                obj["spec"]["template"]["metadata"]["labels"].update(labels or {})
                 for container in obj["spec"]["template"]["spec"]["containers"]:
                     container["image"] = self.image
             if obj["kind"] == "PodDisruptionBudget" and min_available is not None:
