@@ -517,7 +517,7 @@ def _seconds(option: str, text: str, parse: Any) -> float:
         seconds = float(parse(text).total_seconds())
     except (TypeError, ValueError) as exc:
         raise click.BadParameter(f"{text!r}: {exc}", param_hint=option) from None
-    if not 0 <= seconds <= 60:  # noqa: PLR2004 - the documented bound
+    if not 0 <= seconds <= 60:
         raise click.BadParameter(f"{text!r} is not between 0s and 60s", param_hint=option)
     return seconds
 

@@ -42,8 +42,15 @@ def aftershock() -> list[str]:
 def start_simulator(directory: Path) -> tuple[subprocess.Popen[str], Path]:
     kubeconfig = directory / "kubeconfig"
     log = (directory / "simulator.log").open("w")
-    process = subprocess.Popen(
-        [*aftershock(), "simulate", "--cluster", str(CLUSTER_FILE), "--kubeconfig", str(kubeconfig)],
+    process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [
+            *aftershock(),
+            "simulate",
+            "--cluster",
+            str(CLUSTER_FILE),
+            "--kubeconfig",
+            str(kubeconfig),
+        ],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -55,7 +62,9 @@ def start_simulator(directory: Path) -> tuple[subprocess.Popen[str], Path]:
     if "listening on" not in line or time.monotonic() > deadline:
         process.kill()
         process.wait(timeout=STOP_DEADLINE)
-        raise SystemExit(f"the simulator did not start: {line!r}; see {directory / 'simulator.log'}")
+        raise SystemExit(
+            f"the simulator did not start: {line!r}; see {directory / 'simulator.log'}"
+        )
     while not kubeconfig.exists():
         if time.monotonic() > deadline:
             raise SystemExit("the simulator wrote no kubeconfig in time")
@@ -77,16 +86,24 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kubeconfig", type=Path, help="the cluster (default: a new simulator)")
     args, pytest_args = parser.parse_known_args(argv)
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/cluster", *pytest_args]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "tests/cluster",
+        *pytest_args,
+    ]
     kubeconfig = args.kubeconfig or (Path(os.environ[ENV]) if os.environ.get(ENV) else None)
     if kubeconfig is not None:
         say(f"running the suite against {kubeconfig}")
-        return subprocess.call(command, cwd=REPO, env={**os.environ, ENV: str(kubeconfig)})
+        return subprocess.call(command, cwd=REPO, env={**os.environ, ENV: str(kubeconfig)})  # noqa: S603 - pytest, fixed arguments
     with tempfile.TemporaryDirectory(prefix="aftershock-cluster-suite-") as tmp:
         process, kubeconfig = start_simulator(Path(tmp))
         try:
             say(f"running the suite against the separately started simulator ({kubeconfig})")
-            return subprocess.call(command, cwd=REPO, env={**os.environ, ENV: str(kubeconfig)})
+            return subprocess.call(command, cwd=REPO, env={**os.environ, ENV: str(kubeconfig)})  # noqa: S603 - pytest, fixed arguments
         finally:
             stop(process)
 

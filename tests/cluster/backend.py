@@ -44,7 +44,8 @@ def _shop_generator() -> Any:
     spec = importlib.util.spec_from_file_location(
         "shop_generate", REPO / "deploy" / "examples" / "shop" / "generate.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -179,8 +180,8 @@ class Backend:
     ) -> list[dict[str, Any]]:
         """The example shop's manifests, in `namespace`: what `kubectl apply -k` applies."""
         objects = [o for objs in SHOP.shop_objects(namespace).values() for o in objs]
-        for obj in objects:
-            obj = copy.deepcopy(obj)
+        for original in objects:
+            obj = copy.deepcopy(original)
             if obj["kind"] == "Deployment":
                 name = obj["metadata"]["name"]
                 if replicas and name in replicas:
@@ -237,9 +238,9 @@ class Backend:
             name, namespace, request
         ).status.token
         admin = yaml.safe_load(self.kubeconfig.read_text())
-        context = next(
-            c for c in admin["contexts"] if c["name"] == admin.get("current-context")
-        )["context"]
+        context = next(c for c in admin["contexts"] if c["name"] == admin.get("current-context"))[
+            "context"
+        ]
         cluster = next(c for c in admin["clusters"] if c["name"] == context["cluster"])
         path.write_text(
             yaml.safe_dump(
@@ -358,9 +359,7 @@ class NamespaceWatch:
             if seen.kind != "Pod" or seen.type == "LISTED":
                 continue
             meta = seen.obj["metadata"]
-            if (meta.get("deletionTimestamp") or seen.type == "DELETED") and meta[
-                "uid"
-            ] not in out:
+            if (meta.get("deletionTimestamp") or seen.type == "DELETED") and meta["uid"] not in out:
                 out[meta["uid"]] = Disruption(
                     meta["name"], meta["uid"], (meta.get("labels") or {}).get("app", ""), seen.at
                 )

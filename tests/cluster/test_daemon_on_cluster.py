@@ -66,9 +66,7 @@ def test_one_leader_of_two_and_the_other_takes_over(
     backend: Backend, make_namespace, tmp_path
 ) -> None:
     home = make_namespace()
-    daemons = {
-        name: Daemon(tmp_path, backend.kubeconfig, home, {}, identity=name) for name in "ab"
-    }
+    daemons = {name: Daemon(tmp_path, backend.kubeconfig, home, {}, identity=name) for name in "ab"}
     try:
         leaders = wait_for(
             lambda: [n for n, d in daemons.items() if d.leading()] or None,

@@ -76,7 +76,9 @@ def test_a_namespace_that_did_not_opt_in_is_refused(backend: Backend, make_names
     namespace = make_namespace()  # no aftershock/enabled label
     backend.deploy_shop(namespace)
     with NamespaceWatch(backend, namespace) as seen:
-        result = run_engine(backend.kubeconfig, experiment(namespace, [terminate(namespace, "app=name")]))
+        result = run_engine(
+            backend.kubeconfig, experiment(namespace, [terminate(namespace, "app=name")])
+        )
     assert result.outcome == "refused", result.journal["aftershock"]
     assert seen.disruptions() == []
 

@@ -23,9 +23,11 @@ def test_the_watch_sees_what_the_simulators_timeline_records(backend: Backend, s
         )
         assert result.outcome == "passed", result.journal["aftershock"]
         truth = wait_for(
-            lambda: (t := backend.timeline(shop_ns))
-            and all(d["workload_status_ready_at"] for d in t)
-            and t,
+            lambda: (
+                (t := backend.timeline(shop_ns))
+                and all(d["workload_status_ready_at"] for d in t)
+                and t
+            ),
             20,
             "the timeline complete",
         )

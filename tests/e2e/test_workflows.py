@@ -74,7 +74,9 @@ def test_e2e_kind_builds_loads_installs_runs_the_suite_and_scrapes() -> None:
     assert "deploy/examples/shop/helm-values.yaml" in text
     assert "scripts/cluster_suite.py --kubeconfig" in text
     assert "/metrics" in text
-    upload = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/upload-artifact"))
+    upload = next(
+        s for s in steps(workflow) if s.get("uses", "").startswith("actions/upload-artifact")
+    )
     assert upload["if"] == "failure()"
     image = workflow["env"]["IMAGE"]
     shop = yaml.safe_load((REPO / "deploy/examples/shop/kustomization.yaml").read_text())
@@ -91,5 +93,6 @@ def test_release_publishes_a_multi_arch_image_with_attestations_the_chart_and_th
     assert build["with"]["sbom"] is True
     assert build["with"]["provenance"] == "mode=max"
     text = runs(workflow)
-    assert "helm push" in text and "oci://ghcr.io/" in text
+    assert "helm push" in text
+    assert "oci://ghcr.io/" in text
     assert "uv build --wheel" in text
