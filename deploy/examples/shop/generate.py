@@ -166,8 +166,9 @@ def catalog_configmap() -> dict[str, Any]:
 
 def helm_values() -> dict[str, Any]:
     """`helm install aftershock deploy/helm/aftershock -n aftershock -f helm-values.yaml`:
-    the daemon on the shop with the demo catalog (the demo's loosened global floor, so the
-    seed-001 story, killing the only greeter, can unfold; the PDB still protects the webapp)."""
+    the daemon on the shop with the demo catalog and the global limits `aftershock demo`
+    loosens (max_percent 100, min_ready_replicas 0), so the seed-001 story, killing the only
+    greeter, can unfold; each experiment's own limits and the PDB still apply."""
     return {
         "image": {"repository": IMAGE, "tag": TAG, "pullPolicy": "IfNotPresent"},
         "dryRun": False,
@@ -175,6 +176,7 @@ def helm_values() -> dict[str, Any]:
         "persistence": {"enabled": False},
         "settings": {
             "safety": {
+                "max_percent": 100,
                 "min_ready_replicas": 0,
                 "protected_namespaces": [
                     "kube-system",
