@@ -2,7 +2,8 @@
 docs/run-on-your-cluster.md). `simulator_only(reason)`: the test needs a fact only the
 simulated cluster has (its timeline, its request statistics); it is skipped, with that
 reason, on a real cluster, and runs on the simulator whether started in-process or
-separately (scripts/cluster_suite.py)."""
+separately (scripts/cluster_suite.py). `real_cluster_only(reason)`: the opposite (the
+simulator runs no containers, so nothing answers behind its Services)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "simulator_only(reason): needs a fact only the simulated cluster has; skipped on a"
         " real cluster (AFTERSHOCK_TEST_KUBECONFIG), with the reason",
+    )
+    config.addinivalue_line(
+        "markers",
+        "real_cluster_only(reason): needs what the simulator does not do (run containers);"
+        " skipped on the simulator, with the reason",
     )
 
 
@@ -49,15 +55,15 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 
 @pytest.fixture(autouse=True)
-def _simulator_only(request: pytest.FixtureRequest) -> None:
-    marker = request.node.get_closest_marker("simulator_only")
-    if marker is None:
-        return
-    reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
-    assert reason, "simulator_only needs a reason"
-    backend = request.getfixturevalue("backend")
-    if not backend.simulated:
-        pytest.skip(f"simulator only: {reason}")
+def _backend_only(request: pytest.FixtureRequest) -> None:
+    for name, runs_on_simulator in (("simulator_only", True), ("real_cluster_only", False)):
+        marker = request.node.get_closest_marker(name)
+        if marker is None:
+            continue
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+        assert reason, f"{name} needs a reason"
+        if request.getfixturevalue("backend").simulated != runs_on_simulator:
+            pytest.skip(f"{name.replace('_', ' ')}: {reason}")
 
 
 @pytest.fixture
