@@ -289,6 +289,7 @@ class NamespaceWatch:
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    errors: list[str] = field(default_factory=list)
 
     def start(self) -> NamespaceWatch:
         started = threading.Barrier(3, timeout=30)
@@ -331,9 +332,15 @@ class NamespaceWatch:
                     if self._stop.is_set():
                         break
             except ApiException as exc:
+                # 410: events were compacted away before we saw them. A truth with a gap
+                # must not pass for "nothing was disrupted": it fails the test at stop().
+                self.errors.append(f"{kind} watch: {exc.status} {exc.reason}")
                 if exc.status != 410:
-                    raise
+                    return
                 resource_version = lister(self.namespace).metadata.resource_version
+            except Exception as exc:  # noqa: BLE001 - reported at stop(), not lost in a thread
+                self.errors.append(f"{kind} watch: {exc!r}")
+                return
             finally:
                 stream.stop()
 
@@ -342,6 +349,7 @@ class NamespaceWatch:
         for thread in self._threads:
             thread.join(timeout=15)
             assert not thread.is_alive(), "the watch did not stop in time"
+        assert not self.errors, f"the ground-truth watch has gaps: {self.errors}"
 
     def __enter__(self) -> NamespaceWatch:
         return self.start()
