@@ -443,6 +443,85 @@ def demo(obj: Context, duration: float, port: int, interval: float) -> None:
     sys.exit(run_demo(obj.settings, duration=duration, port=port, interval=interval))
 
 
+@cli.command("demo-app")
+@click.option(
+    "--service",
+    envvar="AFTERSHOCK_DEMO_SERVICE",
+    required=True,
+    help="The shop service to be: webapp, greeter, name (env AFTERSHOCK_DEMO_SERVICE).",
+)
+@click.option("--host", envvar="AFTERSHOCK_DEMO_HOST", default="0.0.0.0", show_default=True)  # noqa: S104 - a pod listens on its pod IP
+@click.option("--port", envvar="AFTERSHOCK_DEMO_PORT", type=click.IntRange(0, 65535), default=8080)
+@click.option(
+    "--depends-on",
+    envvar="AFTERSHOCK_DEMO_DEPENDS_ON",
+    default="",
+    help="NAME[=URL],... asked before answering (NAME alone: http://NAME/).",
+)
+@click.option(
+    "--unavailable-status",
+    envvar="AFTERSHOCK_DEMO_UNAVAILABLE_STATUS",
+    type=click.IntRange(100, 599),
+    default=503,
+    show_default=True,
+    help="The answer when a dependency cannot answer.",
+)
+@click.option(
+    "--unavailable-delay",
+    envvar="AFTERSHOCK_DEMO_UNAVAILABLE_DELAY",
+    default="0s",
+    show_default=True,
+    help="Wait this long before the failure answer (e.g. 3500ms).",
+)
+@click.option(
+    "--dependency-timeout",
+    envvar="AFTERSHOCK_DEMO_DEPENDENCY_TIMEOUT",
+    default="2s",
+    show_default=True,
+)
+@click.option("--pod", envvar="HOSTNAME", default="local", help="Pod name in answers.")
+def demo_app(  # noqa: PLR0917 - click passes every option as an argument
+    service: str,
+    host: str,
+    port: int,
+    depends_on: str,
+    unavailable_status: int,
+    unavailable_delay: str,
+    dependency_timeout: str,
+    pod: str,
+) -> None:
+    """Serve one seed-001 shop service over HTTP (the demo shop on a real cluster)."""
+    from daemon.demoapp import DemoApp, DemoAppError, parse_dependencies, serve
+    from daemon.durations import parse_duration
+
+    try:
+        app = DemoApp(
+            service=service,
+            pod=pod,
+            depends_on=parse_dependencies(depends_on),
+            unavailable_status=unavailable_status,
+            unavailable_delay=_seconds("--unavailable-delay", unavailable_delay, parse_duration),
+            dependency_timeout=_seconds("--dependency-timeout", dependency_timeout, parse_duration),
+        )
+    except DemoAppError as exc:
+        raise click.BadParameter(str(exc), param_hint="--depends-on") from None
+    try:
+        serve(app, host, port, lambda line: click.echo(line, err=True))
+    except OSError as exc:
+        click.echo(f"aftershock: demo-app cannot listen on {host}:{port}: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+def _seconds(option: str, text: str, parse: Any) -> float:
+    try:
+        seconds = float(parse(text).total_seconds())
+    except (TypeError, ValueError) as exc:
+        raise click.BadParameter(f"{text!r}: {exc}", param_hint=option) from None
+    if not 0 <= seconds <= 60:
+        raise click.BadParameter(f"{text!r} is not between 0s and 60s", param_hint=option)
+    return seconds
+
+
 @cli.command()
 @click.argument(
     "catalog", required=False, type=click.Path(exists=True, path_type=Path), metavar="[CATALOG]"
