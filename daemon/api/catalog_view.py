@@ -251,7 +251,9 @@ def _show(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, timedelta):
         return format_duration(value)
-    if isinstance(value, tuple | list | frozenset | set):
+    if isinstance(value, tuple):  # ready floors: every one must hold
+        return " and ".join(dict.fromkeys(str(v) for v in value)) or "none"
+    if isinstance(value, list | frozenset | set):
         return ", ".join(str(v) for v in sorted(value, key=str)) or "none"
     if isinstance(value, float):
         return f"{value:g}"

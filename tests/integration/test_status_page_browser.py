@@ -78,7 +78,7 @@ def test_status_page_renders_in_chromium(make_sim, tmp_path) -> None:
             )
         dom = browser("--dump-dom", f"{daemon.url}/")
         assert dom.returncode == 0, dom.stderr[-2000:]
-        assert dom.stdout.count('<tr class="experiment">') == 2
+        assert dom.stdout.count('<section class="card experiment"') == 2
         assert "greeter-kill" in dom.stdout
         assert "deviated" in dom.stdout  # one greeter: the seed-001 outcome, with its colour pill
         shot = tmp_path / "status.png"

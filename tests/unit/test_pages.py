@@ -294,7 +294,7 @@ ALLOWED_TAGS = {
     "main", "div", "span", "section", "ol", "ul", "li", "form", "label", "br", "select",
     "option", "button", "table", "caption", "thead", "tbody", "tr", "th", "td", "dl", "dt",
     "dd", "details", "summary", "pre", "time", "strong", "svg", "desc", "g", "text", "line",
-    "rect", "path", "polyline", "nav", "code",
+    "rect", "path", "polyline", "circle", "nav", "code",
 }  # fmt: skip
 
 
@@ -334,7 +334,8 @@ def test_pages_are_readable_in_order_without_css() -> None:
 def test_sparkline_marks_runs_over_the_slo() -> None:
     html = svg.sparkline([1.0, None, 5.0, 2.0], slo=3.0, label="x")
     assert html.count('stroke-dasharray="4 3"') == 1
-    assert html.count("<path") == 1
+    assert html.count("<path") == 1  # the one run over the SLO: a cross
+    assert html.count("<circle") == 2  # the others: dots
     assert "no recovery measured" in svg.sparkline([None], slo=None, label="x")
 
 

@@ -90,10 +90,11 @@ def trend(card: Card, runs: list[RunSummary]) -> str:
             f"<p>Median recovery: older half {seconds(older)}, newer half {seconds(newer)} "
             f"(<strong>{change}</strong>).</p>"
         )
-    picture = svg.sparkline(values, slo=card.slo, label=label).replace(
-        'width="160" height="36"', 'width="640" height="120"', 1
+    picture = svg.sparkline(values, slo=card.slo, label=label, width=640, height=140, axis=True)
+    return (
+        f"{picture}<p class=muted>Slowest recovery per run, the last {len(runs)} runs, "
+        "oldest on the left; dashed: the SLO; a cross: over the SLO.</p>" + words
     )
-    return picture + words
 
 
 def render(

@@ -55,6 +55,7 @@ svg text{font-family:system-ui,sans-serif}svg.timeline{max-width:100%;height:aut
 form.filter{display:flex;gap:12px;align-items:end;flex-wrap:wrap;margin:0 0 12px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);
   white-space:nowrap}
+ol.fires{margin:2px 0;padding-left:20px;font-size:13px}
 nav.pages{display:flex;gap:16px;margin:0 0 16px}
 """
 

@@ -13,6 +13,8 @@ from daemon.api.pages.model import Card, PassRate
 def pass_rate(rate: PassRate) -> str:
     if not rate.counts:
         return f"no runs in {rate.days} days"
+    if not rate.verdicts:
+        return f"no verdict in {rate.days} days ({rate.refused} refused)"
     text = (
         f"<strong>{percent(rate.passed, rate.verdicts)}</strong> passed "
         f"({rate.passed} of {rate.verdicts} runs in {rate.days} days)"

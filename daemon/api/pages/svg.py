@@ -76,6 +76,16 @@ def timeline(line: Timeline, *, title: str) -> str:
         f'<desc id="tl-desc">{len(line.rows)} events over {esc(seconds(span))}; '
         "the tables below give the same facts.</desc>"
     ]
+    # How long users may have been hurt: from the disruption to the workload ready again.
+    for row in line.rows:
+        if row.kind == "ready" and row.since is not None and row.start > row.since:
+            left, right = x(row.since), x(row.start)
+            parts.append(
+                f'<rect x="{left:.1f}" y="{TOP - 4}" width="{right - left:.1f}" '
+                f'height="{height - TOP - 2}" fill="#fff1e5"><title>'
+                f"{esc(row.label.replace('ready again: ', ''))} not fully ready for "
+                f"{esc(seconds(row.start - row.since))}</title></rect>"
+            )
     for tick in _ticks(span):
         tx = x(tick)
         parts.append(
@@ -137,37 +147,69 @@ def timeline(line: Timeline, *, title: str) -> str:
     return "".join(parts)
 
 
-def sparkline(values: list[float | None], *, slo: float | None, label: str) -> str:
-    """Recovery seconds, oldest to newest, with the SLO as a dashed line (when set)."""
+def sparkline(
+    values: list[float | None],
+    *,
+    slo: float | None,
+    label: str,
+    width: int = 160,
+    height: int = 36,
+    axis: bool = False,
+) -> str:
+    """Recovery seconds, oldest to newest, one dot per run, the SLO as a dashed line;
+    runs over the SLO get a cross. `axis` adds the scale (for the experiment page)."""
     points = [(i, v) for i, v in enumerate(values) if v is not None]
-    width, height, pad = 160, 36, 3
     if not points:
         return '<span class="muted">no recovery measured</span>'
-    top = max([v for _, v in points] + ([slo] if slo is not None else [])) or 1.0
-    step = (width - 2 * pad) / max(len(values) - 1, 1)
+    left = 52 if axis else 3
+    pad = 4
+    top = max([v for _, v in points] + ([slo] if slo is not None else [])) * 1.05 or 1.0
+    step = (width - left - pad) / max(len(values) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + i * step
 
     def y(v: float) -> float:
         return height - pad - (height - 2 * pad) * v / top
 
-    line = " ".join(f"{pad + i * step:.1f},{y(v):.1f}" for i, v in points)
-    slo_line = (
-        f'<line x1="0" x2="{width}" y1="{y(slo):.1f}" y2="{y(slo):.1f}" '
-        f'stroke="{palette.SLO}" stroke-dasharray="4 3">'
-        f"<title>SLO {esc(seconds(slo))}</title></line>"
-        if slo is not None
-        else ""
-    )
-    over = [(i, v) for i, v in points if slo is not None and v > slo]
-    dots = "".join(
-        f'<path d="M{pad + i * step:.1f},{y(v):.1f} m-3,-3 l6,6 m0,-6 l-6,6" '
-        f'stroke="{palette.NOT_MET}" stroke-width="2"/>'
-        for i, v in over
-    )
-    return (
+    parts = [
         '<svg xmlns="http://www.w3.org/2000/svg" class="spark" role="img" '
-        f'aria-label="{esc(label)}" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-        f"<title>{esc(label)}</title>{slo_line}"
+        f'aria-label="{esc(label)}" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><title>{esc(label)}</title>'
+    ]
+    if axis:
+        parts.extend(
+            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" font-size="11" text-anchor="end" '
+            f'fill="#59636e">{esc(seconds(value))}</text>'
+            f'<line x1="{left}" x2="{width}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
+            'stroke="#d0d7de"/>'
+            for value in sorted({0.0, max(v for _, v in points)})
+        )
+    if slo is not None:
+        parts.append(
+            f'<line x1="{left}" x2="{width}" y1="{y(slo):.1f}" y2="{y(slo):.1f}" '
+            f'stroke="{palette.SLO}" stroke-dasharray="4 3"><title>SLO {esc(seconds(slo))}'
+            "</title></line>"
+        )
+        if axis:
+            parts.append(
+                f'<text x="{left - 6}" y="{y(slo) + 4:.1f}" font-size="11" text-anchor="end" '
+                f'fill="{palette.SLO}">SLO</text>'
+            )
+    line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in points)
+    parts.append(
         f'<polyline points="{line}" fill="none" stroke="{palette.ACTIVITY}" stroke-width="1.5"/>'
-        f"{dots}</svg>"
     )
+    radius = 2.5 if axis else 1.8
+    for i, v in points:
+        if slo is not None and v > slo:
+            parts.append(
+                f'<path d="M{x(i):.1f},{y(v):.1f} m-3,-3 l6,6 m0,-6 l-6,6" '
+                f'stroke="{palette.NOT_MET}" stroke-width="2"/>'
+            )
+        else:
+            parts.append(
+                f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="{radius}" fill="{palette.ACTIVITY}"/>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)

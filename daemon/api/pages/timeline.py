@@ -25,6 +25,7 @@ class Row:
     detail: str = ""
     status: str = ""  # the journal's activity status (succeeded, failed, ...)
     type: str = ""  # the activity's type (probe, action)
+    since: float | None = None  # ready rows: when the workload was disrupted (the outage)
 
     @property
     def instant(self) -> bool:
@@ -154,6 +155,7 @@ def _recovery(record: dict[str, Any], origin: float, slo: float | None) -> list[
                     at + took,
                     within,
                     detail=f"recovered {took:.2f} s after the disruption",
+                    since=at,
                 )
             )
         elif r.get("timed_out"):

@@ -73,4 +73,4 @@ def schedule(card: Card) -> str:
 def fires(card: Card, now: datetime) -> str:
     if not card.fires:
         return '<span class="muted">none planned</span>'
-    return "<ol>" + "".join(f"<li>{when(f, now)}</li>" for f in card.fires) + "</ol>"
+    return '<ol class="fires">' + "".join(f"<li>{when(f, now)}</li>" for f in card.fires) + "</ol>"
