@@ -163,7 +163,11 @@ def sparkline(
         return '<span class="muted">no recovery measured</span>'
     left = 52 if axis else 3
     pad = 4
-    top = max([v for _, v in points] + ([slo] if slo is not None else [])) * 1.05 or 1.0
+    highest = max(v for _, v in points)
+    # An SLO far above every run would flatten them: it then sits on the top edge, and says so.
+    above = slo is not None and slo > 3 * highest > 0
+    top = (highest if above or slo is None else max(highest, slo)) * 1.1 or 1.0
+    slo_y = pad if above else None
     step = (width - left - pad) / max(len(values) - 1, 1)
 
     def x(i: int) -> float:
@@ -183,18 +187,23 @@ def sparkline(
             f'fill="#59636e">{esc(seconds(value))}</text>'
             f'<line x1="{left}" x2="{width}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
             'stroke="#d0d7de"/>'
-            for value in sorted({0.0, max(v for _, v in points)})
+            for value in (0.0, highest)
+            if value == 0.0 or y(0.0) - y(value) > 14
         )
     if slo is not None:
+        at = slo_y if slo_y is not None else y(slo)
+        where = " (above the scale)" if above else ""
         parts.append(
-            f'<line x1="{left}" x2="{width}" y1="{y(slo):.1f}" y2="{y(slo):.1f}" '
+            f'<line x1="{left}" x2="{width}" y1="{at:.1f}" y2="{at:.1f}" '
             f'stroke="{palette.SLO}" stroke-dasharray="4 3"><title>SLO {esc(seconds(slo))}'
-            "</title></line>"
+            f"{where}</title></line>"
         )
         if axis:
             parts.append(
-                f'<text x="{left - 6}" y="{y(slo) + 4:.1f}" font-size="11" text-anchor="end" '
-                f'fill="{palette.SLO}">SLO</text>'
+                f'<text x="{left - 6}" y="{at + 4:.1f}" font-size="11" text-anchor="end" '
+                f'fill="{palette.SLO}">SLO{" ↑" if above else ""}</text>'
+                f'<text x="{left + 4}" y="{at + 14:.1f}" font-size="11" '
+                f'fill="{palette.SLO}">SLO {esc(seconds(slo))}{where}</text>'
             )
     line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in points)
     parts.append(
