@@ -198,7 +198,7 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         if entry is None:
             raise ProblemError(404, "Not Found", f"no experiment {experiment_id!r}")
         answer = view.experiment_view(daemon, experiment_id, entry)
-        answer["upcoming"] = view.upcoming_view(daemon, experiment_id, entry, hours)
+        answer["upcoming"] = view.upcoming_view(daemon, experiment_id, hours)
         return answer
 
     @app.get("/api/v1/runs")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from daemon.api.pages import iso
@@ -19,7 +19,6 @@ from daemon.api.pages.model import Card, PassRate, RunSummary
 from daemon.catalog.extension import Schedule
 from daemon.durations import format_duration, parse_duration
 from daemon.safety.limits import effective_limits
-from daemon.scheduling.triggers import upcoming
 
 if TYPE_CHECKING:
     from daemon.service import Daemon, Entry
@@ -78,20 +77,13 @@ def schedules(daemon: Daemon, experiment_id: str, item: Entry) -> Schedules:
 def fires(
     daemon: Daemon, experiment_id: str, schedule: Schedule | None, count: int
 ) -> list[datetime]:
-    """The next `count` planned fires of the effective schedule (jitter previewed)."""
+    """The next `count` planned fires of the effective schedule (`daemon.plan`, jitter
+    previewed), looking further ahead until found: a working-hours cron may wait a weekend."""
     if schedule is None or not schedule.enabled:
         return []
-    now = datetime.now(UTC)
     found: list[datetime] = []
     for window in PREVIEW_WINDOWS:
-        found = upcoming(
-            schedule,
-            now,
-            now + window,
-            experiment=experiment_id,
-            seed=daemon.settings.scheduling.seed,
-            limit=count,
-        )
+        found = daemon.plan(experiment_id, window.total_seconds() / 3600)
         if len(found) >= count:
             break
     return found[:count]
@@ -156,22 +148,9 @@ def experiment_view(daemon: Daemon, experiment_id: str, item: Entry) -> dict[str
     }
 
 
-def upcoming_view(daemon: Daemon, experiment_id: str, item: Entry, hours: float) -> list[str]:
-    """Planned fires within `hours`, of the effective schedule (same as `daemon.plan`)."""
-    plan = schedules(daemon, experiment_id, item)
-    if plan.effective is None:
-        return []
-    now = datetime.now(UTC)
-    return [
-        t.isoformat()
-        for t in upcoming(
-            plan.effective,
-            now,
-            now + timedelta(hours=hours),
-            experiment=experiment_id,
-            seed=daemon.settings.scheduling.seed,
-        )
-    ]
+def upcoming_view(daemon: Daemon, experiment_id: str, hours: float) -> list[str]:
+    """Planned fires within `hours` of the effective schedule."""
+    return [t.isoformat() for t in daemon.plan(experiment_id, hours)]
 
 
 # ------------------------------------------------------------------ the pages' data
