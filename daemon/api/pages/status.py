@@ -43,6 +43,10 @@ def recovery(card: Card) -> str:
     )
 
 
+def runs_heading(count: int) -> str:
+    return "Last run" if count == 1 else f"Last {count} runs"
+
+
 def card(item: Card, now: datetime) -> str:
     problems = "".join(f'<div class="problem">{esc(p)}</div>' for p in item.problems[:3])
     if item.stale:
@@ -67,7 +71,7 @@ def card(item: Card, now: datetime) -> str:
         f'<div class="muted">{esc(item.title or "")}{" · " + labels if labels else ""}</div>'
         f"{problems}"
         '<div class="facts">'
-        f"<div><h3>Last {len(item.runs)} runs</h3>{widgets.strip(item.runs)}{last_text}"
+        f"<div><h3>{runs_heading(len(item.runs))}</h3>{widgets.strip(item.runs)}{last_text}"
         f"{'<div class=muted>running now</div>' if item.running else ''}</div>"
         f"<div><h3>Recovery</h3>{recovery(item)}</div>"
         f"<div><h3>Pass rate</h3>{pass_rate(item.rate)}</div>"

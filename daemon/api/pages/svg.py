@@ -173,8 +173,10 @@ def sparkline(
     def x(i: int) -> float:
         return left + i * step
 
+    ceiling = pad + (18 if above and axis else 4 if above else 0)  # room for the SLO above
+
     def y(v: float) -> float:
-        return height - pad - (height - 2 * pad) * v / top
+        return height - pad - (height - pad - ceiling) * v / top
 
     parts = [
         '<svg xmlns="http://www.w3.org/2000/svg" class="spark" role="img" '
@@ -202,7 +204,7 @@ def sparkline(
             parts.append(
                 f'<text x="{left - 6}" y="{at + 4:.1f}" font-size="11" text-anchor="end" '
                 f'fill="{palette.SLO}">SLO{" ↑" if above else ""}</text>'
-                f'<text x="{left + 4}" y="{at + 14:.1f}" font-size="11" '
+                f'<text x="{width - 4}" y="{at + 12:.1f}" font-size="11" text-anchor="end" '
                 f'fill="{palette.SLO}">SLO {esc(seconds(slo))}{where}</text>'
             )
     line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in points)
