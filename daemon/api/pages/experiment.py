@@ -135,7 +135,9 @@ def render(
     body = (
         f'<dl class="kv">{dl}</dl>'
         + (f"<h2>Problems</h2><ul class=problem>{problems}</ul>" if problems else "")
-        + f"<h2>{status.runs_heading(len(card.runs))}</h2>{widgets.strip(card.runs)}{widgets.legend()}"
+        + f"<h2>{status.runs_heading(len(card.runs))}</h2>"
+        + widgets.strip(card.runs)
+        + widgets.legend()
         + f"<h2>Schedule preview</h2>{preview}"
         + f"<h2>Limits in force</h2>{limits_table(limits)}"
         + f"<h2>Recovery trend</h2>{trend(card, trend_runs)}"
