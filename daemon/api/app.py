@@ -180,12 +180,13 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
     @app.get("/api/v1/experiments")
     def experiments(_: Annotated[str, Depends(reader)]) -> dict[str, Any]:
         items = [view.experiment_view(daemon, i, e) for i, e in view.snapshot(daemon)]
+        state = view.banners(daemon)
         return {
             "experiments": items,
-            "halted": daemon.halt.reason(),
-            "leader": daemon.is_leader(),
-            "dry_run": settings.safety.dry_run,
-            "catalog_problems": daemon.catalog_problems,
+            "halted": state.halted,
+            "leader": state.leader,
+            "dry_run": state.dry_run,
+            "catalog_problems": state.catalog_problems,
         }
 
     @app.get("/api/v1/experiments/{experiment_id}")
