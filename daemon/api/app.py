@@ -305,7 +305,7 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         tag: Annotated[str | None, Query(max_length=200)] = None,
         namespace: Annotated[str | None, Query(max_length=200)] = None,
     ) -> str:
-        cards = [history_read(view.card, daemon, i, e) for i, e in view.snapshot(daemon)]
+        cards = [view.card(daemon, i, e) for i, e in view.snapshot(daemon)]
         return status_page.render(
             cards,
             state=view.banners(daemon),
@@ -325,13 +325,13 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         entry = view.entry(daemon, experiment_id)
         if entry is None:
             raise ProblemError(404, "Not Found", f"no experiment {experiment_id!r}")
-        card = history_read(view.card, daemon, experiment_id, entry)
+        card = view.card(daemon, experiment_id, entry)
         plan = view.schedules(daemon, experiment_id, entry)
         return experiment_page.render(
             card,
             state=view.banners(daemon),
             now=datetime.now(UTC),
-            file_text=view.file_text(entry),
+            file_text=view.file_text(daemon, entry),
             upcoming=view.fires(daemon, experiment_id, plan.effective, 10),
             limits=view.limits(daemon, entry),
             history=history_read(view.history, daemon, experiment_id, page, 50),

@@ -6,6 +6,7 @@ view, only `snapshot` and `entry` change.
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from daemon.api.pages.layout import Banners
 from daemon.api.pages.model import Card, PassRate, RunSummary
 from daemon.catalog.extension import Schedule
 from daemon.durations import format_duration, parse_duration
+from daemon.engine.redact import redact, sensitive_values
 from daemon.safety.limits import effective_limits
+from daemon.store.history import StoreError
 
 if TYPE_CHECKING:
     from daemon.service import Daemon, Entry
@@ -177,8 +180,13 @@ def card(daemon: Daemon, experiment_id: str, item: Entry, *, fire_count: int = 3
     """One experiment with its last runs, from the catalog and the history."""
     loaded = item.loaded
     plan = schedules(daemon, experiment_id, item)
-    runs = [RunSummary.of(r, rec) for r, rec in daemon.store.run_page(experiment_id, STRIP_RUNS)]
     since = time.time() - RATE_DAYS * 86400
+    try:  # the catalog, banners and schedules still show while the history cannot be read
+        rows = daemon.store.run_page(experiment_id, STRIP_RUNS)
+        counts = daemon.store.outcome_counts(experiment_id, since)
+        history_error = ""
+    except StoreError as exc:
+        rows, counts, history_error = [], {}, str(exc)
     return Card(
         id=experiment_id,
         title=loaded.title if loaded else None,
@@ -198,8 +206,9 @@ def card(daemon: Daemon, experiment_id: str, item: Entry, *, fire_count: int = 3
         tags=list(loaded.experiment.tags) if loaded else [],
         namespaces=namespaces(loaded.raw) if loaded else [],
         slo=slo_seconds(loaded.settings) if loaded else None,
-        runs=runs,
-        rate=PassRate(daemon.store.outcome_counts(experiment_id, since), RATE_DAYS),
+        runs=[RunSummary.of(r, rec) for r, rec in rows],
+        rate=PassRate(counts, RATE_DAYS),
+        history_error=history_error,
     )
 
 
@@ -215,14 +224,21 @@ def trend(daemon: Daemon, experiment_id: str, count: int) -> list[RunSummary]:
     return [RunSummary.of(r, rec) for r, rec in daemon.store.run_page(experiment_id, count)]
 
 
-def file_text(item: Entry) -> str | None:
-    try:
-        with item.path.open("rb") as handle:
-            data = handle.read(FILE_LIMIT + 1)
-    except OSError:
+def file_text(daemon: Daemon, item: Entry) -> str | None:
+    """The experiment in force (as loaded, not the disk file, which may hold an invalid
+    edit), with every secret value masked as in journals: a file may declare secrets inline."""
+    if item.loaded is None:
         return None
-    text = data[:FILE_LIMIT].decode("utf-8", errors="replace")
-    return text + ("\n… (truncated)" if len(data) > FILE_LIMIT else "")
+    raw = item.loaded.raw
+    needles = sensitive_values(
+        {},
+        None,
+        raw.get("configuration"),
+        raw_secrets=raw.get("secrets"),
+        environ=daemon.environ,
+    )
+    text = json.dumps(redact(raw, needles), indent=2, ensure_ascii=False, default=str)
+    return text if len(text) <= FILE_LIMIT else text[:FILE_LIMIT] + "\n… (truncated)"
 
 
 def _show(value: Any) -> str:

@@ -128,9 +128,10 @@ def render(
         else '<p class="muted">Nothing planned in the preview window.</p>'
     )
     source = (
-        f"<details><summary>Show the file</summary><pre>{esc(file_text)}</pre></details>"
+        "<p>The version in force, as loaded from the file (secret values masked):</p>"
+        f"<details><summary>Show the experiment</summary><pre>{esc(file_text)}</pre></details>"
         if file_text is not None
-        else '<p class="muted">The file cannot be read now.</p>'
+        else '<p class="muted">No valid version of this file is loaded.</p>'
     )
     body = (
         f'<dl class="kv">{dl}</dl>'
@@ -142,6 +143,6 @@ def render(
         + f"<h2>Limits in force</h2>{limits_table(limits)}"
         + f"<h2>Recovery trend</h2>{trend(card, trend_runs)}"
         + f'<h2 id="history">History</h2>{history_table(card.id, history, now)}'
-        + f"<h2>File</h2>{source}"
+        + f"<h2>Experiment</h2>{source}"
     )
     return page(f"experiment {card.id}", body, state=state, crumbs=f"experiment {esc(card.id)}")

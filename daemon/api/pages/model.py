@@ -92,6 +92,7 @@ class Card:
     slo: float | None
     runs: list[RunSummary]  # newest first
     rate: PassRate
+    history_error: str = ""  # the run history could not be read: runs and rate are empty
 
     @property
     def recoveries(self) -> list[float | None]:

@@ -49,10 +49,12 @@ def runs_heading(count: int) -> str:
 
 def card(item: Card, now: datetime) -> str:
     problems = "".join(f'<div class="problem">{esc(p)}</div>' for p in item.problems[:3])
+    if item.history_error:
+        problems += f'<div class="problem">Run history unavailable: {esc(item.history_error)}</div>'
     if item.stale:
         problems = (
-            '<div class="problem">Invalid edit on disk; the last good version runs.</div>'
-            + problems
+            '<div class="problem">Stale: an invalid edit on disk; the last good version runs.'
+            "</div>" + problems
         )
     labels = " · ".join(
         [f"tag {esc(t)}" for t in item.tags] + [f"namespace {esc(n)}" for n in item.namespaces]
