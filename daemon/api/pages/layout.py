@@ -23,6 +23,7 @@ a{color:#0550ae}
 a:focus-visible,summary:focus-visible,button:focus-visible,select:focus-visible{
   outline:3px solid #0550ae;outline-offset:2px}
 .banner{padding:10px 14px;border-radius:6px;margin:0 0 10px;font-weight:600;border:1px solid}
+.banner p{margin:0 0 4px}
 .halted{background:#ffebe9;border-color:#cf222e;color:#82071e}
 .dry{background:#fff8c5;border-color:#9a6700;color:#3b2300}
 .follower{background:#ddf4ff;border-color:#0969da;color:#0a3069}
@@ -75,7 +76,8 @@ def banners(state: Banners) -> str:
     out = []
     if state.halted:
         out.append(
-            f'<p class="banner halted" role="alert">Halted: no chaos runs. {esc(state.halted)}</p>'
+            f'<p class="banner halted" role="alert">Halted: {esc(state.halted)} '
+            "(no chaos runs until resumed)</p>"
         )
     if state.dry_run:
         out.append(
