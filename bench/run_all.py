@@ -23,6 +23,7 @@ BENCHES = [
     ("Fire-to-kill latency", "fire_to_kill.py", ["--kills", "100"]),
     ("Daemon at rest", "daemon_at_rest.py", []),
     ("Catalog load", "catalog_load.py", []),
+    ("Page render at size", "pages_render.py", []),
 ]
 
 
@@ -111,6 +112,11 @@ def goals(outputs: dict[str, str]) -> list[tuple[str, str, str]]:
     reload = number(r"one file re-load: median ([\d.]+) ms", catalog)
     rows.append(("1,000-file catalog cold load <= 1 s", f"{cold} ms", verdict(cold, 1000)))
     rows.append(("one changed file reload <= 100 ms", f"{reload} ms", verdict(reload, 100)))
+    pages = outputs["pages_render.py"]
+    run_page = number(r"run page, 200 activities: median ([\d.]+) ms", pages)
+    history = number(r"experiment page, 1000 runs, history page 1: median ([\d.]+) ms", pages)
+    rows.append(("run page, 200 activities <= 100 ms", f"{run_page} ms", verdict(run_page, 100)))
+    rows.append(("experiment page, 1,000 runs <= 100 ms", f"{history} ms", verdict(history, 100)))
     return rows
 
 

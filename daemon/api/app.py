@@ -9,7 +9,7 @@ annotations, and the auth dependencies are closures it could not resolve from st
 """
 
 import json
-import statistics
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
@@ -20,12 +20,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from daemon import __version__
-from daemon.api import pages
+from daemon.api import catalog_view as view
 from daemon.api.auth import TokenAuth
 from daemon.api.limits import BodyLimit
+from daemon.api.pages import experiment as experiment_page
+from daemon.api.pages import run as run_page_html
+from daemon.api.pages import status as status_page
 from daemon.api.text import SafeHTMLResponse, SafeJSONResponse, UnserializedRoute, text_problem
 from daemon.kube.errors import KubeError
-from daemon.service import Daemon, Entry, TriggerError
+from daemon.service import Daemon, TriggerError
 from daemon.settings import Settings
 from daemon.store.history import StoreError
 
@@ -51,36 +54,6 @@ def problem_response(status: int, title: str, detail: str, instance: str, **extr
         media_type="application/problem+json",
         headers=headers,
     )
-
-
-def experiment_view(daemon: Daemon, experiment_id: str, entry: Entry) -> dict[str, Any]:
-    loaded = entry.loaded
-    schedule = loaded.settings.schedule if loaded else None
-    next_run = daemon.next_run(experiment_id)
-    recoveries = entry.recoveries
-    return {
-        "id": experiment_id,
-        "title": loaded.title if loaded else None,
-        "file": str(entry.path),
-        "valid": loaded is not None,
-        "stale": entry.stale,
-        "problems": entry.problems,
-        "enabled": bool(loaded and loaded.settings.enabled),
-        "schedule": schedule.describe() if schedule else None,
-        "next_run": next_run.isoformat() if next_run else None,
-        "running": entry.running,
-        "last_run": {
-            "id": entry.last_run_id,
-            "outcome": entry.last_outcome,
-            "reason": entry.last_reason,
-            "ended_at": pages.iso(entry.last_run),
-        },
-        "last_pass": pages.iso(entry.last_pass),
-        "recovery": {
-            "last": entry.last_recovery,
-            "p50": round(statistics.median(recoveries), 3) if recoveries else None,
-        },
-    }
 
 
 def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) -> FastAPI:  # noqa: PLR0915 - the routes, in one place
@@ -206,14 +179,14 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
 
     @app.get("/api/v1/experiments")
     def experiments(_: Annotated[str, Depends(reader)]) -> dict[str, Any]:
-        with daemon._lock:  # a consistent view across entries
-            items = [experiment_view(daemon, i, e) for i, e in sorted(daemon.entries.items())]
+        items = [view.experiment_view(daemon, i, e) for i, e in view.snapshot(daemon)]
+        state = view.banners(daemon)
         return {
             "experiments": items,
-            "halted": daemon.halt.reason(),
-            "leader": daemon.is_leader(),
-            "dry_run": settings.safety.dry_run,
-            "catalog_problems": daemon.catalog_problems,
+            "halted": state.halted,
+            "leader": state.leader,
+            "dry_run": state.dry_run,
+            "catalog_problems": state.catalog_problems,
         }
 
     @app.get("/api/v1/experiments/{experiment_id}")
@@ -222,12 +195,12 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         _: Annotated[str, Depends(reader)],
         hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24,
     ) -> dict[str, Any]:
-        entry = daemon.entries.get(experiment_id)
+        entry = view.entry(daemon, experiment_id)
         if entry is None:
             raise ProblemError(404, "Not Found", f"no experiment {experiment_id!r}")
-        view = experiment_view(daemon, experiment_id, entry)
-        view["upcoming"] = [t.isoformat() for t in daemon.plan(experiment_id, hours)]
-        return view
+        answer = view.experiment_view(daemon, experiment_id, entry)
+        answer["upcoming"] = view.upcoming_view(daemon, experiment_id, hours)
+        return answer
 
     @app.get("/api/v1/runs")
     def runs(
@@ -251,6 +224,20 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
             raise ProblemError(404, "Not Found", f"no run {run_id!r}")
         row, journal = found
         return {**row.as_json(), "journal": journal}
+
+    @app.get("/api/v1/runs/{run_id}/journal")
+    def run_journal(run_id: str, _: Annotated[str, Depends(reader)]) -> Any:
+        """The journal alone, as a download (the run page links here)."""
+        try:
+            found = daemon.store.run(run_id)
+        except StoreError as exc:
+            raise ProblemError(503, "History Unavailable", str(exc)) from None
+        if found is None or found[1] is None:
+            raise ProblemError(404, "Not Found", f"no journal for run {run_id!r}")
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)[:200]
+        return SafeJSONResponse(
+            found[1], headers={"Content-Disposition": f'attachment; filename="{name}.json"'}
+        )
 
     # ------------------------------------------------------------------ mutations
 
@@ -306,27 +293,64 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
 
     # ------------------------------------------------------------------ pages
 
+    def history_read(what: Any, *args: Any) -> Any:
+        try:
+            return what(*args)
+        except StoreError as exc:
+            raise ProblemError(503, "History Unavailable", str(exc)) from None
+
     @app.get("/", response_class=SafeHTMLResponse, include_in_schema=False)
-    def index(_: Annotated[str, Depends(reader)]) -> str:
-        with daemon._lock:
-            items = [experiment_view(daemon, i, e) for i, e in sorted(daemon.entries.items())]
-        return pages.index(
-            items,
-            halted=daemon.halt.reason(),
-            leader=daemon.is_leader(),
-            dry_run=settings.safety.dry_run,
-            catalog_problems=daemon.catalog_problems,
+    def index(
+        _: Annotated[str, Depends(reader)],
+        tag: Annotated[str | None, Query(max_length=200)] = None,
+        namespace: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> str:
+        cards = [view.card(daemon, i, e) for i, e in view.snapshot(daemon)]
+        return status_page.render(
+            cards,
+            state=view.banners(daemon),
+            now=datetime.now(UTC),
+            tag=tag or None,
+            namespace=namespace or None,
+        )
+
+    @app.get(
+        "/experiments/{experiment_id}", response_class=SafeHTMLResponse, include_in_schema=False
+    )
+    def experiment_html(
+        experiment_id: str,
+        _: Annotated[str, Depends(reader)],
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    ) -> str:
+        entry = view.entry(daemon, experiment_id)
+        if entry is None:
+            raise ProblemError(404, "Not Found", f"no experiment {experiment_id!r}")
+        card = view.card(daemon, experiment_id, entry)
+        plan = view.schedules(daemon, experiment_id, entry)
+        return experiment_page.render(
+            card,
+            state=view.banners(daemon),
+            now=datetime.now(UTC),
+            file_text=view.file_text(daemon, entry),
+            upcoming=view.fires(daemon, experiment_id, plan.effective, 10),
+            limits=view.limits(daemon, entry),
+            history=history_read(view.history, daemon, experiment_id, page, 50),
+            trend_runs=history_read(view.trend, daemon, experiment_id, 200),
         )
 
     @app.get("/runs/{run_id}", response_class=SafeHTMLResponse, include_in_schema=False)
     def run_page(run_id: str, _: Annotated[str, Depends(reader)]) -> str:
-        try:
-            found = daemon.store.run(run_id)
-        except StoreError as exc:
-            raise ProblemError(503, "History Unavailable", str(exc)) from None
+        found = history_read(daemon.store.run, run_id)
         if found is None:
             raise ProblemError(404, "Not Found", f"no run {run_id!r}")
         row, journal = found
-        return pages.run(row.as_json(), journal)
+        settings = history_read(daemon.store.run_settings, run_id)
+        return run_page_html.render(
+            row.as_json(),
+            journal,
+            now=datetime.now(UTC),
+            slo=view.slo_seconds(settings),
+            state=view.banners(daemon),
+        )
 
     return app

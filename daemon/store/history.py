@@ -111,6 +111,14 @@ def _row(values: tuple[Any, ...]) -> RunRow:
     )
 
 
+def _records(text: str | None) -> list[dict[str, Any]]:
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+
+
 class HistoryStore:
     def __init__(self, path: Path, *, retention: timedelta, max_runs_per_experiment: int):
         self.path = path
@@ -376,6 +384,38 @@ class HistoryStore:
         query += " ORDER BY started_at DESC LIMIT ?"
         with self._tx("listing runs") as db:
             return [_row(r) for r in db.execute(query, (*args, limit)).fetchall()]
+
+    def run_page(
+        self, experiment: str, limit: int, offset: int = 0
+    ) -> list[tuple[RunRow, list[dict[str, Any]]]]:
+        """Newest first, each with its journal's recovery records only (for the status and
+        experiment pages: the journals themselves stay on disk)."""
+        with self._tx("listing runs") as db:
+            found = db.execute(
+                f"SELECT {_COLUMNS}, json_extract(journal, '$.aftershock.recovery')"  # noqa: S608 - constant column list
+                " FROM runs WHERE experiment=? ORDER BY started_at DESC LIMIT ? OFFSET ?",
+                (experiment, limit, offset),
+            ).fetchall()
+        return [(_row(r[:-1]), _records(r[-1])) for r in found]
+
+    def outcome_counts(self, experiment: str, since: float) -> dict[str, int]:
+        """Finished runs started at or after `since`, by outcome."""
+        with self._tx("counting outcomes") as db:
+            return {
+                str(outcome): int(count)
+                for outcome, count in db.execute(
+                    "SELECT outcome, COUNT(*) FROM runs WHERE experiment=? AND started_at>=?"
+                    " AND state='done' GROUP BY outcome",
+                    (experiment, since),
+                )
+            }
+
+    def count_runs(self, experiment: str) -> int:
+        with self._tx("counting runs") as db:
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM runs WHERE experiment=?", (experiment,)
+            ).fetchone()
+        return int(count)
 
     def run(self, run_id: str) -> tuple[RunRow, dict[str, Any] | None] | None:
         with self._tx("reading a run") as db:

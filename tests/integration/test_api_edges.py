@@ -261,6 +261,12 @@ def test_trigger_with_an_unopenable_history_is_503(make_sim, tmp_path) -> None:
             halted = client.post("/api/v1/halt", json={"reason": "x"}, headers=AUTH)
             assert halted.status_code == 202
             assert client.get("/readyz").status_code == 503
+            # The status page still shows the halt and the catalog, and why runs are missing.
+            page = client.get("/")
+            assert page.status_code == 200
+            assert "Halted:" in page.text
+            assert "Run history unavailable" in page.text
+            assert client.get("/experiments/g").status_code == 503
     finally:
         daemon.stop()
     assert sim.timeline() == []
@@ -346,6 +352,7 @@ def test_secret_values_appear_in_no_journal_page_or_answer(live, capfd) -> None:
         "experiments": client.get("/api/v1/experiments").text,
         "page": client.get(f"/runs/{run_id}").text,
         "index": client.get("/").text,
+        "experiment page": client.get("/experiments/leaky").text,
         "stored": json.dumps(daemon.daemon.store.run(run_id)[1]),
     }
     captured = capfd.readouterr()

@@ -114,7 +114,7 @@ def test_trigger_run_journal_and_metrics(live) -> None:
 
     page = client.get("/")
     assert page.status_code == 200
-    assert page.text.count("<tr class=experiment>") == 2
+    assert page.text.count('<section class="card experiment"') == 2
     assert "greeter-kill" in page.text
     assert client.get(f"/runs/{run_id}").status_code == 200
     assert "/api/v1/halt" in client.get("/openapi.json").json()["paths"]

@@ -78,7 +78,7 @@ def test_status_page_renders_in_chromium(make_sim, tmp_path) -> None:
             )
         dom = browser("--dump-dom", f"{daemon.url}/")
         assert dom.returncode == 0, dom.stderr[-2000:]
-        assert dom.stdout.count('<tr class="experiment">') == 2
+        assert dom.stdout.count('<section class="card experiment"') == 2
         assert "greeter-kill" in dom.stdout
         assert "deviated" in dom.stdout  # one greeter: the seed-001 outcome, with its colour pill
         shot = tmp_path / "status.png"
@@ -90,5 +90,40 @@ def test_status_page_renders_in_chromium(make_sim, tmp_path) -> None:
         run_page = browser("--dump-dom", f"{daemon.url}/runs/{run_id}")
         assert "Activities" in run_page.stdout
         assert "terminate-one-greeter" in run_page.stdout
+    finally:
+        daemon.stop()
+
+
+HOSTILE = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
+
+
+def test_hostile_text_stays_text_in_a_real_browser(make_sim, tmp_path) -> None:
+    """A hostile title and tag (from the catalog) and halt reason (from the API) on every
+    page: Chromium's DOM has no script or img element and the page title is untouched."""
+    sim = make_sim(cluster())
+    sim.ready()
+    experiment = greeter_experiment(replicas_hint=HOSTILE)
+    experiment["tags"] = [HOSTILE[:40]]
+    catalog = write_catalog(tmp_path / "catalog", {"greeter-kill": experiment})
+    daemon = DaemonThread(sim, daemon_settings(tmp_path, catalog))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        with httpx.Client(base_url=daemon.url, timeout=10) as client:
+            wait_for(lambda: client.get("/readyz").json().get("leader"), 10, "leadership")
+            run_id = client.post("/api/v1/experiments/greeter-kill/runs", headers=auth).json()[
+                "run_id"
+            ]
+            wait_for(
+                lambda: client.get(f"/api/v1/runs/{run_id}").json()["state"] == "done", 30, "run"
+            )
+            assert client.post("/api/v1/halt", json={"reason": HOSTILE}, headers=auth).is_success
+        for path in ("/", "/experiments/greeter-kill", f"/runs/{run_id}"):
+            dom = browser("--dump-dom", f"{daemon.url}{path}")
+            assert dom.returncode == 0, dom.stderr[-2000:]
+            assert "<script" not in dom.stdout.lower(), path
+            assert "<img" not in dom.stdout.lower(), path
+            assert "pwned" not in dom.stdout.split("</title>")[0], path
+            assert "&lt;script&gt;" in dom.stdout, path  # shown, as text
+        assert "Halted:" in browser("--dump-dom", f"{daemon.url}/").stdout
     finally:
         daemon.stop()

@@ -47,23 +47,28 @@ def test_what_is_refused_and_what_is_kept() -> None:
 @settings(max_examples=150, deadline=None)
 @given(odd_text, odd_text, odd_text)
 def test_pages_with_odd_stored_text_always_encode(title, problem, journal_text) -> None:
-    """The status page and a run page, with odd text wherever stored text is shown."""
-    from daemon.api import pages
+    """The status, experiment and run pages, with odd text wherever stored text is shown."""
+    from datetime import UTC, datetime
 
-    view = {
-        "id": "e",
-        "title": title,
-        "problems": [problem],
-        "stale": True,
-        "schedule": None,
-        "enabled": True,
-        "next_run": None,
-        "running": None,
-        "last_run": {"id": "r", "outcome": "failed", "reason": problem, "ended_at": None},
-        "recovery": {"last": {title: 1.0}, "p50": None},
-    }
-    page = pages.index(
-        [view], halted=journal_text, leader=True, dry_run=False, catalog_problems=[problem]
+    from daemon.api.pages import experiment, run, status
+    from daemon.api.pages.layout import Banners
+    from tests import pages_data
+
+    now = datetime.now(UTC)
+    state = Banners(halted=journal_text, stale=[title], catalog_problems=[problem])
+    card = pages_data.card(text=title + problem, runs=3)
+    page = status.render([card], state=state, now=now, tag=title, namespace=problem)
+    SafeHTMLResponse(page).body.decode("utf-8")
+    history = experiment.History(card.runs, 1, 50, 3)
+    page = experiment.render(
+        card,
+        state=state,
+        now=now,
+        file_text=journal_text,
+        upcoming=[],
+        limits=[experiment.Limit(title, problem, journal_text, title)],
+        history=history,
+        trend_runs=card.runs,
     )
     SafeHTMLResponse(page).body.decode("utf-8")
     row = {
@@ -77,10 +82,12 @@ def test_pages_with_odd_stored_text_always_encode(title, problem, journal_text) 
         "ended_at": None,
         "duration_seconds": None,
     }
-    journal = {
-        "status": journal_text,
-        "run": [{"activity": {"name": title}, "status": "failed", "exception": [journal_text]}],
-        "aftershock": {"error": journal_text},
-    }
-    SafeHTMLResponse(pages.run(row, journal)).body.decode("utf-8")
+    journal = pages_data.journal(text=title)
+    journal["status"] = journal_text
+    journal["run"].append(
+        {"activity": {"name": title}, "status": "failed", "exception": [journal_text]}
+    )
+    journal["aftershock"]["error"] = journal_text
+    page = run.render(row, journal, now=now, slo=1.0, state=state)
+    SafeHTMLResponse(page).body.decode("utf-8")
     SafeJSONResponse({**row, "journal": journal}).body.decode("utf-8")
