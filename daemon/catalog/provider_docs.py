@@ -89,9 +89,9 @@ def main(argv: list[str]) -> int:
         text = path.read_text(encoding="utf-8")
         path.write_text(replace_table(text, render_provider_table()), encoding="utf-8")
     except (OSError, ValueError) as exc:
-        print(f"{path}: {exc}", file=sys.stderr)
+        sys.stderr.write(f"{path}: {exc}\n")
         return 1
-    print(f"{path}: provider table rewritten from the registry")
+    sys.stdout.write(f"{path}: provider table rewritten from the registry\n")
     return 0
 
 

@@ -9,6 +9,7 @@ from daemon.engine.activities import Activities
 from daemon.engine.errors import ActivityFailed
 from daemon.engine.run_state import RunState
 from daemon.engine.tolerances import within_tolerance
+from daemon.records import HypothesisCheck
 
 BEFORE = ("default", "before-method-only", "continuously")
 AFTER = ("default", "after-method-only", "continuously")
@@ -55,14 +56,12 @@ class Hypothesis:
         else:
             result["steady_state_met"] = True
         state.progress("hypothesis_result", {"phase": phase, "met": result["steady_state_met"]})
-        ctx.append(
-            "hypothesis_checks",
-            {
-                "phase": phase,
-                "met": result["steady_state_met"],
-                "errored": any(p["status"] == "failed" for p in result["probes"]),
-            },
+        check = HypothesisCheck(
+            phase=phase,
+            met=result["steady_state_met"],
+            errored=any(p["status"] == "failed" for p in result["probes"]),
         )
+        ctx.append("hypothesis_checks", check.to_json())
         return result
 
     def _tolerance_probe(self, tolerance: dict[str, Any], value: Any) -> Any:

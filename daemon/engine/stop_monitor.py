@@ -5,13 +5,13 @@ stop) unless the operator set `safety.stop_conditions_fail_open`."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from daemon.engine.errors import ActivityFailed
 from daemon.engine.providers.prometheus import condition_true
 from daemon.engine.run_state import RunState
 from daemon.engine.threads import iso
 from daemon.outcomes import Outcome
+from daemon.records import StopConditionCheck
 
 MAX_STOP_RECORDS = 200  # `false` answers journaled per run; true/unavailable always are
 
@@ -32,28 +32,26 @@ class StopMonitor:
         return None
 
     def evaluate(self, query: str) -> str:
-        """ "true", "false" or "unavailable"; journaled in the record's `stop_conditions`."""
+        """The answer, "true", "false" or "unavailable"; journaled in `stop_conditions`."""
         ctx = self.state.ctx
         url = ctx.settings.prometheus.url or ctx.configuration.get("prometheus_base_url")
-        record: dict[str, Any] = {"query": query, "at": iso(time.time())}
+        check = StopConditionCheck(query=query, at=iso(time.time()))
         if not url:
-            record.update(
-                result="unavailable", detail="no Prometheus URL (settings prometheus.url)"
+            check.result, check.detail = (
+                "unavailable",
+                "no Prometheus URL (settings prometheus.url)",
             )
         else:
             try:
                 true, detail = condition_true(
                     str(url), query, ctx.settings.prometheus.timeout.total_seconds()
                 )
-                record.update(result="true" if true else "false", detail=detail)
+                check.result, check.detail = ("true" if true else "false"), detail
             except ActivityFailed as exc:
-                record.update(result="unavailable", detail=str(exc))
-        if (
-            len(ctx.record.get("stop_conditions", [])) < MAX_STOP_RECORDS
-            or record["result"] != "false"
-        ):
-            ctx.append("stop_conditions", record)
-        return str(record["result"])
+                check.result, check.detail = "unavailable", str(exc)
+        if len(ctx.record.get("stop_conditions", [])) < MAX_STOP_RECORDS or check.result != "false":
+            ctx.append("stop_conditions", check.to_json())
+        return str(check.result)
 
     def watch(self) -> None:
         """The monitor thread, during the run: the halt switch every second, stop conditions

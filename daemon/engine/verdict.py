@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daemon.outcomes import Outcome
+from daemon.records import Refusal
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Verdict:
     reason: str
     deviated: bool  # chaoslib's `deviated` as journaled (a failed `during` check counts)
     error: str = ""  # for the record's `error`, when the verdict itself explains the run
-    refusal: dict[str, str] | None = field(default=None)  # the record's `refusal`, if any
+    refusal: dict[str, Any] | None = field(default=None)  # the record's `refusal`, if any
 
 
 def recovery_reason(recovery: Sequence[Mapping[str, Any]], slo: float | None) -> str:
@@ -85,7 +86,7 @@ def decide(facts: RunFacts) -> Verdict:  # noqa: PLR0912 - one rule per branch, 
         *,
         deviated: bool | None = None,
         error: str = "",
-        refusal: dict[str, str] | None = None,
+        refusal: dict[str, Any] | None = None,
     ) -> Verdict:
         chaoslib_deviated = f.deviated if deviated is None else deviated
         return Verdict(outcome, reason, chaoslib_deviated, error=error, refusal=refusal)
@@ -100,7 +101,7 @@ def decide(facts: RunFacts) -> Verdict:  # noqa: PLR0912 - one rule per branch, 
         return verdict(Outcome.ABORTED, f.stop_reason)
     if f.refusal is not None:
         # Chaos was injected, then the run's budget (or live state) said no more.
-        refusal = {"reason": f.refusal, "detail": f.refusal_detail}
+        refusal = Refusal(reason=f.refusal, detail=f.refusal_detail).to_json()
         if f.method_failed:
             return verdict(Outcome.FAILED, "activity_failed", refusal=refusal)
         return verdict(Outcome.ABORTED, "budget_exhausted", refusal=refusal)

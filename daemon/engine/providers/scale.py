@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from daemon import records
 from daemon.engine.budget import Settled
 from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed
@@ -265,14 +266,14 @@ def _send(
         for _, target in intents:
             ctx.append(
                 "disrupted",
-                {
-                    "pod": target.name,
-                    "workload": "/".join(key),
-                    "method": "scale",
-                    "at": ctx.now().timestamp(),
-                    "state": state,
-                    "scale": [current, wanted],
-                },
+                records.Disruption(
+                    pod=target.name,
+                    workload=records.WorkloadKey(*key),
+                    method="scale",
+                    at=ctx.now().timestamp(),
+                    state=state,
+                    scale=(current, wanted),
+                ).to_json(),
             )
     if state == "failed":
         raise ActivityFailed(f"scale {ns}/{name} to {wanted}: {error}")
