@@ -75,7 +75,7 @@ def guarded_scale(ctx: RunContext, ns: str, name: str, wanted: int) -> None:
         except KubeError as exc:
             raise ActivityFailed(f"could not read Deployment {ns}/{name}: {exc.message}") from None
         current = int((deployment.get("spec") or {}).get("replicas", 1))
-        key: WorkloadKey = (ns, "Deployment", name)
+        key: WorkloadKey = records.WorkloadKey(ns, "Deployment", name)
         ctx.budget.ledger.first_seen.setdefault(key, current)
         limits = effective_limits(
             ctx.settings.safety, ctx.aftershock.blast_radius, ctx.settings.kube.namespace
@@ -105,7 +105,7 @@ def _namespace_labels(ctx: RunContext, kube: Kube, ns: str) -> dict[str, str]:
 def _refuse(
     ctx: RunContext, request: dict[str, Any], key: WorkloadKey, rule: str, detail: str
 ) -> None:
-    subject = "/".join(key)
+    subject = str(records.WorkloadKey(*key))
     decisions = [Decision(subject, rule, "refused", detail)]
     journal_plan(ctx, request, Refusal(rule, detail, decisions, [subject]))
     raise Refused(rule, detail)
@@ -119,7 +119,7 @@ def _scale_up(
     wanted: int,
     request: dict[str, Any],
 ) -> None:
-    subject = "/".join(key)
+    subject = str(records.WorkloadKey(*key))
     ledger = ctx.budget.ledger
     first = ledger.first_seen.get(key, current)
     scaled_from = ledger.scaled_from.get(key, 0)
