@@ -15,6 +15,9 @@ Guard kinds (a provider that mutates must have one other than "none"; tests walk
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +39,53 @@ class Arg:
     required: bool = False
     check: values.Check | None = None
 
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The accepted values, when the check is a choice (else empty)."""
+        return self.check.allowed if isinstance(self.check, values.Choice) else ()
+
+
+@functools.cache
+def resolve(implementation: str) -> Callable[..., Any]:
+    """`package.module:function` -> the function, imported on first use (the catalog stays
+    free of engine imports; the engine and validation resolve what they need)."""
+    module, _, name = implementation.partition(":")
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    required: bool
+
+
+@functools.cache
+def parameters(implementation: str) -> tuple[Parameter, ...]:
+    """A Python provider's parameters after `ctx`, from its signature: the names a file may
+    pass and the ones it must (as chaoslib binds `inspect.signature` before a call)."""
+    listed = list(inspect.signature(resolve(implementation)).parameters.values())[1:]
+    return tuple(
+        Parameter(p.name, p.default is inspect.Parameter.empty)
+        for p in listed
+        if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    )
+
+
+@dataclass(frozen=True)
+class TimeoutRule:
+    """How long one call may take, from its provider (None: the engine's default), and the
+    rule in words for the provider reference."""
+
+    rule: Callable[[Mapping[str, Any]], float | None]
+    doc: str
+
+    def __call__(self, provider: Mapping[str, Any]) -> float | None:
+        return self.rule(provider)
+
+
+ENGINE_DEFAULT = TimeoutRule(lambda _provider: None, "`engine.activity_timeout`")
+
 
 @dataclass(frozen=True)
 class ProviderSpec:
@@ -50,9 +100,18 @@ class ProviderSpec:
     fields: Mapping[str, Arg] = field(default_factory=dict)  # keys of the provider itself
     rules: tuple[Rule, ...] = ()  # across arguments; each skips templates and wrong types
     mutates_if: Callable[[Mapping[str, Any]], bool] | None = None  # per call, when it depends
-    timeout: Callable[[Mapping[str, Any]], float | None] = lambda _provider: None
+    timeout: TimeoutRule = ENGINE_DEFAULT  # the default timeout of one call
     meant_as: Literal["probe", "action"] = "probe"
     note: str = ""
+
+    def function(self) -> Callable[..., Any]:
+        """The implementation, resolved on first use. Python providers are called as
+        `function(ctx, **arguments)`; `http` and `process` as `function(ctx, provider, timeout)`."""
+        return resolve(self.implementation)
+
+    def parameters(self) -> tuple[Parameter, ...]:
+        """A Python provider's parameters from its function's signature (see `parameters`)."""
+        return parameters(self.implementation) if self.type == "python" else ()
 
     def mutating(self, provider: Mapping[str, Any]) -> bool:
         """Whether this call may change something (unknowable templates count as yes)."""

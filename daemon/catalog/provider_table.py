@@ -10,6 +10,7 @@ from daemon.catalog.provider_spec import (
     Arg,
     Found,
     ProviderSpec,
+    TimeoutRule,
     arguments_of,
     is_template,
     unsafe_method,
@@ -246,7 +247,7 @@ _PYTHON: tuple[ProviderSpec, ...] = (
             "timeout": _WAIT,
             "raise_on_not_fully_available": _BOOL,
         },
-        timeout=_argument_plus("timeout", 30, 5),
+        timeout=TimeoutRule(_argument_plus("timeout", 30, 5), "`timeout` (30 s) + 5 s"),
     ),
     ProviderSpec(
         name="chaosk8s.deployment.actions.scale_deployment",
@@ -273,7 +274,9 @@ _PYTHON: tuple[ProviderSpec, ...] = (
             "timeout": _WAIT,
             "verify_tls": _BOOL,
         },
-        timeout=_argument_plus("timeout", None, 5),
+        timeout=TimeoutRule(
+            _argument_plus("timeout", None, 5), "`timeout` + 5 s, else `engine.activity_timeout`"
+        ),
     ),
     ProviderSpec(
         name="chaosprometheus.probes.query_interval",
@@ -289,7 +292,9 @@ _PYTHON: tuple[ProviderSpec, ...] = (
             "timeout": _WAIT,
             "verify_tls": _BOOL,
         },
-        timeout=_argument_plus("timeout", None, 5),
+        timeout=TimeoutRule(
+            _argument_plus("timeout", None, 5), "`timeout` + 5 s, else `engine.activity_timeout`"
+        ),
     ),
     ProviderSpec(
         name="aftershock.pods.kill",
@@ -343,7 +348,7 @@ _PYTHON: tuple[ProviderSpec, ...] = (
             ),
             "verify_tls": _BOOL,
         },
-        timeout=_attack_timeout,
+        timeout=TimeoutRule(_attack_timeout, "`duration` + 30 s"),
     ),
 )
 
@@ -365,7 +370,7 @@ _TIMEOUT = Arg("number|list", check=values.timeouts)
 HTTP = ProviderSpec(
     name="http",
     type="http",
-    implementation="daemon.engine.providers.http:run_http",
+    implementation="daemon.engine.providers.http:http_provider",
     mutates=True,
     guard="external",
     mutates_if=_http_mutates,
@@ -375,16 +380,16 @@ HTTP = ProviderSpec(
         "timeout": _TIMEOUT,
         "expected_status": Arg("int|list", check=values.status_codes),
     },
-    timeout=_own_timeout,
+    timeout=TimeoutRule(_own_timeout, "`timeout` + 1 s, else `engine.activity_timeout`"),
 )
 PROCESS = ProviderSpec(
     name="process",
     type="process",
-    implementation="daemon.engine.providers.process:run_process",
+    implementation="daemon.engine.providers.process:process_provider",
     mutates=True,  # an executable can do anything aftershock's identity can
     guard="allowlist",
     fields={"path": Arg("str", required=True), "timeout": _TIMEOUT},
-    timeout=_own_timeout,
+    timeout=TimeoutRule(_own_timeout, "`timeout` + 1 s, else `engine.activity_timeout`"),
 )
 
 # Arguments chaoslib injects itself; a user must not (and need not) pass them.

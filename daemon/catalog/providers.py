@@ -21,6 +21,7 @@ from daemon.catalog.provider_spec import (
     ArgKind,
     Found,
     GuardKind,
+    Parameter,
     PathSuffix,
     ProviderSpec,
     arguments_of,
@@ -38,6 +39,7 @@ __all__ = [
     "ArgKind",
     "Found",
     "GuardKind",
+    "Parameter",
     "PathSuffix",
     "ProviderSpec",
     "check_provider",
@@ -135,22 +137,26 @@ def check_provider(provider: Mapping[str, Any], *, as_probe: bool, resolved: boo
 
 
 def _check_arguments(spec: ProviderSpec, arguments: Mapping[str, Any], resolved: bool) -> Found:
+    """Names as chaoslib binds them to the function's signature (unknown and missing ones),
+    then each value against its declared kind and bounds."""
     found: Found = []
+    signature = spec.parameters()
+    accepted = [p.name for p in signature]
     for name, value in arguments.items():
         where: PathSuffix = ("arguments", name)
         if name in INJECTED:
             found.append((where, f"'{name}' is passed by the runtime; remove it"))
             continue
-        arg = spec.arguments.get(name)
-        if arg is None:
-            accepted = ", ".join(spec.arguments) or "none"
-            found.append((where, f"{spec.name} takes no argument '{name}' (accepted: {accepted})"))
+        if name not in accepted:
+            listed = ", ".join(accepted) or "none"
+            found.append((where, f"{spec.name} takes no argument '{name}' (accepted: {listed})"))
             continue
+        arg = spec.arguments.get(name, Arg("any"))
         found += _check_value(where, name, value, arg, resolved)
     found.extend(
-        (("arguments",), f"{spec.name} requires argument '{name}'")
-        for name, arg in spec.arguments.items()
-        if arg.required and name not in arguments
+        (("arguments",), f"{spec.name} requires argument '{p.name}'")
+        for p in signature
+        if p.required and p.name not in arguments
     )
     return found
 

@@ -50,13 +50,20 @@ def dns_label_problem(value: str) -> str | None:
     return None
 
 
-def choice(*allowed: str) -> Check:
-    def check(value: Any) -> str | None:
-        if value in allowed:
-            return None
-        return f"accepted: {', '.join(allowed)}"
+class Choice:
+    """A check that accepts one of `allowed`; the registry's docs list them (`choices`)."""
 
-    return check
+    def __init__(self, *allowed: str):
+        self.allowed = allowed
+
+    def __call__(self, value: Any) -> str | None:
+        if value in self.allowed:
+            return None
+        return f"accepted: {', '.join(self.allowed)}"
+
+
+def choice(*allowed: str) -> Check:
+    return Choice(*allowed)
 
 
 def integer(low: int, high: int, *, also: tuple[int, ...] = ()) -> Check:

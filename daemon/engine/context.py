@@ -56,6 +56,11 @@ class RunContext:
     stop_detail: str = ""
     trackers: list[RecoveryTracker] = field(default_factory=list)
     record: dict[str, Any] = field(default_factory=dict)  # the journal's `aftershock` section
+    # Called once at the end of every run (success, abort, refusal, halt, shutdown, crash),
+    # after the rollbacks, the run marked over and its trackers stopped: for a disruption
+    # that must be undone whatever happened. Each is isolated and bounded; see
+    # daemon/engine/cleanup.py. Register with `ctx.cleanups.append(fn)`.
+    cleanups: list[Callable[[], object]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(init=False)
 

@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from daemon import __version__
 from daemon.outcomes import Outcome
+from daemon.records import WorkloadKey
 
 OUTCOMES = tuple(Outcome)
 RECOVERY_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
@@ -192,7 +193,7 @@ class Metrics:
             self.hypothesis_checks.labels(experiment, check["phase"], result).inc()
             self.hypothesis_met.labels(experiment, check["phase"]).set(1 if check["met"] else 0)
         for disrupted in record.get("disrupted", []):
-            namespace, _kind, workload = str(disrupted["workload"]).split("/", 2)
+            namespace, _kind, workload = WorkloadKey.parse(disrupted["workload"])
             self.pods_disrupted.labels(namespace, workload, disrupted["method"]).inc()
         for recovery in record.get("recovery", []):
             seconds = recovery.get("recovery_seconds")

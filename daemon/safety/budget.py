@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from daemon import records
 from daemon.safety.guard import History, Limits, WorkloadKey, floor_for
 
 
@@ -95,7 +96,7 @@ def admit(
     `ready_now` is live: Ready, not terminating pods of the workload, minus those this run
     already asked to disrupt. Called with the request's own intent not yet spent.
     """
-    name = "/".join(key)
+    name = str(records.WorkloadKey(*key))
     if ledger.total + count > limits.max_pods:
         return (
             "max_pods",

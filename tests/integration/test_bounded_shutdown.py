@@ -11,7 +11,7 @@ from datetime import timedelta
 import httpx
 import yaml
 
-from daemon.engine.runner import Runner
+from daemon.engine.hypothesis import Hypothesis
 from daemon.store.history import HistoryStore
 from tests.integration.conftest import wait_for
 from tests.integration.daemon_helpers import TOKEN, write_catalog
@@ -93,8 +93,8 @@ def test_an_unexpected_error_ends_the_run_failed_with_rollbacks(sim, monkeypatch
             raise RuntimeError("boom")
         return original(self, phase)
 
-    original = Runner._hypothesis
-    monkeypatch.setattr(Runner, "_hypothesis", broken)
+    original = Hypothesis.check
+    monkeypatch.setattr(Hypothesis, "check", broken)
     experiment = greeter_experiment()
     experiment["rollbacks"] = [scale_webapp(4)]
     result = run_experiment(sim, experiment)

@@ -60,8 +60,10 @@ def test_registry_matches_the_implementation(spec: providers.ProviderSpec) -> No
     for parameter in parameters:
         required = parameter.default is inspect.Parameter.empty
         assert spec.arguments[parameter.name].required == required, parameter.name
-    key = tuple(spec.name.rsplit(".", 1))
-    assert engine_providers.NATIVE[key] is function  # dispatch is derived from the registry
+    assert spec.function() is function  # dispatch is derived from the registry
+    assert [(p.name, p.required) for p in spec.parameters()] == [
+        (p.name, p.default is inspect.Parameter.empty) for p in parameters
+    ]  # validation binds names as chaoslib does, from the signature
 
 
 def _source(spec: providers.ProviderSpec) -> str:
@@ -123,3 +125,18 @@ def test_every_provider_has_a_timeout_rule_that_never_raises() -> None:
         }
         seconds = providers.timeout_seconds(provider)
         assert seconds is None or seconds > 0
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.type == "python"], ids=_id)
+def test_argument_names_are_bound_like_chaoslib(spec: providers.ProviderSpec) -> None:
+    """Unknown names and missing required ones are errors naming the argument, from the
+    function's signature (chaoslib binds `inspect.signature` before calling)."""
+    module, _, func = spec.name.rpartition(".")
+    provider = {"type": "python", "module": module, "func": func, "arguments": {"bogus": 1}}
+    found = providers.check_provider(provider, as_probe=False, resolved=False)
+    unknown = [m for w, m in found if w == ("arguments", "bogus")]
+    assert len(unknown) == 1
+    assert f"{spec.name} takes no argument 'bogus'" in unknown[0]
+    required = {p.name for p in spec.parameters() if p.required}
+    missing = {m.rsplit("'", 2)[1] for w, m in found if w == ("arguments",)}
+    assert missing == required

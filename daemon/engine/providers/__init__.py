@@ -1,46 +1,35 @@
-"""Provider dispatch, derived from the one provider registry (daemon.catalog.providers).
+"""Provider dispatch, from the one provider registry (daemon.catalog.providers).
 
-The registry names each implementation as `module:function`; they are resolved once, here,
-so a name the registry declares and the engine cannot run fails at import, not mid-run.
+The registry names each implementation as `module:function`; the spec resolves it on first
+use (`ProviderSpec.function`), and tests/unit/test_provider_registry.py resolves every one,
+so a name the registry declares and the engine cannot run fails the suite, not a run.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from daemon.catalog import providers as registry
+from daemon.catalog.provider_spec import resolve as _resolve
 from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed
-from daemon.engine.providers.http import run_http
-from daemon.engine.providers.process import run_process
 
 
 def resolve(implementation: str) -> Callable[..., Any]:
-    """`package.module:function` -> the function."""
-    module, _, name = implementation.partition(":")
-    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    return function
-
-
-NATIVE: dict[tuple[str, str], Callable[..., Any]] = {
-    key: resolve(spec.implementation) for key, spec in registry.PYTHON.items()
-}
+    """`package.module:function` -> the function (cached)."""
+    return _resolve(implementation)
 
 
 def call(ctx: RunContext, provider: dict[str, Any], timeout: float) -> Any:
     """Run one (already substituted) provider; failures raise ActivityFailed."""
-    kind = provider.get("type")
-    if kind == "http":
-        return run_http(provider, timeout)
-    if kind == "process":
-        return run_process(provider, timeout, list(ctx.settings.safety.process_allowlist))
-    if kind == "python":
-        function = NATIVE.get((provider.get("module", ""), provider.get("func", "")))
-        if function is None:
+    spec = registry.spec_for(provider)
+    if spec is None:
+        if provider.get("type") == "python":
             raise ActivityFailed(
                 f"{provider.get('module')}.{provider.get('func')} is not supported"
             )
-        return function(ctx, **(provider.get("arguments") or {}))
-    raise ActivityFailed(f"unknown provider type {kind!r}")
+        raise ActivityFailed(f"unknown provider type {provider.get('type')!r}")
+    if spec.type == "python":
+        return spec.function()(ctx, **(provider.get("arguments") or {}))
+    return spec.function()(ctx, provider, timeout)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from daemon.engine.errors import ActivityFailed
+
+if TYPE_CHECKING:
+    from daemon.engine.context import RunContext
 
 
 def run_http(provider: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -59,3 +62,12 @@ def run_http(provider: dict[str, Any], timeout: float) -> dict[str, Any]:
                 f"HTTP call failed with code {response.status_code} (expected {expected})"
             )
     return {"status": response.status_code, "headers": dict(response.headers), "body": body}
+
+
+def http_provider(
+    ctx: RunContext,  # noqa: ARG001 - the calling convention
+    provider: dict[str, Any],
+    timeout: float,
+) -> dict[str, Any]:
+    """The registry's calling convention for a non-Python provider (provider_spec)."""
+    return run_http(provider, timeout)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from daemon import records
 from daemon.durations import parse_duration
 from daemon.engine.budget import Settled
 from daemon.engine.context import RunContext
@@ -798,7 +799,7 @@ def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its recor
                 "disrupted",
                 {
                     "pod": target.name,
-                    "workload": "/".join(target.workload),
+                    "workload": str(records.WorkloadKey(*target.workload)),
                     "method": method,
                     "at": returned_at.get(target.workload, time.time()),
                     "state": "uncertain" if target in uncertain else "done",
@@ -813,7 +814,7 @@ def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its recor
     return {
         "killed": [t.name for t in killed],
         "method": method,
-        "workloads": sorted({"/".join(t.workload) for t in killed}),
+        "workloads": sorted({str(records.WorkloadKey(*t.workload)) for t in killed}),
     }
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon.engine.errors import ActivityFailed
+
+if TYPE_CHECKING:
+    from daemon.engine.context import RunContext
 
 
 def run_process(provider: dict[str, Any], timeout: float, allowlist: list[str]) -> dict[str, Any]:
@@ -44,3 +47,8 @@ def run_process(provider: dict[str, Any], timeout: float, allowlist: list[str]) 
     except OSError as exc:
         raise ActivityFailed(f"process {path!r} could not run: {exc}") from None
     return {"status": completed.returncode, "stdout": completed.stdout, "stderr": completed.stderr}
+
+
+def process_provider(ctx: RunContext, provider: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """The registry's calling convention for a non-Python provider (provider_spec)."""
+    return run_process(provider, timeout, list(ctx.settings.safety.process_allowlist))

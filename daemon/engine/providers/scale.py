@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from daemon import records
 from daemon.engine.budget import Settled
 from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed
@@ -74,7 +75,7 @@ def guarded_scale(ctx: RunContext, ns: str, name: str, wanted: int) -> None:
         except KubeError as exc:
             raise ActivityFailed(f"could not read Deployment {ns}/{name}: {exc.message}") from None
         current = int((deployment.get("spec") or {}).get("replicas", 1))
-        key: WorkloadKey = (ns, "Deployment", name)
+        key: WorkloadKey = records.WorkloadKey(ns, "Deployment", name)
         ctx.budget.ledger.first_seen.setdefault(key, current)
         limits = effective_limits(
             ctx.settings.safety, ctx.aftershock.blast_radius, ctx.settings.kube.namespace
@@ -104,7 +105,7 @@ def _namespace_labels(ctx: RunContext, kube: Kube, ns: str) -> dict[str, str]:
 def _refuse(
     ctx: RunContext, request: dict[str, Any], key: WorkloadKey, rule: str, detail: str
 ) -> None:
-    subject = "/".join(key)
+    subject = str(records.WorkloadKey(*key))
     decisions = [Decision(subject, rule, "refused", detail)]
     journal_plan(ctx, request, Refusal(rule, detail, decisions, [subject]))
     raise Refused(rule, detail)
@@ -118,7 +119,7 @@ def _scale_up(
     wanted: int,
     request: dict[str, Any],
 ) -> None:
-    subject = "/".join(key)
+    subject = str(records.WorkloadKey(*key))
     ledger = ctx.budget.ledger
     first = ledger.first_seen.get(key, current)
     scaled_from = ledger.scaled_from.get(key, 0)
@@ -265,14 +266,14 @@ def _send(
         for _, target in intents:
             ctx.append(
                 "disrupted",
-                {
-                    "pod": target.name,
-                    "workload": "/".join(key),
-                    "method": "scale",
-                    "at": ctx.now().timestamp(),
-                    "state": state,
-                    "scale": [current, wanted],
-                },
+                records.Disruption(
+                    pod=target.name,
+                    workload=records.WorkloadKey(*key),
+                    method="scale",
+                    at=ctx.now().timestamp(),
+                    state=state,
+                    scale=(current, wanted),
+                ).to_json(),
             )
     if state == "failed":
         raise ActivityFailed(f"scale {ns}/{name} to {wanted}: {error}")
