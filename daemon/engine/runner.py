@@ -4,7 +4,8 @@ Hypothesis before → method (with the hypothesis during, stop conditions and ha
 alongside) → hypothesis after → recovery → rollbacks → end of run → verdict → journal.
 Chaos Toolkit's `status` and `deviated` are computed as chaoslib computes them, so a journal
 compares with `chaos run`'s; the aftershock `outcome` (docs/running.md, "Outcomes and exit
-codes"; daemon/engine/verdict.py) is stricter and explains itself. Nothing here raises: every failure becomes a journaled record.
+codes"; daemon/engine/verdict.py) is stricter and explains itself. Nothing here raises: every
+failure becomes a journaled record.
 
 `Runner` is the entry point and the order of the phases; the phases are its parts:
 activities.py (one activity, the method), hypothesis.py, stop_monitor.py, rollbacks.py,

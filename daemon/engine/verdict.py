@@ -1,4 +1,4 @@
-"""The run's verdict: a pure function of what the run found (docs/running.md, "Outcomes and exit codes").
+"""The run's verdict: a pure function of what the run found (docs/running.md, "Outcomes").
 
 The runner gathers the facts once the run is over (rollbacks played) and asks `decide`;
 nothing here reads a clock, a lock or the cluster, so the table in
