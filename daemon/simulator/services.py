@@ -98,7 +98,7 @@ def lagging_pods(
             continue
         if any((meta(p).get("labels") or {}).get(k) != v for k, v in selector.items()):
             continue
-        deleted = datetime.fromisoformat(meta(p)["deletionTimestamp"].replace("Z", "+00:00"))
+        deleted = datetime.fromisoformat(meta(p)["deletionTimestamp"])
         if now - deleted.replace(tzinfo=deleted.tzinfo or UTC).timestamp() < lag:
             out.append(p)
     return out
