@@ -57,7 +57,7 @@ class SchedulerEvents:
                 self._tell(
                     event.job_id,
                     ALREADY_RUNNING,
-                    "scheduled run skipped: the previous run is still going",
+                    "scheduled run skipped: its previous run is still going or waiting for a slot",
                 )
             elif event.code == EVENT_JOB_MISSED:
                 planned = getattr(event, "scheduled_run_time", None)
