@@ -99,6 +99,9 @@ def run_demo(
     if not CLUSTER_FILE.exists() or not CATALOG.is_dir():
         click.echo(f"aftershock: the demo needs {CLUSTER_FILE} and {CATALOG}", err=True)
         return 2
+    click.echo(
+        f"aftershock demo: starting the simulated cluster ({CLUSTER_FILE.name}), then the daemon"
+    )
     state = Path(tempfile.mkdtemp(prefix="aftershock-demo-"))
     binary = prometheus.find_binary(prometheus_binary)
     prom_port = prometheus.free_port() if binary else None
