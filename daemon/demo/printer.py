@@ -7,6 +7,7 @@ going (told once; the summary counts them).
 
 from __future__ import annotations
 
+import re
 import statistics
 import threading
 import time
@@ -18,6 +19,8 @@ from typing import Any
 from daemon.listeners import RunEnded
 from daemon.outcomes import Outcome
 
+_SECONDS = re.compile(r"\b(\d+:\d\d:\d\d)\.\d+")  # timedelta's microseconds, noise here
+
 
 def clock(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at))
@@ -28,6 +31,13 @@ def describe(experiment_id: str, record: dict[str, Any]) -> str:
     parts = [f"{experiment_id}: {record.get('outcome')}"]
     if record.get("reason"):
         parts.append(f"({record['reason']})")
+    refusals = [
+        p["refused"]
+        for p in record.get("plans") or []
+        if isinstance(p, dict) and isinstance(p.get("refused"), dict)
+    ]
+    if record.get("outcome") == "refused" and refusals and refusals[-1].get("detail"):
+        parts.append("- " + _SECONDS.sub(r"\1", str(refusals[-1]["detail"])))
     killed = [d["pod"] for d in record.get("disrupted") or [] if isinstance(d, dict)]
     if killed:
         parts.append("killed " + ", ".join(killed))

@@ -123,10 +123,10 @@ def test_demo_tells_the_whole_story(record_property) -> None:
     # an experiment; the repeats come back as one "refused (reason) \u00d7N since HH:MM:SS" line.
     previous: dict[str, str] = {}
     for line in lines:
-        match = re.match(r"^\S+  ([\w-]+): (\w+ .*)$", line)
+        match = re.match(r"^\S+  ([\w-]+): (\w+( \(\w+\))?( \u00d7)?)", line)
         if match is None:
             continue
-        experiment, said = match.groups()
+        experiment, said = match.group(1), match.group(2)
         assert not (said.startswith("refused") and previous.get(experiment) == said), line
         previous[experiment] = said
     folded = re.compile(": refused \\(\\w+\\) \u00d7\\d+ since \\d\\d:\\d\\d:\\d\\d$")
