@@ -3,19 +3,16 @@
 Started on a free loopback port with its data in a temporary directory, scraping the
 daemon's /metrics and the simulated services' request counters every second. Start and
 stop are bounded; the process dies with the demo (stopped in `finally`, at interpreter
-exit, and by the kernel if the demo itself is killed: PR_SET_PDEATHSIG on Linux).
+exit, and by the kernel if the demo itself is killed: `setpriv --pdeathsig`, when
+util-linux's setpriv is there; no preexec_fn, which is unsafe in a threaded process).
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -66,9 +63,10 @@ def config_text(jobs: dict[str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def _with_parent(command: list[str]) -> list[str]:
+    """`command`, killed by the kernel (SIGTERM) if the demo dies without stopping it."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command
 
 
 @dataclass
@@ -97,19 +95,20 @@ def start(binary: str, port: int, jobs: dict[str, list[str]]) -> Prometheus:
     log = (directory / "prometheus.log").open("wb")
     try:
         process = subprocess.Popen(  # noqa: S603 - our own arguments, no shell
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={directory / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.tsdb.retention.time=1h",
-                "--log.level=error",
-            ],
+            _with_parent(
+                [
+                    binary,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={directory / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--storage.tsdb.retention.time=1h",
+                    "--log.level=error",
+                ]
+            ),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             start_new_session=True,  # Ctrl-C reaches the demo, which stops it in order
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
         )
     except OSError as exc:
         shutil.rmtree(directory, ignore_errors=True)

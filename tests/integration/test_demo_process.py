@@ -11,6 +11,7 @@ runs it for STORY_SECONDS and asserts that every part of the story happened by t
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -35,13 +36,14 @@ LIBRARY_WORDS = ("Execution of job", "maximum number of running instances", "aps
 
 
 class Demo:
-    def __init__(self, *args: str):
+    def __init__(self, tmp: Path, *args: str):
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [str(AFTERSHOCK), "--log-level", "ERROR", "demo", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, "TMPDIR": str(tmp)},  # its state and Prometheus's data
         )
         self.lines: list[tuple[float, str]] = []
         self.errors: list[str] = []
@@ -84,8 +86,8 @@ def _metrics(url: str) -> dict[str, object]:
 
 
 @pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs the prometheus binary")
-def test_demo_tells_the_whole_story(record_property) -> None:
-    demo = Demo("--duration", str(STORY_SECONDS))
+def test_demo_tells_the_whole_story(tmp_path: Path, record_property) -> None:
+    demo = Demo(tmp_path, "--duration", str(STORY_SECONDS))
     try:
         deadline = time.monotonic() + STORY_SECONDS
         while time.monotonic() < deadline and _seen(demo) != set(KINDS):
@@ -144,8 +146,8 @@ def test_demo_tells_the_whole_story(record_property) -> None:
     record_property("seconds_to_first_abort", round(first_abort or -1, 1))
 
 
-def test_demo_without_prometheus_says_once_what_it_skips() -> None:
-    demo = Demo("--duration", "3", "--prometheus", "none")
+def test_demo_without_prometheus_says_once_what_it_skips(tmp_path: Path) -> None:
+    demo = Demo(tmp_path, "--duration", "3", "--prometheus", "none")
     try:
         assert demo.finish(timeout=90) == 0
     finally:
