@@ -435,12 +435,29 @@ def serve(obj: Context, port: int | None) -> None:
     show_default=True,
     help="Accelerated schedule: seconds between runs of each experiment.",
 )
+@click.option(
+    "--prometheus",
+    "prometheus_binary",
+    default=None,
+    metavar="PATH|none",
+    help="Prometheus binary judging stop conditions (default: `prometheus` on PATH; none: skip).",
+)
 @click.pass_obj
-def demo(obj: Context, duration: float, port: int, interval: float) -> None:
+def demo(
+    obj: Context, duration: float, port: int, interval: float, prometheus_binary: str | None
+) -> None:
     """The demo catalog on accelerated schedules against the built-in simulated cluster."""
     from daemon.demo import run_demo
 
-    sys.exit(run_demo(obj.settings, duration=duration, port=port, interval=interval))
+    sys.exit(
+        run_demo(
+            obj.settings,
+            duration=duration,
+            port=port,
+            interval=interval,
+            prometheus_binary=prometheus_binary,
+        )
+    )
 
 
 @cli.command("demo-app")

@@ -58,9 +58,11 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Chatty libraries stay at WARNING unless we debug.
+    # Chatty libraries stay at WARNING unless we debug, and never below the chosen level.
     for name in ("kubernetes", "urllib3", "apscheduler", "uvicorn.access"):
-        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else logging.WARNING)
+        logging.getLogger(name).setLevel(
+            level if level <= logging.DEBUG else max(level, logging.WARNING)
+        )
 
 
 def _identity(_: Any, __: str, event: Any) -> Any:

@@ -40,6 +40,7 @@ from daemon.listeners import RunEnded, RunListener, dispatch
 from daemon.logging import get_logger, run_context
 from daemon.observability.metrics import DaemonState, ExperimentState, Metrics
 from daemon.outcomes import Outcome
+from daemon.scheduling import events as scheduler_events
 from daemon.scheduling.jobs import RunGate, ScheduleTrigger
 from daemon.scheduling.triggers import upcoming
 from daemon.settings import Settings, weakened_safety
@@ -176,6 +177,7 @@ class Daemon:
         self._recovered_interrupted = False
         self._recovery_lock = threading.Lock()  # leadership and housekeeping may both try
         self.metrics = metrics_factory(self.snapshot)  # last: the collector reads all of the above
+        self.scheduler_events = scheduler_events.install(self.scheduler, self.metrics)
 
     # ------------------------------------------------------------------ lifecycle
 

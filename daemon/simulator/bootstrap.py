@@ -214,6 +214,8 @@ def populate_namespace(cluster: Cluster, namespace: Namespace) -> None:
             annotations[ANNOTATION + "unavailable-delay"] = format_duration(
                 service.unavailable.delay
             )
+            if service.endpoint_lag:
+                annotations[ANNOTATION + "endpoint-lag"] = format_duration(service.endpoint_lag)
             if service.http:
                 annotations[ANNOTATION + "listen-port"] = str(service.listen_port)
             create(

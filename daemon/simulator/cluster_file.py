@@ -52,8 +52,11 @@ class ServiceSpec(Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 80
     http: bool = True  # answer on a real 127.0.0.1 listener
     listen_port: Annotated[int, Field(ge=0, le=65535)] = 0
-    depends_on: list[str] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)  # `name`, or `namespace/name`
     unavailable: Unavailable = Field(default_factory=Unavailable)
+    # A failure mode: a deleted pod stays in the endpoints this long and answers 502 (its
+    # process stopped listening before the endpoint was removed: no preStop delay).
+    endpoint_lag: Duration = timedelta(0)
 
 
 class Workload(Strict):
