@@ -16,7 +16,7 @@ import kubernetes_validate.utils
 import pytest
 import yaml
 
-from daemon.catalog.loader import load_catalog, options_from_settings
+from daemon.catalog.loader import LoadOptions, load_catalog
 from daemon.demoapp import parse_dependencies
 from daemon.settings import load_settings
 from tests.conftest import REPO
@@ -140,6 +140,6 @@ def test_the_chart_with_the_shop_values_runs_the_demo_catalog(tmp_path: Path) ->
     directory.mkdir()
     for name, text in catalog["data"].items():
         (directory / name).write_text(text)
-    report = load_catalog([directory], options_from_settings(settings))
+    report = load_catalog([directory], LoadOptions.from_settings(settings))
     assert all(f.ok for f in report.files), [p.render() for f in report.files for p in f.problems]
     assert len(report.files) == len(catalog["data"]) - 1  # catalog.yaml configures, is no file

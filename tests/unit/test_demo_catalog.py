@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.catalog.loader import load_catalog, options_from_settings
+from daemon.catalog.loader import LoadOptions, load_catalog
 from daemon.demo.catalog import MIN_RANGE, SPEEDUP, copy_catalog, promql, scaled
 from daemon.demo.run import CATALOG
 from daemon.durations import parse_duration
@@ -38,10 +38,12 @@ def test_the_rescaled_demo_catalog_loads_with_its_durations_scaled(tmp_path: Pat
     settings = Settings().model_copy(
         update={"prometheus": Settings().prometheus.model_copy(update={"url": PROM})}
     )
-    report = load_catalog([target], options_from_settings(settings))
+    report = load_catalog([target], LoadOptions.from_settings(settings))
     assert report.ok, [p for f in report.files for p in f.problems]
     loaded = {e.id: e for e in report.experiments}
-    assert len(loaded) == len(load_catalog([CATALOG], options_from_settings(settings)).experiments)
+    assert len(loaded) == len(
+        load_catalog([CATALOG], LoadOptions.from_settings(settings)).experiments
+    )
     random = loaded["greeter-random-weekdays"]
     assert random.raw["method"][0]["provider"]["arguments"]["min_age"] == "2s"
     assert random.settings.blast_radius.cooldown == timedelta(seconds=30)
