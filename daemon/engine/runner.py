@@ -118,10 +118,10 @@ class Runner:
         report = progress or (lambda _event, _fields: None)
         self.progress: Progress = lambda event, fields: report(event, self._redact(fields))
         self.halted = halted or (lambda: None)
-        # The halt switch closes the gate every disruption asks right before its request, in
+        # The halt switch joins the check every disruption makes right before its request, in
         # every phase (rollbacks too), not only the check before each activity (F2).
-        gate = ctx.gate
-        ctx.gate = lambda: "halted" if self.halted() else gate()
+        check = ctx.disruption_check
+        ctx.disruption_check = lambda: "halted" if self.halted() else check()
         runtime = self.experiment.get("runtime") or {}
         hypothesis = ctx.aftershock.hypothesis
         runtime_hypothesis = runtime.get("hypothesis") or {}
@@ -450,7 +450,7 @@ class Runner:
         if halted:
             ctx.request_stop("halted", halted)
             return "halted"
-        closed = ctx.gate()
+        closed = ctx.disruption_check()
         if closed:
             ctx.request_stop(closed, "checked before the activity")
             return closed
