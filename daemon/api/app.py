@@ -54,6 +54,7 @@ def problem_response(status: int, title: str, detail: str, instance: str, **extr
 
 
 def experiment_view(daemon: Daemon, experiment_id: str, entry: Entry) -> dict[str, Any]:
+    """`entry` is a copy from `daemon.catalog_view`, never a live entry."""
     loaded = entry.loaded
     schedule = loaded.settings.schedule if loaded else None
     next_run = daemon.next_run(experiment_id)
@@ -206,14 +207,14 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
 
     @app.get("/api/v1/experiments")
     def experiments(_: Annotated[str, Depends(reader)]) -> dict[str, Any]:
-        with daemon._lock:  # a consistent view across entries
-            items = [experiment_view(daemon, i, e) for i, e in sorted(daemon.entries.items())]
+        # A consistent view across entries: copies taken under the catalog's lock.
+        items = [experiment_view(daemon, i, e) for i, e in daemon.catalog_view.experiments()]
         return {
             "experiments": items,
             "halted": daemon.halt.reason(),
             "leader": daemon.is_leader(),
             "dry_run": settings.safety.dry_run,
-            "catalog_problems": daemon.catalog_problems,
+            "catalog_problems": daemon.catalog_view.problems,
         }
 
     @app.get("/api/v1/experiments/{experiment_id}")
@@ -222,7 +223,7 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         _: Annotated[str, Depends(reader)],
         hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24,
     ) -> dict[str, Any]:
-        entry = daemon.entries.get(experiment_id)
+        entry = daemon.catalog_view.get(experiment_id)
         if entry is None:
             raise ProblemError(404, "Not Found", f"no experiment {experiment_id!r}")
         view = experiment_view(daemon, experiment_id, entry)
@@ -308,14 +309,13 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
 
     @app.get("/", response_class=SafeHTMLResponse, include_in_schema=False)
     def index(_: Annotated[str, Depends(reader)]) -> str:
-        with daemon._lock:
-            items = [experiment_view(daemon, i, e) for i, e in sorted(daemon.entries.items())]
+        items = [experiment_view(daemon, i, e) for i, e in daemon.catalog_view.experiments()]
         return pages.index(
             items,
             halted=daemon.halt.reason(),
             leader=daemon.is_leader(),
             dry_run=settings.safety.dry_run,
-            catalog_problems=daemon.catalog_problems,
+            catalog_problems=daemon.catalog_view.problems,
         )
 
     @app.get("/runs/{run_id}", response_class=SafeHTMLResponse, include_in_schema=False)

@@ -169,6 +169,12 @@ class Metrics:
             ["listener"],
             registry=registry,
         )
+        self.listener_drops = Counter(
+            "aftershock_listener_dropped_runs",
+            "Runs a listener never saw: its queue was full (it could not keep up).",
+            ["listener"],
+            registry=registry,
+        )
         build = Gauge("aftershock_build_info", "Build information.", ["version"], registry=registry)
         build.labels(__version__).set(1)
         registry.register(_StateCollector(snapshot))
@@ -178,6 +184,9 @@ class Metrics:
 
     def listener_failed(self, listener: str) -> None:
         self.listener_failures.labels(listener).inc()
+
+    def listener_dropped(self, listener: str) -> None:
+        self.listener_drops.labels(listener).inc()
 
     def run_finished(self, experiment: str, journal: dict[str, Any]) -> None:
         record = journal.get("aftershock") or {}
