@@ -72,7 +72,7 @@ def experiment_view(daemon: Daemon, experiment_id: str, entry: Entry) -> dict[st
         "running": entry.running,
         "last_run": {
             "id": entry.last_run_id,
-            "outcome": entry.last_outcome,
+            "outcome": entry.last_outcome,  # an Outcome: its JSON form is the stored string
             "reason": entry.last_reason,
             "ended_at": pages.iso(entry.last_run),
         },

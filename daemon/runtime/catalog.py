@@ -26,6 +26,15 @@ log = get_logger("aftershock.daemon")
 ScheduleOverride = Callable[[str, Schedule], Schedule]
 
 
+def stored_outcome(value: Any) -> Outcome | None:
+    """An outcome read back from the history (None: none, or one this version does not know)."""
+    try:
+        return Outcome(value) if value is not None else None
+    except ValueError:
+        log.warning("unknown outcome in the run history", outcome=value)
+        return None
+
+
 @dataclass
 class Entry:
     """One experiment id in the catalog: the version that runs and what is wrong with edits."""
@@ -33,7 +42,7 @@ class Entry:
     loaded: LoadedExperiment | None
     path: Path
     problems: list[str] = field(default_factory=list)  # of the file as it is now on disk
-    last_outcome: str | None = None
+    last_outcome: Outcome | None = None
     last_reason: str | None = None
     last_run: float | None = None
     last_pass: float | None = None
@@ -169,7 +178,7 @@ class Catalog:
     def _apply_restored(self, entry_id: str, entry: Entry) -> None:
         restored = self.restored.get(entry_id)
         if restored and entry.last_run is None:
-            entry.last_outcome = restored.get("outcome")
+            entry.last_outcome = stored_outcome(restored.get("outcome"))
             entry.last_run = restored.get("ended_at")
             entry.last_pass = restored.get("last_pass")
 
@@ -224,7 +233,7 @@ class Catalog:
             entry = self.entries.get(experiment_id)
             if entry is None:
                 return None
-            entry.last_outcome, entry.last_reason = str(outcome), reason
+            entry.last_outcome, entry.last_reason = outcome, reason
             entry.last_run, entry.last_run_id = ended, run_id
             if outcome == Outcome.PASSED:
                 entry.last_pass = ended
