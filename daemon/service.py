@@ -59,6 +59,8 @@ def settle_heap() -> None:
 
 
 class Daemon:
+    """Wiring and lifecycle only; each part's behaviour lives in its own module."""
+
     def __init__(
         self,
         settings: Settings,
