@@ -296,7 +296,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
         seed=seed if seed is not None else token_source.randbits(32),
         dry_run=effective_dry_run,
         environ=os.environ,
-        gate=lambda: "halted" if halted() else None,
+        disruption_check=lambda: "halted" if halted() else None,
     )
     if effective_dry_run:
         log.warning(

@@ -1,8 +1,5 @@
-"""The one place the API and pages read the daemon's state: named accessors, no locks elsewhere.
-
-Everything here reads; nothing mutates the daemon. When the daemon offers a read-only catalog
-view, only `snapshot` and `entry` change.
-"""
+"""The one place the API and pages read the daemon's state: named accessors over the daemon's
+read-only `catalog_view` (copies taken under the catalog's lock). Nothing here mutates it."""
 
 from __future__ import annotations
 
@@ -24,7 +21,8 @@ from daemon.safety.limits import effective_limits
 from daemon.store.history import StoreError
 
 if TYPE_CHECKING:
-    from daemon.service import Daemon, Entry
+    from daemon.runtime.catalog import Entry
+    from daemon.service import Daemon
 
 STRIP_RUNS = 30
 RATE_DAYS = 7
@@ -37,14 +35,12 @@ PREVIEW_WINDOWS = (timedelta(hours=1), timedelta(days=1), timedelta(days=8), tim
 
 
 def snapshot(daemon: Daemon) -> list[tuple[str, Entry]]:
-    """Every catalog entry, sorted by id, read consistently."""
-    with daemon._lock:
-        return sorted(daemon.entries.items())
+    """Every catalog entry, sorted by id: copies taken under one lock (a consistent view)."""
+    return daemon.catalog_view.experiments()
 
 
 def entry(daemon: Daemon, experiment_id: str) -> Entry | None:
-    with daemon._lock:
-        return daemon.entries.get(experiment_id)
+    return daemon.catalog_view.get(experiment_id)
 
 
 def banners(daemon: Daemon) -> Banners:
@@ -53,7 +49,7 @@ def banners(daemon: Daemon) -> Banners:
         dry_run=daemon.settings.safety.dry_run,
         leader=daemon.is_leader(),
         stale=[i for i, e in snapshot(daemon) if e.stale],
-        catalog_problems=list(daemon.catalog_problems),
+        catalog_problems=daemon.catalog_view.problems,
     )
 
 

@@ -53,7 +53,7 @@ class Activities:
         if halted:
             ctx.request_stop("halted", halted)
             return "halted"
-        closed = ctx.gate()
+        closed = ctx.disruption_check()
         if closed:
             ctx.request_stop(closed, "checked before the activity")
             return closed

@@ -49,7 +49,7 @@ class RunContext:
     stop: threading.Event = field(default_factory=threading.Event)
     # Asked right before every disruption (via disruption_blocked): a reason not to inject
     # now (halted, lost the lease, shutting down). The runner adds its halt switch to it.
-    gate: Callable[[], str | None] = field(default=lambda: None)
+    disruption_check: Callable[[], str | None] = field(default=lambda: None)
     # Set when the run is over: no provider thread of it may disrupt anything afterwards.
     over: threading.Event = field(default_factory=threading.Event)
     stop_reason: str = ""
@@ -89,14 +89,14 @@ class RunContext:
     def disruption_blocked(self) -> str | None:
         """Asked right before every disrupting request (delete, evict, scale-down), in every
         phase including rollbacks: a reason not to send it. The activity's cancellation, the
-        run's end, stop, then the gate (halt, lease, shutdown)."""
+        run's end, stop, then `disruption_check` (halt, lease, shutdown)."""
         cancelled = self.cancelled()
         if cancelled:
             return cancelled
         if self.stop.is_set():
             return self.stop_reason or "stopped"
-        closed = self.gate()
-        if closed:  # a closed gate stops the whole run, not only this request
+        closed = self.disruption_check()
+        if closed:  # a failed check stops the whole run, not only this request
             self.request_stop(closed, "checked before a disruption")
         return closed
 

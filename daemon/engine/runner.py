@@ -63,10 +63,10 @@ class Runner:
         self.ctx = ctx
         self.experiment = copy.deepcopy(experiment)  # runs never share mutable state
         self.halted = halted or (lambda: None)
-        # The halt switch closes the gate every disruption asks right before its request, in
+        # The halt switch joins the check every disruption makes right before its request, in
         # every phase (rollbacks too), not only the check before each activity (F2).
-        gate = ctx.gate
-        ctx.gate = lambda: "halted" if self.halted() else gate()
+        check = ctx.disruption_check
+        ctx.disruption_check = lambda: "halted" if self.halted() else check()
         self.state = RunState(
             ctx,
             self.experiment,

@@ -30,7 +30,7 @@ DELAY_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60)
 class ExperimentState:
     """What the collector reads for one experiment at scrape time."""
 
-    last_outcome: str | None = None
+    last_outcome: Outcome | None = None
     last_run: float | None = None
     next_run: float | None = None
     last_pass: float | None = None
@@ -170,6 +170,12 @@ class Metrics:
             ["listener"],
             registry=registry,
         )
+        self.listener_drops = Counter(
+            "aftershock_listener_dropped_runs",
+            "Runs a listener never saw: its queue was full (it could not keep up).",
+            ["listener"],
+            registry=registry,
+        )
         build = Gauge("aftershock_build_info", "Build information.", ["version"], registry=registry)
         build.labels(__version__).set(1)
         registry.register(_StateCollector(snapshot))
@@ -180,13 +186,16 @@ class Metrics:
     def listener_failed(self, listener: str) -> None:
         self.listener_failures.labels(listener).inc()
 
+    def listener_dropped(self, listener: str) -> None:
+        self.listener_drops.labels(listener).inc()
+
     def run_finished(self, experiment: str, journal: dict[str, Any]) -> None:
         record = journal.get("aftershock") or {}
-        outcome = str(record.get("outcome", "failed"))
+        outcome = Outcome(record.get("outcome", Outcome.FAILED))
         dry_run = "true" if record.get("dry_run") else "false"
         self.runs.labels(experiment, outcome, dry_run).inc()
         self.run_duration.labels(experiment).observe(float(journal.get("duration") or 0.0))
-        if outcome == "refused":
+        if outcome is Outcome.REFUSED:
             self.guard_refusals.labels(experiment, str(record.get("reason") or "unknown")).inc()
         for check in record.get("hypothesis_checks", []):
             result = "error" if check["errored"] else ("met" if check["met"] else "not_met")

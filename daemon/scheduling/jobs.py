@@ -1,4 +1,5 @@
-"""APScheduler 3 wiring: our pure trigger as an APScheduler trigger, and the run gate.
+"""APScheduler 3 wiring: our pure trigger as an APScheduler trigger, and the run slots
+(`RunSlots`: the `max_concurrent_runs` limit).
 
 APScheduler gives us the timer thread, `max_instances=1` (never two runs of one
 experiment), `coalesce` and `misfire_grace_time` (a missed run is skipped, not caught up);
@@ -59,7 +60,7 @@ class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]
         return f"aftershock[{self.schedule.describe()}]"
 
 
-class RunGate:
+class RunSlots:
     """At most `limit` runs at once; waiters are served in arrival order (FIFO) and give
     up after their own deadline, so a burst never piles up behind a long run."""
 

@@ -34,6 +34,12 @@ class PendingWrites:
             self._writes.pop(key, None)
             return True
 
+    def keep(self, key: str, write: Callable[[], None]) -> None:
+        """Register a write without trying it now: `attempt` or `flush` does it later (a run's
+        end is recorded by a listener, but never depends on the listener being called)."""
+        with self.lock:
+            self._writes[key] = write
+
     def discard(self, key: str) -> None:
         with self.lock:
             self._writes.pop(key, None)

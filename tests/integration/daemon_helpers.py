@@ -10,7 +10,7 @@ import yaml
 
 from daemon.server import Running, serve, start
 from daemon.settings import Settings
-from tests.integration.conftest import shop
+from tests.integration.conftest import shop, wait_for
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -63,6 +63,17 @@ class DaemonThread:
         self.daemon = self.running.daemon
         self.thread = threading.Thread(target=serve, args=(self.running,), daemon=True)
         self.thread.start()
+
+    def wait_run(self, client, run_id: str, timeout: float = 30) -> dict:
+        """The run, once it is over: its history row `done` and every listener (metrics,
+        notifications) has seen it."""
+        run = wait_for(
+            lambda: (r := client.get(f"/api/v1/runs/{run_id}").json())["state"] == "done" and r,
+            timeout,
+            f"run {run_id} done",
+        )
+        assert self.daemon.listeners_idle(timeout), "the run listeners did not catch up"
+        return run
 
     def stop(self) -> None:
         self.running.server.should_exit = True

@@ -60,17 +60,13 @@ def test_mutations_need_the_token_and_errors_are_problem_json(live) -> None:
 
 
 def test_trigger_run_journal_and_metrics(live) -> None:
-    sim, _daemon, client = live
+    sim, daemon, client = live
     answer = client.post("/api/v1/experiments/greeter-kill/runs", headers=AUTH)
     assert answer.status_code == 202, answer.text
     run_id = answer.json()["run_id"]
     busy = client.post("/api/v1/experiments/greeter-kill/runs", headers=AUTH)
     assert busy.status_code in (409, 429)  # never two runs of one experiment
-    run = wait_for(
-        lambda: (r := client.get(f"/api/v1/runs/{run_id}").json())["state"] == "done" and r,
-        30,
-        "the run",
-    )
+    run = daemon.wait_run(client, run_id, 30)  # history done, metrics counted
     assert run["outcome"] == "passed", run["journal"]["aftershock"]
     assert run["journal"]["aftershock"]["recovery"][0]["recovered"] is True
     assert len(sim.timeline()) == 1

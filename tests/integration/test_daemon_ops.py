@@ -139,9 +139,7 @@ def test_last_outcome_gauges_restored_after_restart(make_sim, tmp_path) -> None:
         with httpx.Client(base_url=first.url, timeout=10) as client:
             wait_for(lambda: client.get("/readyz").json().get("leader"), 10, "leadership")
             run_id = client.post("/api/v1/experiments/g/runs", headers=AUTH).json()["run_id"]
-            wait_for(
-                lambda: client.get(f"/api/v1/runs/{run_id}").json()["state"] == "done", 20, "run"
-            )
+            first.wait_run(client, run_id, 20)
     finally:
         first.stop()
     second = DaemonThread(sim, settings)

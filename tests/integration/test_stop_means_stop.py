@@ -84,7 +84,7 @@ def test_a_closed_gate_is_checked_before_the_provider(sim) -> None:
         seed=1,
         dry_run=False,
         environ={},
-        gate=lambda: "leadership_lost" if time.monotonic() - started > 0.1 else None,
+        disruption_check=lambda: "leadership_lost" if time.monotonic() - started > 0.1 else None,
     )
     try:
         result = Runner(ctx, experiment(0.3)).run()

@@ -1,5 +1,5 @@
 """The check every disruption makes right before its request (RunContext.disruption_blocked):
-the activity's own cancellation (per thread), the run's end, stop, then the gate."""
+the activity's own cancellation (per thread), the run's end, stop, then `disruption_check`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from daemon.engine.context import ACTIVITY_CANCELLED, RunContext
 from daemon.settings import Settings
 
 
-def context(gate=lambda: None) -> RunContext:
+def context(disruption_check=lambda: None) -> RunContext:
     return RunContext(
         experiment_id="e",
         run_id="r",
@@ -20,7 +20,7 @@ def context(gate=lambda: None) -> RunContext:
         seed=1,
         dry_run=False,
         environ={},
-        gate=gate,
+        disruption_check=disruption_check,
     )
 
 
@@ -64,7 +64,7 @@ def test_the_end_of_the_run_blocks_every_thread() -> None:
 
 
 def test_a_closed_gate_blocks_and_stops_the_run() -> None:
-    ctx = context(gate=lambda: "halted")
+    ctx = context(disruption_check=lambda: "halted")
     assert in_thread(ctx.disruption_blocked) == "halted"
     assert ctx.stop.is_set()
     assert ctx.stop_reason == "halted"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 
-from daemon.scheduling.jobs import RunGate
+from daemon.scheduling.jobs import RunSlots
 
 
 def test_waiters_are_served_in_arrival_order_and_bounded() -> None:
-    gate = RunGate(1)
+    gate = RunSlots(1)
     assert gate.acquire(timeout=0)
     order: list[int] = []
 
@@ -39,7 +39,7 @@ def test_waiters_are_served_in_arrival_order_and_bounded() -> None:
 
 
 def test_limit_two_admits_two() -> None:
-    gate = RunGate(2)
+    gate = RunSlots(2)
     assert gate.acquire(timeout=0)
     assert gate.acquire(timeout=0)
     assert not gate.acquire(timeout=0.01)
