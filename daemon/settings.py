@@ -34,6 +34,7 @@ from pydantic_settings import (
 from daemon.catalog.documents import DocumentError, ReadLimits, read_document
 from daemon.catalog.extension import check_timezone
 from daemon.durations import Duration, PositiveDuration
+from daemon.notify.config import NotifySettings
 
 ENV_PREFIX = "AFTERSHOCK_"
 DELIMITER = "__"
@@ -229,6 +230,7 @@ class Settings(BaseSettings):
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     leader: LeaderSettings = Field(default_factory=LeaderSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)  # docs/notifications.md
 
     @classmethod
     def settings_customise_sources(

@@ -48,6 +48,9 @@ PositiveInt = Annotated[StrictInt, Field(gt=0, le=MAX_LIMIT)]
 Percent = Annotated[float, Field(strict=True, gt=0, le=100, allow_inf_nan=False)]
 
 
+SinkRef = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9*?][-a-z0-9_*?]*$")]
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -356,6 +359,8 @@ class AftershockSettings(StrictModel):
         default_factory=list
     )
     dry_run: StrictBool | None = None
+    # Notifications (docs/notifications.md): false for none, or the names of the sinks to use.
+    notify: StrictBool | Annotated[list[SinkRef], Field(max_length=50)] | None = None
 
     @field_validator("stop_conditions", mode="before")
     @classmethod
