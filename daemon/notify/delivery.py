@@ -69,6 +69,8 @@ class SinkWorker:
         self._closing = False
         self._deadline: float | None = None  # monotonic, set by close()
         self._wake = threading.Event()  # cuts back-off sleeps short on close
+        self._inflight = False
+        self._gone = False  # finish() gave up on the message in flight: count nothing more
         self.status = SinkStatus()
         self._thread = threading.Thread(
             target=self._loop, name=f"aftershock-notify-{sink.name}", daemon=True
@@ -78,6 +80,8 @@ class SinkWorker:
         self._thread.start()
 
     def counted(self, result: str) -> None:
+        if self._gone:
+            return
         self.status.counts[result] += 1
         self._count(self.sink.name, result)
 
@@ -105,9 +109,17 @@ class SinkWorker:
             self._cond.notify()
         self._wake.set()
 
-    def join(self, deadline: float) -> bool:
+    def finish(self, deadline: float) -> None:
+        """After close(): wait for the drain until `deadline`; a request still in flight then
+        (a sink that never answers) is counted abandoned and its thread left to die with us."""
         self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        return not self._thread.is_alive()
+        with self._cond:
+            for _ in self._queue:
+                self.counted("abandoned")
+            self._queue.clear()
+            if self._inflight:
+                self.counted("abandoned")
+                self._gone = True
 
     def _remaining(self) -> float | None:
         return None if self._deadline is None else self._deadline - time.monotonic()
@@ -124,11 +136,16 @@ class SinkWorker:
                     self.counted("abandoned")
                 self._queue.clear()
                 return None
+            self._inflight = True
             return self._queue.popleft()
 
     def _loop(self) -> None:
         while (payload := self._take()) is not None:
-            self._deliver(payload)
+            try:
+                self._deliver(payload)
+            finally:
+                with self._cond:
+                    self._inflight = False
 
     def _deliver(self, payload: dict[str, Any]) -> None:
         sink = self.sink

@@ -90,7 +90,7 @@ class Notifier:
         for worker in self.workers.values():
             worker.close(deadline)
         for worker in self.workers.values():
-            worker.join(deadline + 0.5)  # a request in flight ends by its own capped timeout
+            worker.finish(deadline)
 
     def run_ended(self, run: RunEnded) -> None:
         if not self.workers:
