@@ -359,13 +359,27 @@ class AftershockSettings(StrictModel):
         default_factory=list
     )
     dry_run: StrictBool | None = None
-    # Notifications (docs/notifications.md): false for none, or the names of the sinks to use.
-    notify: StrictBool | Annotated[list[SinkRef], Field(max_length=50)] | None = None
+    # Notifications (docs/notifications.md): the sinks to use; `false` is [] (none), `true` or
+    # absent is None (every sink whose filters match).
+    notify: Annotated[list[SinkRef], Field(max_length=50)] | None = None
 
     @field_validator("stop_conditions", mode="before")
     @classmethod
     def _stops(cls, value: Any) -> Any:
         return [_stop_condition(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("notify", mode="before")
+    @classmethod
+    def _notify(cls, value: Any) -> Any:
+        if value is False:
+            return []
+        if value is True:
+            return None
+        if value is None or isinstance(value, list):
+            return value
+        raise ValueError(
+            f"must be false, true or a list of sink names like [team-slack] (got {value!r})"
+        )
 
 
 class AftershockExtension(AftershockSettings):

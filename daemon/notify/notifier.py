@@ -26,7 +26,7 @@ log = get_logger("aftershock.notify")
 class ExperimentNotify:
     """What the daemon knows of one experiment that routing needs (from its `aftershock` key)."""
 
-    def __init__(self, notify: bool | list[str] | None = None, slo_seconds: float | None = None):
+    def __init__(self, notify: list[str] | None = None, slo_seconds: float | None = None):
         self.notify = notify
         self.slo_seconds = slo_seconds
 
@@ -37,8 +37,8 @@ Lookup = Callable[[str], ExperimentNotify | None]
 def select_sinks(
     sinks: Sequence[SinkSettings], run: RunEnded, notify: bool | list[str] | None
 ) -> list[SinkSettings]:
-    """Pure routing: the experiment's `notify` (false: none; a list: only those) and then
-    each sink's own filters (outcomes, experiment globs, tags, dry runs)."""
+    """Pure routing: the experiment's `notify` (a list: only those sinks, [] or false: none)
+    and then each sink's own filters (outcomes, experiment globs, tags, dry runs)."""
     if notify is False:
         return []
     named = notify if isinstance(notify, list) else None

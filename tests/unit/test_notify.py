@@ -152,7 +152,7 @@ def test_the_extension_accepts_notify_and_names_file_field_and_value(
     write("bad.yaml", bad)
     report = load_catalog([tmp_path], options)
     loaded = {e.id: e.settings.notify for e in report.experiments}
-    assert loaded == {"good": ["team-slack"], "off": False}
+    assert loaded == {"good": ["team-slack"], "off": []}
     (broken,) = [f for f in report.files if not f.ok]
     text = " ".join(f"{p.path} {p.message}" for p in broken.problems)
     assert broken.path.name == "bad.yaml"
