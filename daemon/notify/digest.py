@@ -149,8 +149,10 @@ class DigestScheduler:
         build: Callable[[float], dict[str, Any]],
         deliver: Callable[[dict[str, Any]], None],
         clock: Callable[[], float] = time.time,
+        poll: float = MAX_WAIT,
     ):
         self.settings = settings
+        self.poll = poll
         self.build = build
         self.deliver = deliver
         self.clock = clock
@@ -171,7 +173,7 @@ class DigestScheduler:
         while not self._stop.is_set():
             now = self.clock()
             if now < self.next_at:
-                self._stop.wait(min(MAX_WAIT, self.next_at - now))
+                self._stop.wait(min(self.poll, self.next_at - now))
                 continue
             try:
                 self.deliver(self.build(now))
