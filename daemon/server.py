@@ -23,7 +23,7 @@ from daemon.kube.client import Connection, Kube
 from daemon.kube.errors import KubeError
 from daemon.listeners import RunListener
 from daemon.logging import get_logger
-from daemon.notify.notifier import Notifier
+from daemon.notify.notifier import notifier_of
 from daemon.notify.wiring import notifier_for, register_metrics
 from daemon.observability.metrics import Metrics
 from daemon.service import Daemon, ScheduleOverride, settle_heap
@@ -101,16 +101,12 @@ def build(
     return daemon, registry
 
 
-def notifier_of(daemon: Daemon) -> Notifier | None:
-    return next((x for x in daemon.listeners if isinstance(x, Notifier)), None)
-
-
 def stop(daemon: Daemon) -> None:
     """Stop the daemon, then drain notifications (runs it aborted included) within the same
     shutdown bound; what is still queued at the bound is counted abandoned."""
     deadline = time.monotonic() + daemon.settings.scheduling.shutdown_timeout.total_seconds()
     daemon.stop()
-    notifier = notifier_of(daemon)
+    notifier = notifier_of(daemon.listeners)
     if notifier is not None:
         notifier.stop(deadline)
 

@@ -25,6 +25,7 @@ from daemon.api.auth import TokenAuth
 from daemon.api.limits import BodyLimit
 from daemon.api.text import SafeHTMLResponse, SafeJSONResponse, UnserializedRoute, text_problem
 from daemon.kube.errors import KubeError
+from daemon.notify.notifier import notifier_of
 from daemon.service import Daemon, Entry, TriggerError
 from daemon.settings import Settings
 from daemon.store.history import StoreError
@@ -228,6 +229,11 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         view = experiment_view(daemon, experiment_id, entry)
         view["upcoming"] = [t.isoformat() for t in daemon.plan(experiment_id, hours)]
         return view
+
+    @app.get("/api/v1/notifications")
+    def notifications(_: Annotated[str, Depends(reader)]) -> dict[str, Any]:
+        notifier = notifier_of(daemon.listeners)  # targets are named, URLs never shown
+        return {"sinks": notifier.status() if notifier else []}
 
     @app.get("/api/v1/runs")
     def runs(

@@ -149,3 +149,8 @@ class Notifier:
                 }
             )
         return out
+
+
+def notifier_of(listeners: Sequence[object]) -> Notifier | None:
+    """The daemon's notifier among its listeners (for shutdown and the status API)."""
+    return next((x for x in listeners if isinstance(x, Notifier)), None)

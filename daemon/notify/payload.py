@@ -95,7 +95,7 @@ def run_payload(
             {
                 "namespace": namespace,
                 "workload": workload,
-                "pod": item.get("pod"),
+                "pod": str(item.get("pod") or "").rpartition("/")[2],  # journaled as ns/name
                 "method": item.get("method"),
             }
         )
@@ -162,7 +162,7 @@ def sample_run(now: float) -> RunEnded:
             "aftershock": {
                 "disrupted": [
                     {
-                        "pod": "greeter-7d4b9-x2x9k",
+                        "pod": "shop/greeter-7d4b9-x2x9k",
                         "workload": "shop/Deployment/greeter",
                         "method": "delete",
                     }
