@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import math
+from datetime import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -71,7 +72,8 @@ def cloud_event(payload: dict[str, Any]) -> CloudEvent:
         "id": _delivery_id(payload),
         "subject": str(payload.get("run_id") or payload.get("id") or ""),
         "datacontenttype": "application/json",
-        "dataschema": "https://aftershock.io/schemas/" + payload["schema"],
+        # When it happened: the run's end (a digest: the end of its window).
+        "time": datetime.fromisoformat(payload.get("ended_at") or payload["window"]["to"]),
     }
     return CloudEvent(attributes=attributes, data=payload)
 

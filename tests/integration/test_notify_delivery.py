@@ -226,6 +226,7 @@ def test_cloudevent_structured_mode_parses_back(tmp_path: Path) -> None:
     assert event.get_type() == "io.aftershock.run.finished"
     assert event.get_source() == "/aftershock/aftershock-notify-test"
     assert event.get_id() == "r1"
+    assert event.get_time().isoformat() == payload()["ended_at"]
     assert event.get_data() == payload()
 
 
