@@ -322,6 +322,7 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
             leader=daemon.is_leader(),
             dry_run=settings.safety.dry_run,
             catalog_problems=daemon.catalog_problems,
+            sinks=notifier.status() if (notifier := notifier_of(daemon.listeners)) else [],
         )
 
     @app.get("/runs/{run_id}", response_class=SafeHTMLResponse, include_in_schema=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -86,6 +87,7 @@ def index(
     leader: bool,
     dry_run: bool,
     catalog_problems: list[str],
+    sinks: Sequence[dict[str, Any]] = (),
 ) -> str:
     rows = []
     for e in experiments:
@@ -119,7 +121,25 @@ def index(
     )
     return _page(
         f"{len(experiments)} experiments",
-        _banners(halted, leader, dry_run) + problems + table,
+        _banners(halted, leader, dry_run) + problems + table + _sinks(sinks),
+    )
+
+
+def _sinks(sinks: Sequence[dict[str, Any]]) -> str:
+    """Notification sinks: where each URL comes from, never the URL (docs/notifications.md)."""
+    if not sinks:
+        return ""
+    rows = "".join(
+        f"<tr><td><strong>{escape(s['name'])}</strong> <span class=muted>{escape(s['type'])}"
+        f"</span></td><td class=muted>{escape(s['target'])}</td>"
+        f"<td>{s['counts']['sent']} sent, {s['counts']['failed']} failed, "
+        f"{s['counts']['dropped'] + s['counts']['abandoned']} lost; {s['queued']} queued</td>"
+        f"<td class=muted>{escape(s['last_error'] or '')}</td></tr>"
+        for s in sinks
+    )
+    return (
+        "<h2>Notifications</h2><table><thead><tr><th>Sink</th><th>URL from</th>"
+        f"<th>Deliveries</th><th>Last error</th></tr></thead><tbody>{rows}</tbody></table>"
     )
 
 

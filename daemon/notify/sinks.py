@@ -11,8 +11,8 @@ import hmac
 import json
 import logging
 import math
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from cloudevents.core.bindings.http import to_structured_event

@@ -96,6 +96,7 @@ def test_a_deviated_run_is_delivered_signed_and_counted(make_sim, tmp_path, monk
                     "the counter",
                 )
                 status = client.get("/api/v1/notifications").json()
+                page = client.get("/", headers=AUTH).text
         finally:
             daemon.stop()
     assert got.verify(KEY)
@@ -122,3 +123,6 @@ def test_a_deviated_run_is_delivered_signed_and_counted(make_sim, tmp_path, monk
     assert sink["target"] == "url_env AUDIT_URL"
     assert receiver.url not in json.dumps(status)
     assert sink["counts"]["sent"] == 1
+    assert "url_env AUDIT_URL" in page
+    assert "1 sent, 0 failed" in page
+    assert receiver.url not in page
