@@ -5,9 +5,11 @@ status API shows the sink without its URL."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 
+from daemon.notify.notifier import notifier_of
 from tests.integration.conftest import wait_for
 from tests.integration.daemon_helpers import (
     TOKEN,
@@ -17,7 +19,7 @@ from tests.integration.daemon_helpers import (
     write_catalog,
 )
 from tests.integration.engine_helpers import greeter_experiment
-from tests.receivers import receiving
+from tests.receivers import HANG, receiving
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 KEY = b"rotate-me"
@@ -126,3 +128,43 @@ def test_a_deviated_run_is_delivered_signed_and_counted(make_sim, tmp_path, monk
     assert "url_env AUDIT_URL" in page
     assert "1 sent, 0 failed" in page
     assert receiver.url not in page
+
+
+def test_a_sink_that_never_answers_does_not_hold_shutdown_past_its_bound(
+    make_sim, tmp_path
+) -> None:
+    sim = make_sim(cluster())
+    sim.ready()
+    catalog = write_catalog(tmp_path / "catalog", {"greeter-kill": greeter_experiment()})
+    with receiving(HANG) as receiver:
+        settings = daemon_settings(
+            tmp_path,
+            catalog,
+            scheduling={"shutdown_timeout": "2s"},
+            notify={
+                "sinks": [
+                    {
+                        "name": "hang",
+                        "type": "webhook",
+                        "url": receiver.url,
+                        "outcomes": "all",
+                        "timeout": "60s",
+                    }
+                ]
+            },
+        )
+        daemon = DaemonThread(sim, settings)
+        notifier = notifier_of(daemon.daemon.listeners)
+        assert notifier is not None
+        with httpx.Client(base_url=daemon.url, timeout=10) as client:
+            first = trigger_and_wait(client, "greeter-kill")
+            receiver.wait_for(1, timeout=15)  # in flight, never answered
+            second = trigger_and_wait(client, "greeter-kill")  # its message waits in the queue
+        began = time.monotonic()
+        daemon.stop()
+        took = time.monotonic() - began
+    assert {first["outcome"], second["outcome"]} <= {"passed", "deviated"}
+    assert took < 2 + 3 + 2, took  # the shutdown bound, uvicorn's graceful 3 s, a margin
+    (status,) = notifier.status()
+    assert status["counts"]["abandoned"] == 2, status
+    assert status["counts"]["sent"] == 0
