@@ -31,10 +31,9 @@ EVENT_TYPES = {
 }
 USER_AGENT = f"aftershock/{__version__}"
 
-# slack_sdk logs request URLs at debug level; a Slack webhook URL is the secret itself.
-_quiet = logging.getLogger("aftershock.notify.slack_sdk")
-_quiet.addHandler(logging.NullHandler())
-_quiet.propagate = False
+# slack_sdk logs request URLs (debug) and errors with them; a Slack webhook URL is the secret
+# itself. A logger outside the logging tree, above CRITICAL: no configuration can enable it.
+_quiet = logging.Logger("aftershock.notify.slack_sdk", level=logging.CRITICAL + 1)
 
 
 def signature(key: bytes, body: bytes) -> str:

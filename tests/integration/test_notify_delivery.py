@@ -4,14 +4,17 @@ Retry-After, hangs, dropped connections, full queues, rotation and the shutdown 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from slack_sdk.models.attachments import BlockAttachment
 from slack_sdk.models.blocks import Block
+from structlog.testing import capture_logs
 
 from daemon.listeners import RunEnded
 from daemon.notify.config import NotifySettings, SinkSettings
@@ -290,3 +293,29 @@ def test_a_missing_url_file_is_a_counted_failure_that_names_the_file(tmp_path: P
     counts.wait("failed")
     assert w.status.last_error is not None
     assert str(tmp_path / "nope") in w.status.last_error
+
+
+def test_urls_are_never_logged(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    with (
+        receiving(Answer(500, body=b"no")) as receiver,
+        capture_logs() as events,
+        caplog.at_level(logging.DEBUG),
+    ):
+        secret_url = receiver.url + "/T000/B000/SECRETPATH"
+        (tmp_path / "url").write_text(secret_url)
+        for kind in ("slack", "webhook", "cloudevents"):
+            settings = SinkSettings.model_validate(
+                {
+                    "name": kind,
+                    "type": kind,
+                    "url_file": str(tmp_path / "url"),
+                    "max_tries": 2,
+                    "backoff": "10ms",
+                }
+            )
+            w, counts = worker(settings)
+            w.offer(payload())
+            counts.wait("failed")
+    assert len(events) >= 6
+    assert "SECRETPATH" not in repr(events)
+    assert "SECRETPATH" not in caplog.text
