@@ -33,7 +33,7 @@ USER_AGENT = f"aftershock/{__version__}"
 
 # slack_sdk logs request URLs (debug) and errors with them; a Slack webhook URL is the secret
 # itself. A logger outside the logging tree, above CRITICAL: no configuration can enable it.
-_quiet = logging.Logger("aftershock.notify.slack_sdk", level=logging.CRITICAL + 1)
+_quiet = logging.Logger("aftershock.notify.slack_sdk", level=logging.CRITICAL + 1)  # noqa: LOG001
 
 
 def signature(key: bytes, body: bytes) -> str:
