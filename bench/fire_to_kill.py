@@ -26,7 +26,8 @@ from simproc import start_simulator  # bench/ is on sys.path when a script runs
 from versus_chaostoolkit import cluster, control
 
 from daemon.logging import configure_logging
-from daemon.notify.notifier import notifier_of
+from daemon.notify.notifier import Notifier, notifier_of
+from daemon.notify.payload import sample_run
 from daemon.server import build
 from daemon.service import settle_heap
 from daemon.settings import Settings
@@ -68,6 +69,21 @@ def hanging_endpoint() -> tuple[str, list[socket.socket]]:
 
     threading.Thread(target=accept, daemon=True).start()
     return f"http://127.0.0.1:{server.getsockname()[1]}/hook", held
+
+
+def listener_cost(notifier: Notifier) -> None:
+    """What the run thread pays per finished run: the listener's run_ended, queue full."""
+    run = sample_run(time.time())
+    costs = []
+    for _ in range(2000):
+        began = time.perf_counter()
+        notifier.run_ended(run)
+        costs.append((time.perf_counter() - began) * 1e6)
+    costs.sort()
+    print(
+        f"notify listener run_ended over {len(costs)} calls: median {statistics.median(costs):.0f} us, "
+        f"p99 {costs[int(0.99 * len(costs))]:.0f} us, max {costs[-1]:.0f} us"
+    )
 
 
 def main() -> None:
@@ -130,6 +146,8 @@ def main() -> None:
             daemon.stop()
             notifier = notifier_of(daemon.listeners)
             sinks = notifier.status() if notifier is not None else []
+            if notifier is not None and sinks:
+                listener_cost(notifier)
             kills = sorted(
                 d["requested_at"] for d in control(base, "GET", "/sim/v1/timeline")["disruptions"]
             )

@@ -80,12 +80,15 @@ class SinkWorker:
         self._thread.start()
 
     def counted(self, result: str) -> None:
-        if self._gone:
-            return
-        self.status.counts[result] += 1
-        self._count(self.sink.name, result)
+        with self._cond:  # an RLock: finish() decides `_gone` and counts atomically
+            if self._gone:
+                return
+            self.status.counts[result] += 1
+            self._count(self.sink.name, result)
 
     def offer(self, payload: dict[str, Any]) -> None:
+        """Never blocks beyond this short lock, never raises."""
+        dropped = False
         with self._cond:
             if self._closing:
                 self.counted("dropped")
@@ -93,9 +96,17 @@ class SinkWorker:
             if len(self._queue) >= self.sink.queue_size:
                 self._queue.popleft()
                 self.counted("dropped")
-                log.warning("notification queue full; oldest dropped", sink=self.sink.name)
+                dropped = self.status.counts["dropped"] in (1, 10, 100) or (
+                    self.status.counts["dropped"] % 1000 == 0
+                )
             self._queue.append(payload)
             self._cond.notify()
+        if dropped:  # logged sparsely: a sink down for a day must not flood the log
+            log.warning(
+                "notification queue full; oldest dropped",
+                sink=self.sink.name,
+                dropped=self.status.counts["dropped"],
+            )
 
     @property
     def queued(self) -> int:
