@@ -319,3 +319,25 @@ def test_urls_are_never_logged(caplog: pytest.LogCaptureFixture, tmp_path: Path)
     assert len(events) >= 6
     assert "SECRETPATH" not in repr(events)
     assert "SECRETPATH" not in caplog.text
+
+
+def test_the_notify_test_command_prints_the_answer() -> None:
+    from click.testing import CliRunner
+
+    from daemon.cli import cli
+
+    with receiving(Answer(200, body=b"ok"), Answer(503, body=b"busy")) as receiver:
+        sinks = json.dumps([{"name": "hook", "type": "webhook", "url": receiver.url}])
+        env = {"AFTERSHOCK_NOTIFY__SINKS": sinks}
+        good = CliRunner().invoke(cli, ["notify", "test", "hook"], env=env)
+        bad = CliRunner().invoke(cli, ["notify", "test", "hook"], env=env)
+        unknown = CliRunner().invoke(cli, ["notify", "test", "nope"], env=env)
+        shown = CliRunner().invoke(cli, ["notify", "show"], env=env)
+        (first, _second) = receiver.wait_for(2)
+    assert (good.exit_code, good.output) == (0, "hook: HTTP 200\nok\n")
+    assert (bad.exit_code, bad.output) == (1, "hook: HTTP 503\nbusy\n")
+    assert unknown.exit_code == 2
+    assert "no sink 'nope' in notify.sinks (hook)" in unknown.output
+    assert json.loads(first.body)["run_id"] == "notify-test"
+    assert receiver.url not in shown.output
+    assert json.loads(shown.output)["sinks"][0]["url"] == "**********"
