@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from daemon.durations import parse_duration
 from daemon.logging import get_logger
 from daemon.notify.config import DigestSettings
 from daemon.notify.payload import iso
@@ -213,11 +214,10 @@ def history_runs(store: Any, now: float) -> list[DigestRun]:
 
 
 def _seconds(value: Any) -> float | None:
-    """The SLO as stored by the settings dump (pydantic's ISO 8601 duration, or seconds)."""
+    """The SLO as the run's settings were stored (a duration like "10s"); None when unset."""
     if value is None:
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(timedelta).validate_python(value).total_seconds()
+    try:
+        return parse_duration(value).total_seconds()
+    except ValueError:
+        return None

@@ -120,3 +120,50 @@ def test_scheduler_sends_once_per_day_at_the_time_with_an_injected_clock() -> No
     finally:
         scheduler.stop(time.monotonic() + 2)
     assert not scheduler._thread.is_alive()
+
+
+def test_history_runs_read_back_from_a_real_store(tmp_path) -> None:
+    from datetime import timedelta
+
+    from daemon.catalog.extension import AftershockSettings
+    from daemon.notify.digest import history_runs
+    from daemon.store.history import HistoryStore
+
+    store = HistoryStore(
+        tmp_path / "history.db", retention=timedelta(days=30), max_runs_per_experiment=100
+    ).open()
+    settings = AftershockSettings.model_validate({"recovery": {"timeout": "1m", "slo": "10s"}})
+    for n, (outcome, ended, seconds) in enumerate(
+        [
+            ("passed", NOW - HOUR, 2.5),
+            ("deviated", NOW - 2 * HOUR, 11.0),
+            ("passed", NOW - 30 * HOUR, 1.0),
+        ]
+    ):
+        run_id = f"greeter-kill-{n}"
+        store.start_run(
+            run_id,
+            "greeter-kill",
+            trigger="schedule",
+            dry_run=False,
+            experiment_doc={},
+            started_at=ended - 5,
+            settings=settings.model_dump(mode="json"),
+        )
+        record = {
+            "recovery": [{"namespace": "shop", "name": "greeter", "recovery_seconds": seconds}]
+        }
+        store.finish_run(
+            run_id, outcome=outcome, reason="", journal={"aftershock": record}, ended_at=ended
+        )
+    store.start_run(
+        "running-1", "greeter-kill", trigger="api", dry_run=False, experiment_doc={}, started_at=NOW
+    )
+    runs = history_runs(store, NOW)
+    store.close()
+    assert sorted(runs, key=lambda r: r.ended_at) == [
+        DigestRun("greeter-kill", "deviated", "", NOW - 2 * HOUR, (11.0,), 10.0),
+        DigestRun("greeter-kill", "passed", "", NOW - HOUR, (2.5,), 10.0),
+    ]
+    digest = compute_digest(runs, {"greeter-kill": None}, now=NOW)
+    assert digest["experiments"][0]["recovery"]["within_slo"] == 0.5
