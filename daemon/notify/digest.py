@@ -147,7 +147,7 @@ class DigestScheduler:
         self,
         settings: DigestSettings,
         *,
-        build: Callable[[float], dict[str, Any]],
+        build: Callable[[float], dict[str, Any] | None],  # None: not this replica's to send
         deliver: Callable[[dict[str, Any]], None],
         clock: Callable[[], float] = time.time,
         poll: float = MAX_WAIT,
@@ -177,7 +177,9 @@ class DigestScheduler:
                 self._stop.wait(min(self.poll, self.next_at - now))
                 continue
             try:
-                self.deliver(self.build(now))
+                payload = self.build(now)
+                if payload is not None:
+                    self.deliver(payload)
             except Exception as exc:
                 log.exception("digest not built", error=f"{type(exc).__name__}: {exc}")
             self.next_at = next_fire(now, at, zone)

@@ -60,7 +60,7 @@ class Notifier:
         environ: Mapping[str, str],
         count: Count,
         lookup: Lookup = lambda _id: None,
-        digest_build: Callable[[float], dict[str, Any]] | None = None,
+        digest_build: Callable[[float], dict[str, Any] | None] | None = None,
         clock: Callable[[], float] = time.time,
     ):
         self.settings = settings

@@ -33,10 +33,10 @@ def notifier_for(
         slo = extension.recovery.slo
         return ExperimentNotify(extension.notify, slo.total_seconds() if slo else None)
 
-    def digest(now: float) -> dict[str, Any]:
+    def digest(now: float) -> dict[str, Any] | None:
         found = daemon()
-        if found is None:
-            raise RuntimeError("the daemon is not built yet")
+        if found is None or not found.is_leader():  # one digest per cluster, from the leader
+            return None
         upcoming = {}
         for experiment_id in list(found.entries):
             when = found.next_run(experiment_id)
