@@ -167,3 +167,31 @@ def test_history_runs_read_back_from_a_real_store(tmp_path) -> None:
     ]
     digest = compute_digest(runs, {"greeter-kill": None}, now=NOW)
     assert digest["experiments"][0]["recovery"]["within_slo"] == 0.5
+
+
+def test_a_replica_that_does_not_lead_sends_no_digest() -> None:
+    clock = [NOW - 1]
+    built: list[float] = []
+    sent: list[dict] = []
+
+    def build(now: float) -> None:
+        built.append(now)  # a follower: the wiring answers None
+
+    scheduler = DigestScheduler(
+        DigestSettings(sink="s", at="08:00"),
+        build=build,
+        deliver=sent.append,
+        clock=lambda: clock[0],
+        poll=0.01,
+    )
+    scheduler.start()
+    try:
+        clock[0] = NOW + 1
+        deadline = time.monotonic() + 5
+        while not built:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        scheduler.stop(time.monotonic() + 2)
+    assert built == [NOW + 1]
+    assert sent == []
