@@ -186,8 +186,11 @@ def test_a_replica_that_does_not_lead_sends_no_digest() -> None:
     )
     scheduler.start()
     try:
-        clock[0] = NOW + 1
         deadline = time.monotonic() + 5
+        while scheduler.next_at is None:  # planned from the clock before it moves
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        clock[0] = NOW + 1
         while not built:
             assert time.monotonic() < deadline
             time.sleep(0.01)
