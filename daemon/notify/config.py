@@ -13,7 +13,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from daemon.catalog.extension import check_timezone
 from daemon.durations import PositiveDuration
@@ -134,18 +142,27 @@ class NotifySettings(_Model):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
 
-    @model_validator(mode="after")
-    def _names(self) -> NotifySettings:
-        names = [s.name for s in self.sinks]
+    @field_validator("sinks")
+    @classmethod
+    def _unique(cls, value: list[SinkSettings]) -> list[SinkSettings]:
+        names = [s.name for s in value]
         doubled = sorted({n for n in names if names.count(n) > 1})
         if doubled:
             raise ValueError(f"sink names must be unique: {', '.join(doubled)} given twice")
-        if self.digest is not None and self.digest.sink not in names:
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _digest_sink(
+        cls, value: DigestSettings | None, info: ValidationInfo
+    ) -> DigestSettings | None:
+        names = [s.name for s in info.data.get("sinks") or []]
+        if value is not None and value.sink not in names:
             raise ValueError(
-                f"digest.sink {self.digest.sink!r} is not a configured sink "
+                f"digest.sink {value.sink!r} is not a configured sink "
                 f"(sinks: {', '.join(names) or 'none'})"
             )
-        return self
+        return value
 
     def sink(self, name: str) -> SinkSettings | None:
         return next((s for s in self.sinks if s.name == name), None)
