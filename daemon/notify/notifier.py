@@ -112,7 +112,8 @@ class Notifier:
 
     def _warn_unknown(self, experiment: str, names: list[str]) -> None:
         for name in names:
-            if name not in self.workers and (experiment, name) not in self._warned:
+            matched = any(fnmatch.fnmatchcase(sink, name) for sink in self.workers)
+            if not matched and (experiment, name) not in self._warned:
                 self._warned.add((experiment, name))
                 log.warning("experiment names an unknown sink", experiment=experiment, sink=name)
 

@@ -200,3 +200,23 @@ def test_notify_test_refuses_an_unknown_sink() -> None:
     notifier = Notifier(NotifySettings(), environ={}, count=lambda *_: None)
     with pytest.raises(KeyError):
         notifier.test("nope")
+
+
+def test_an_unknown_sink_name_is_warned_once_and_a_glob_is_not(monkeypatch) -> None:
+    from structlog.testing import capture_logs
+
+    from daemon.notify.notifier import ExperimentNotify
+
+    settings = NotifySettings.model_validate(
+        {"sinks": [{"name": "team-slack", "type": "webhook", "url": "http://127.0.0.1:9"}]}
+    )
+    wanted = {"a": ExperimentNotify(["team-*"]), "b": ExperimentNotify(["teem-slack"])}
+    notifier = Notifier(settings, environ={}, count=lambda *_: None, lookup=wanted.get)
+    offered: list[dict] = []
+    monkeypatch.setattr(notifier.workers["team-slack"], "offer", offered.append)
+    with capture_logs() as events:
+        for experiment in ("a", "b", "b"):
+            notifier.run_ended(run(experiment=experiment))
+    warnings = [e for e in events if e["event"] == "experiment names an unknown sink"]
+    assert [(w["experiment"], w["sink"]) for w in warnings] == [("b", "teem-slack")]
+    assert [p["experiment"] for p in offered] == ["a"]
