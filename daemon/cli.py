@@ -588,6 +588,40 @@ def plan(obj: Context, catalog: Path | None, hours: float, as_json: bool) -> Non
     sys.exit(EXIT_INVALID if invalid else 0)
 
 
+@cli.group()
+def notify() -> None:
+    """Notifications: check a sink, show the settings (secrets redacted)."""
+
+
+@notify.command("test")
+@click.argument("sink")
+@click.pass_obj
+def notify_test(obj: Context, sink: str) -> None:
+    """Send a sample message to SINK once (no retries) and print the answer."""
+    import os
+
+    from daemon.notify.notifier import Notifier
+
+    settings = obj.settings.notify
+    if settings.sink(sink) is None:
+        names = ", ".join(s.name for s in settings.sinks) or "none configured"
+        click.echo(f"aftershock: no sink {sink!r} in notify.sinks ({names})", err=True)
+        sys.exit(EXIT_USAGE)
+    reply = Notifier(settings, environ=os.environ, count=lambda *_: None).test(sink)
+    shown = reply.error or f"HTTP {reply.status}"
+    click.echo(f"{sink}: {shown}")
+    if reply.body:
+        click.echo(reply.body[:2000])
+    sys.exit(0 if reply.ok else EXIT_INVALID)
+
+
+@notify.command("show")
+@click.pass_obj
+def notify_show(obj: Context) -> None:
+    """Print the notify settings as JSON; inline URLs are redacted, files and variables named."""
+    click.echo(json.dumps(obj.settings.notify.model_dump(mode="json"), indent=2))
+
+
 def report_as_json(report: Any) -> dict[str, Any]:
     def entry(result: Any) -> dict[str, Any]:
         loaded = result.loaded

@@ -6,9 +6,11 @@ uvicorn owns SIGINT/SIGTERM; when it returns, the daemon stops within its bound.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,8 @@ from daemon.kube.client import Connection, Kube
 from daemon.kube.errors import KubeError
 from daemon.listeners import RunListener
 from daemon.logging import get_logger
+from daemon.notify.notifier import notifier_of
+from daemon.notify.wiring import notifier_for, register_metrics
 from daemon.observability.metrics import Metrics
 from daemon.service import Daemon, ScheduleOverride, settle_heap
 from daemon.settings import Settings
@@ -76,17 +80,35 @@ def build(
         store.open()
     except StoreError as exc:
         log.error("run history unavailable; runs are refused until it is", error=str(exc))
+    # Notifications: its own bounded queues and threads, so the listener never blocks.
+    notifier = notifier_for(
+        settings,
+        environ=os.environ if environ is None else {**os.environ, **environ},
+        daemon=lambda: holder[0] if holder else None,
+    )
     daemon = Daemon(
         settings,
         kube=kube,
         store=store,
         metrics_factory=lambda snapshot: Metrics(registry, snapshot),
-        listeners=listeners,
+        listeners=[*listeners, notifier],
         environ=environ,
         schedule_override=schedule_override,
     )
     holder.append(daemon)
+    register_metrics(daemon, notifier)
+    notifier.start()
     return daemon, registry
+
+
+def stop(daemon: Daemon) -> None:
+    """Stop the daemon, then drain notifications (runs it aborted included) within the same
+    shutdown bound; what is still queued at the bound is counted abandoned."""
+    deadline = time.monotonic() + daemon.settings.scheduling.shutdown_timeout.total_seconds()
+    daemon.stop()
+    notifier = notifier_of(daemon.listeners)
+    if notifier is not None:
+        notifier.stop(deadline)
 
 
 def start(
@@ -142,4 +164,4 @@ def serve(running: Running) -> None:
     try:
         running.server.run(sockets=[running.sock])
     finally:
-        running.daemon.stop()
+        stop(running.daemon)

@@ -33,6 +33,7 @@ from pydantic_settings import (
 
 from daemon.documents import DocumentError, ReadLimits, read_document
 from daemon.durations import Duration, PositiveDuration
+from daemon.notify.config import NotifySettings
 from daemon.timezones import check_timezone
 
 ENV_PREFIX = "AFTERSHOCK_"
@@ -229,6 +230,7 @@ class Settings(BaseSettings):
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     leader: LeaderSettings = Field(default_factory=LeaderSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)  # docs/notifications.md
 
     @classmethod
     def settings_customise_sources(
@@ -286,7 +288,13 @@ _HINTS = {
 
 
 def _env_name(loc: tuple[Any, ...]) -> str:
-    return ENV_PREFIX + DELIMITER.join(str(p).upper() for p in loc if isinstance(p, str))
+    """The variable that holds `loc`: up to its first list index (a JSON value from there)."""
+    parts = []
+    for part in loc:
+        if not isinstance(part, str):
+            break
+        parts.append(part.upper())
+    return ENV_PREFIX + DELIMITER.join(parts)
 
 
 def _known_env_names() -> dict[str, str]:
@@ -347,7 +355,9 @@ def _describe(exc: ValidationError, env: Mapping[str, str], config_file: Path | 
         loc = tuple(err["loc"])
         dotted = ".".join(str(p) for p in loc)
         name = _env_name(loc)
-        if name in upper_env:
+        if name in upper_env and name.startswith(f"{ENV_PREFIX}NOTIFY"):
+            source = f"{name} at {dotted}"  # JSON that may hold webhook URLs: never echoed
+        elif name in upper_env:
             source = f"{name}={upper_env[name]!r}"
         elif config_file is not None:
             source = f"{dotted} in {config_file} (or env {name})"

@@ -28,6 +28,7 @@ from daemon.api.pages import run as run_page_html
 from daemon.api.pages import status as status_page
 from daemon.api.text import SafeHTMLResponse, SafeJSONResponse, UnserializedRoute, text_problem
 from daemon.kube.errors import KubeError
+from daemon.notify.notifier import notifier_of
 from daemon.service import Daemon, TriggerError
 from daemon.settings import Settings
 from daemon.store.history import StoreError
@@ -202,6 +203,11 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         answer["upcoming"] = view.upcoming_view(daemon, experiment_id, hours)
         return answer
 
+    @app.get("/api/v1/notifications")
+    def notifications(_: Annotated[str, Depends(reader)]) -> dict[str, Any]:
+        notifier = notifier_of(daemon.listeners)  # targets are named, URLs never shown
+        return {"sinks": notifier.status() if notifier else []}
+
     @app.get("/api/v1/runs")
     def runs(
         _: Annotated[str, Depends(reader)],
@@ -312,6 +318,7 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
             now=datetime.now(UTC),
             tag=tag or None,
             namespace=namespace or None,
+            sinks=notifier.status() if (notifier := notifier_of(daemon.listeners)) else [],
         )
 
     @app.get(

@@ -47,6 +47,9 @@ PositiveInt = Annotated[StrictInt, Field(gt=0, le=MAX_LIMIT)]
 Percent = Annotated[float, Field(strict=True, gt=0, le=100, allow_inf_nan=False)]
 
 
+SinkRef = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9*?][-a-z0-9_*?]*$")]
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -337,11 +340,27 @@ class AftershockSettings(StrictModel):
         default_factory=list
     )
     dry_run: StrictBool | None = None
+    # Notifications (docs/notifications.md): the sinks to use; `false` is [] (none), `true` or
+    # absent is None (every sink whose filters match).
+    notify: Annotated[list[SinkRef], Field(max_length=50)] | None = None
 
     @field_validator("stop_conditions", mode="before")
     @classmethod
     def _stops(cls, value: Any) -> Any:
         return [_stop_condition(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("notify", mode="before")
+    @classmethod
+    def _notify(cls, value: Any) -> Any:
+        if value is False:
+            return []
+        if value is True:
+            return None
+        if value is None or isinstance(value, list):
+            return value
+        raise ValueError(
+            f"must be false, true or a list of sink names like [team-slack] (got {value!r})"
+        )
 
 
 class AftershockExtension(AftershockSettings):

@@ -176,12 +176,22 @@ class Metrics:
             ["listener"],
             registry=registry,
         )
+        self.notifications = Counter(
+            "aftershock_notifications",
+            "Notification deliveries by sink and result (sent, retried, failed, dropped, "
+            "abandoned).",
+            ["sink", "result"],
+            registry=registry,
+        )
         build = Gauge("aftershock_build_info", "Build information.", ["version"], registry=registry)
         build.labels(__version__).set(1)
         registry.register(_StateCollector(snapshot))
 
     def kube_request(self, verb: str, resource: str, code: int) -> None:
         self.kube_requests.labels(verb, resource, str(code)).inc()
+
+    def notification(self, sink: str, result: str) -> None:
+        self.notifications.labels(sink, result).inc()
 
     def listener_failed(self, listener: str) -> None:
         self.listener_failures.labels(listener).inc()

@@ -328,6 +328,20 @@ def dashboard() -> dict[str, Any]:
             "aftershock's API calls by status code (0: no answer).",
             fieldConfig={"defaults": {"unit": "reqps"}, "overrides": []},
         ),
+        panel(
+            16,
+            "Notifications by sink and result",
+            "timeseries",
+            (0, 43, 12, 8),
+            [
+                target(
+                    "sum by (sink, result) (increase(aftershock_notifications_total[$__rate_interval]))",
+                    "{{sink}} {{result}}",
+                )
+            ],
+            "Slack, webhook and CloudEvents deliveries: sent, retried, failed (given up), dropped "
+            "(queue full), abandoned (shutdown). Alert: AftershockNotificationsFailing.",
+        ),
     ]
     variables = [
         {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Data source"},

@@ -66,6 +66,7 @@ def exported_metric_names() -> set[str]:
     )
     metrics.schedule_delay.observe(0.1)
     metrics.kube_request("list", "pods", 200)
+    metrics.notification("team-slack", "sent")
     text = generate_latest(registry).decode()
     return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
 

@@ -53,6 +53,35 @@ OVERRIDES = {
         "replicaCount": 2,
         "existingCatalogConfigMap": "my-experiments",
     },
+    "notifications from an existing Secret": {
+        "notify": {
+            "publicUrl": "https://aftershock.staging.example.com",
+            "existingSecret": "team-notify",
+            "sinks": [
+                {
+                    "name": "team-slack",
+                    "type": "slack",
+                    "url_file": "/etc/aftershock/notify/slack-url",
+                },
+                {
+                    "name": "audit",
+                    "type": "webhook",
+                    "url": "http://audit.internal/aftershock",
+                    "secret_file": "/etc/aftershock/notify/hmac",
+                    "outcomes": "all",
+                },
+            ],
+            "digest": {"sink": "team-slack", "at": "09:00", "timezone": "Europe/Paris"},
+        },
+    },
+    "notifications from a Secret the chart creates": {
+        "notify": {
+            "secret": {"hook": "http://hooks.internal/x"},
+            "sinks": [
+                {"name": "hook", "type": "webhook", "url_file": "/etc/aftershock/notify/hook"}
+            ],
+        },
+    },
 }
 
 
@@ -179,3 +208,40 @@ def test_packaged_copies_match_their_sources() -> None:
     assert rules["spec"] == yaml.safe_load(
         (REPO / "deploy" / "prometheus" / "rules.yaml").read_text()
     )
+
+
+def notify_volume(objects: list[dict]) -> tuple[dict | None, dict | None]:
+    (deployment,) = by_kind(objects, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    volume = next((v for v in pod["volumes"] if v["name"] == "notify"), None)
+    mount = next((m for m in container["volumeMounts"] if m["name"] == "notify"), None)
+    return volume, mount
+
+
+def test_notify_secrets_are_mounted_from_an_existing_secret(tmp_path: Path) -> None:
+    objects = render(OVERRIDES["notifications from an existing Secret"])
+    volume, mount = notify_volume(objects)
+    assert volume == {"name": "notify", "secret": {"secretName": "team-notify"}}
+    assert mount == {"name": "notify", "mountPath": "/etc/aftershock/notify", "readOnly": True}
+    assert not [s for s in by_kind(objects, "Secret") if s["metadata"]["name"].endswith("-notify")]
+    settings_map = next(
+        o for o in by_kind(objects, "ConfigMap") if o["metadata"]["name"].endswith("-settings")
+    )
+    settings_file = tmp_path / "settings.yaml"
+    settings_file.write_text(settings_map["data"]["settings.yaml"])
+    notify = load_settings(settings_file).notify
+    assert [s.name for s in notify.sinks] == ["team-slack", "audit"]
+    assert str(notify.sinks[0].url_file).startswith(mount["mountPath"])
+    assert notify.public_url == "https://aftershock.staging.example.com"
+    assert notify.digest is not None
+    assert notify.digest.timezone == "Europe/Paris"
+
+
+def test_notify_secret_created_by_the_chart_and_absent_by_default() -> None:
+    objects = render(OVERRIDES["notifications from a Secret the chart creates"])
+    (secret,) = [s for s in by_kind(objects, "Secret") if s["metadata"]["name"].endswith("-notify")]
+    assert secret["stringData"] == {"hook": "http://hooks.internal/x"}
+    volume, _mount = notify_volume(objects)
+    assert volume == {"name": "notify", "secret": {"secretName": secret["metadata"]["name"]}}
+    assert notify_volume(render({})) == (None, None)

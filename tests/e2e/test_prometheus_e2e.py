@@ -4,6 +4,7 @@ expression must parse on that server and every metric they read must exist in th
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -20,6 +21,7 @@ import yaml
 from tests.conftest import REPO
 from tests.e2e.promql import metric_names
 from tests.integration.conftest import wait_for
+from tests.receivers import Receiver
 
 AFTERSHOCK = Path(sys.executable).parent / "aftershock"
 DASHBOARD = REPO / "deploy" / "grafana" / "aftershock.json"
@@ -59,6 +61,9 @@ def test_dashboard_and_alerts_against_a_real_prometheus(tmp_path) -> None:
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         pytest.fail("prometheus is not installed; `scripts/bootstrap --test` installs it")
+    receiver = Receiver()  # the notifications panel and alert read a real sink's counter
+    receiver.thread.start()
+    sinks = [{"name": "e2e", "type": "webhook", "url": receiver.url, "outcomes": "all"}]
     demo = subprocess.Popen(
         [
             str(AFTERSHOCK),
@@ -75,6 +80,7 @@ def test_dashboard_and_alerts_against_a_real_prometheus(tmp_path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env={**os.environ, "AFTERSHOCK_NOTIFY__SINKS": json.dumps(sinks)},
     )
     lines: list[str] = []
     threading.Thread(
@@ -147,3 +153,5 @@ def test_dashboard_and_alerts_against_a_real_prometheus(tmp_path) -> None:
             server.wait(timeout=20)
         demo.terminate()
         demo.wait(timeout=60)
+        receiver.server.shutdown()
+        receiver.server.server_close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from daemon.api.pages import svg, widgets
 from daemon.api.pages.fmt import esc, percent, seconds
@@ -102,6 +104,7 @@ def render(
     now: datetime,
     tag: str | None = None,
     namespace: str | None = None,
+    sinks: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     tags = sorted({t for c in cards for t in c.tags})
     namespaces = sorted({n for c in cards for n in c.namespaces})
@@ -120,5 +123,26 @@ def render(
         + widgets.legend()
         + "".join(card(c, now) for c in shown)
         + ("" if shown else '<p class="muted">No experiment matches.</p>')
+        + notifications(sinks)
     )
     return page(f"{len(cards)} experiments", body, state=state)
+
+
+def notifications(sinks: Sequence[Mapping[str, Any]]) -> str:
+    """Notification sinks: where each URL comes from, never the URL (docs/notifications.md)."""
+    if not sinks:
+        return ""
+    rows = "".join(
+        f"<tr><td><strong>{esc(str(s['name']))}</strong> "
+        f'<span class="muted">{esc(str(s["type"]))}</span></td>'
+        f'<td class="muted">{esc(str(s["target"]))}</td>'
+        f"<td>{s['counts']['sent']} sent, {s['counts']['failed']} failed, "
+        f"{s['counts']['dropped'] + s['counts']['abandoned']} lost; {s['queued']} queued</td>"
+        f'<td class="muted">{esc(str(s["last_error"] or ""))}</td></tr>'
+        for s in sinks
+    )
+    return (
+        '<section aria-labelledby="sinks"><h2 id="sinks">Notifications</h2><table><thead><tr>'
+        '<th scope="col">Sink</th><th scope="col">URL from</th><th scope="col">Deliveries</th>'
+        f'<th scope="col">Last error</th></tr></thead><tbody>{rows}</tbody></table></section>'
+    )

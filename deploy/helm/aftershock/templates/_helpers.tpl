@@ -35,6 +35,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default (printf "%s-token" (include "aftershock.fullname" .)) .Values.api.token.existingSecret -}}
 {{- end -}}
 
+{{- define "aftershock.notifySecret" -}}
+{{- default (printf "%s-notify" (include "aftershock.fullname" .)) .Values.notify.existingSecret -}}
+{{- end -}}
+
 {{- define "aftershock.catalogConfigMap" -}}
 {{- default (printf "%s-catalog" (include "aftershock.fullname" .)) .Values.existingCatalogConfigMap -}}
 {{- end -}}
@@ -50,6 +54,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "leader" (dict "enabled" .Values.leaderElection.enabled "lease_name" (printf "%s-leader" (include "aftershock.fullname" .)))
   "logging" (dict "format" "json")
 -}}
+{{- if .Values.notify.sinks -}}
+{{- $notify := dict "sinks" .Values.notify.sinks -}}
+{{- with .Values.notify.publicUrl }}{{ $_ := set $notify "public_url" . }}{{ end -}}
+{{- with .Values.notify.digest }}{{ $_ := set $notify "digest" . }}{{ end -}}
+{{- $_ := set $base "notify" $notify -}}
+{{- end -}}
 {{- $settings := mustMergeOverwrite $base (deepCopy .Values.settings) -}}
 {{- if eq (dig "prometheus" "url" "" $settings) "" -}}
 {{- $_ := set $settings.prometheus "url" nil -}}
