@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon import disruptions
+from daemon.disruptions import RecoveryView
 from daemon.kube.client import Kube
 from daemon.kube.errors import Gone, KubeError, TooManyRequests, Unavailable
 from daemon.labels import to_string
@@ -113,8 +115,11 @@ class RecoveryTracker:
         killed_uids: set[str],
         timeout: float,
         clock: Callable[[], float] = time.time,
+        disruption: str = "delete",
     ):
         self.kube = kube
+        # What "recovered" means is the disruption's to say (daemon.disruptions).
+        self.disruption = disruptions.get(disruption)
         self.result = RecoveryResult(namespace, kind, name, started_at)
         self.known = set(known_uids)  # every pod of the workload seen before the disruption
         self.killed = set(killed_uids)
@@ -306,17 +311,17 @@ class RecoveryTracker:
                 ):
                     result.first_replacement_ready_at = now
                     break
-        if state.owner is None or not owner_recovered(state.owner):
+        if state.owner is None:
             return False
         # The owner's status can lag the kill (its controller has not seen it yet), so the
         # pods must agree: the killed ones gone, nothing terminating, enough Ready.
-        pods = state.pods.values()
-        if any(
-            "deletionTimestamp" in p["metadata"] or p["metadata"].get("uid") in self.killed
-            for p in pods
-        ):
-            return False
-        if sum(1 for p in pods if _ready(p)) >= desired_replicas(state.owner):
+        view = RecoveryView(
+            desired=desired_replicas(state.owner),
+            owner_ready=owner_recovered(state.owner),
+            pods=list(state.pods.values()),
+            killed=self.killed,
+        )
+        if self.disruption.recovered(view):
             result.recovered = True
             result.recovered_at = now
             return True

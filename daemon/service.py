@@ -29,6 +29,7 @@ from daemon.catalog.extension import AftershockSettings, Schedule
 from daemon.catalog.loader import LoadedExperiment, load_catalog, options_from_settings
 from daemon.catalog.problems import SAFETY_CODES
 from daemon.catalog.problems import error as problem_error
+from daemon.engine import cordons
 from daemon.engine.budget import RunBudget
 from daemon.engine.context import RunContext
 from daemon.engine.redact import redact_journal, sensitive_values
@@ -296,6 +297,7 @@ class Daemon:
             # Not before the persisted halt is known: a replayed kill must see it (F1).
             if not self._recovered_interrupted and self._halt_loaded:
                 self._recover_interrupted()
+                cordons.report_orphans(self.kube, set(self._runs))  # node drills: start-up check
 
     def _recover_interrupted(self) -> None:
         """`running` rows are runs a crash interrupted: mark them aborted, play rollbacks."""

@@ -25,7 +25,7 @@ from typing import Any
 from daemon import __version__
 from daemon.catalog import checks as catalog_checks
 from daemon.catalog import providers as provider_registry
-from daemon.engine import providers
+from daemon.engine import cordons, providers
 from daemon.engine.context import ACTIVITY_CANCELLED, RunContext
 from daemon.engine.errors import ActivityFailed, InvalidRun, Unobservable, Unrecorded
 from daemon.engine.providers.k8s import Refused
@@ -40,7 +40,11 @@ BEFORE = ("default", "before-method-only", "continuously")
 AFTER = ("default", "after-method-only", "continuously")
 DURING = ("during-method-only", "continuously")
 MAX_STOP_RECORDS = 200
-DISRUPTING_GUARDS = ("pods", "scale")  # providers a timed-out activity's cancellation waits for
+DISRUPTING_GUARDS = (
+    "pods",
+    "scale",
+    "nodes",
+)  # providers a timed-out activity's cancellation waits for
 
 
 @dataclass
@@ -156,7 +160,16 @@ class Runner:
     # ------------------------------------------------------------------ entry point
 
     def rollbacks_only(self) -> list[dict[str, Any]]:
-        """For a run interrupted by a crash: play its rollbacks (unless strategy `never`)."""
+        """For a run interrupted by a crash: play its rollbacks (unless strategy `never`),
+        then take back its cordons (node drills: always, whatever the strategy)."""
+        try:
+            records = self._rollbacks_only()
+        except BaseException:
+            cordons.replay_release(self.ctx)  # node drills: always uncordon
+            raise
+        return records + cordons.replay_release(self.ctx)  # node drills: always uncordon
+
+    def _rollbacks_only(self) -> list[dict[str, Any]]:
         if self.rollback_strategy == "never" or not self.experiment.get("rollbacks"):
             return []
         try:
@@ -205,6 +218,7 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - nothing escapes a run (I8)
             outcome, reason = self._crashed(journal, exc)
         ctx.over.set()  # a provider thread still running sends nothing more (F3)
+        cordons.end_of_run(ctx)  # node drills: always uncordon (daemon/engine/cordons.py)
         for tracker in ctx.trackers:
             tracker.stop()
         journal["end"] = _iso(time.time())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from daemon import disruptions
 from daemon.durations import parse_duration
 from daemon.engine.budget import Settled
 from daemon.engine.context import RunContext
@@ -698,8 +699,14 @@ def _verify(ctx: RunContext, kube: Kube, meta: dict[str, Any], *, no_answer: boo
 
 
 def _request(kube: Kube, method: str, meta: dict[str, Any], grace_period: int | None) -> None:
-    call = kube.evict_pod if method == "evict" else kube.delete_pod
-    call(meta["namespace"], meta["name"], grace_period=grace_period, uid=meta.get("uid"))
+    """The disruption named `method` (daemon.disruptions) applies itself."""
+    disruptions.get(method).apply(
+        kube,
+        meta["namespace"],
+        meta["name"],
+        uid=str(meta.get("uid") or ""),
+        grace_period=grace_period,
+    )
 
 
 def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its record, in order
@@ -792,7 +799,7 @@ def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its recor
             killed.append(target)
             _event(ctx, kube, target, method)
     finally:
-        _start_tracking(ctx, kube, killed, returned_at, pods)
+        _start_tracking(ctx, kube, killed, returned_at, pods, method)
         for target in killed + uncertain:
             ctx.append(
                 "disrupted",
@@ -832,6 +839,7 @@ def _start_tracking(
     killed: list[Target],
     returned_at: dict[WorkloadKey, float],
     pods: list[dict[str, Any]],
+    method: str = "delete",
 ) -> None:
     timeout = ctx.aftershock.recovery.timeout.total_seconds()
     for key in sorted({t.workload for t in killed}):
@@ -847,6 +855,7 @@ def _start_tracking(
             known_uids=known,
             killed_uids={t.pod["metadata"].get("uid", "") for t in killed if t.workload == key},
             timeout=timeout,
+            disruption=method,
         ).start()
         ctx.trackers.append(tracker)
 
@@ -854,7 +863,8 @@ def _start_tracking(
 def _event(ctx: RunContext, kube: Kube, target: Target, method: str) -> None:
     """An Event on the pod and on its workload; best effort (a 403 is journaled, not fatal)."""
     meta = target.pod["metadata"]
-    verb = "evicted" if method == "evict" else "deleted"
+    disruption = disruptions.get(method)
+    verb = disruption.past_tense
     message = (
         f"aftershock experiment {ctx.experiment_id} (run {ctx.run_id}) {verb} pod {meta['name']}"
     )
@@ -886,7 +896,7 @@ def _event(ctx: RunContext, kube: Kube, target: Target, method: str) -> None:
             "firstTimestamp": stamp,
             "lastTimestamp": stamp,
             "count": 1,
-            "action": "Evict" if method == "evict" else "Delete",
+            "action": disruption.event_action,
         }
         try:
             kube.create_event(meta["namespace"], body)
