@@ -180,7 +180,7 @@ def report_orphans(kube: Kube | None, live_runs: set[str]) -> list[Held]:
     try:
         found = orphans(kube, live_runs)
     except KubeError as exc:
-        log.error("start-up check: cannot list nodes cordoned by aftershock", error=exc.message)
+        log.warning("start-up check: cannot list nodes cordoned by aftershock", error=exc.message)
         return []
     for h in found:
         log.error(
