@@ -39,6 +39,7 @@ def drill_cluster(nodes: list[dict[str, Any]] | None = None, **extra: Any) -> di
                         "replicas": 4,
                         "labels": {"app": "webapp"},
                         "grace_period": 1,
+                        "service": {},
                     },
                     {
                         "name": "greeter",
