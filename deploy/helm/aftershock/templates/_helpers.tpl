@@ -49,6 +49,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "api" (dict "port" (int .Values.service.port) "auth" .Values.api.auth "protect_reads" .Values.api.protectReads "token_file" "/etc/aftershock/token/token")
   "leader" (dict "enabled" .Values.leaderElection.enabled "lease_name" (printf "%s-leader" (include "aftershock.fullname" .)))
   "logging" (dict "format" "json")
+  "nodes" (dict "enabled" .Values.nodeDrills.enabled)
 -}}
 {{- $settings := mustMergeOverwrite $base (deepCopy .Values.settings) -}}
 {{- if eq (dig "prometheus" "url" "" $settings) "" -}}
