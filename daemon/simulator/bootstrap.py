@@ -211,6 +211,7 @@ def populate_namespace(cluster: Cluster, namespace: Namespace) -> None:
                         **common,
                         "replicas": workload.replicas,
                         "podNaming": op.naming,
+                        "podsVia": op.pods_via,
                         "recreateDelay": format_duration(op.recreate_delay),
                     },
                 },

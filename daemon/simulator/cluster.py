@@ -641,6 +641,9 @@ class Cluster:
         spec = owner.get("spec") or {}
         desired = int(spec.get("replicas", 1))
         uid = meta(owner)["uid"]
+        if spec.get("podsVia") == "ReplicaSet":
+            self._operator_replicaset(key, owner, desired)
+            return
         live = [
             p
             for p in pods
@@ -661,6 +664,61 @@ class Cluster:
             {
                 "replicas": len(live),
                 "readyReplicas": ready,
+                "observedGeneration": meta(owner).get("generation", 1),
+            },
+        )
+
+    def _operator_replicaset(self, key: str, owner: Obj, desired: int) -> None:
+        """Argo Rollouts' shape: the custom object owns one ReplicaSet, which owns the pods."""
+        namespace, uid = meta(owner)["namespace"], meta(owner)["uid"]
+        spec = owner.get("spec") or {}
+        mine = [
+            rs
+            for rs in self.store.items(RS, namespace)
+            if (controller_of(rs) or {}).get("uid") == uid
+        ]
+        if not mine:
+            template = copy.deepcopy(spec.get("template") or {})
+            rs_hash = template_hash(template)[:10]
+            template.setdefault("metadata", {}).setdefault("labels", {})[
+                "rollouts-pod-template-hash"
+            ] = rs_hash
+            self.store.create(
+                RS,
+                RS,
+                {
+                    "kind": "ReplicaSet",
+                    "apiVersion": "apps/v1",
+                    "metadata": {
+                        "name": f"{meta(owner)['name']}-{rs_hash}",
+                        "namespace": namespace,
+                        "labels": dict(template["metadata"]["labels"]),
+                        "ownerReferences": [
+                            {
+                                "apiVersion": owner["apiVersion"],
+                                "kind": owner["kind"],
+                                "name": meta(owner)["name"],
+                                "uid": uid,
+                                "controller": True,
+                                "blockOwnerDeletion": True,
+                            }
+                        ],
+                    },
+                    "spec": {
+                        "replicas": desired,
+                        "selector": spec.get("selector") or {},
+                        "template": template,
+                    },
+                },
+            )
+            return
+        status = mine[0].get("status") or {}
+        self._set_status(
+            key,
+            owner,
+            {
+                "replicas": status.get("replicas", 0),
+                "readyReplicas": status.get("readyReplicas", 0),
                 "observedGeneration": meta(owner).get("generation", 1),
             },
         )
@@ -1322,7 +1380,7 @@ class Cluster:
         owner = self.store.get(keys[kind], namespace, name)
         if owner is None:
             return False
-        if kind == "Deployment":
+        if kind == "Deployment" or (owner.get("spec") or {}).get("podsVia") == "ReplicaSet":
             owner_uids = {
                 meta(rs)["uid"]
                 for rs in self.store.items(RS, namespace)

@@ -70,6 +70,8 @@ class OperatorSpec(Strict):
     plural: str | None = Field(default=None, pattern=r"^[a-z0-9]+$")
     naming: Literal["stable", "generated"] = "stable"
     recreate_delay: Duration = timedelta(0)
+    # "ReplicaSet": the custom object owns a ReplicaSet that owns the pods (Argo Rollouts)
+    pods_via: Literal["direct", "ReplicaSet"] = "direct"
 
 
 class Workload(Strict):

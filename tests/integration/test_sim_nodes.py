@@ -168,3 +168,51 @@ def test_operator_kind_recreates_with_new_names_after_delay(make_sim) -> None:
     got = kubectl(sim, "get", "clusters.postgresql.cnpg.io", "-n", "shop", "-o", "name")
     assert got.returncode == 0, got.stderr
     assert got.stdout.strip() == "cluster.postgresql.cnpg.io/pg"
+
+
+def test_operator_kind_through_a_replicaset_like_argo_rollouts(make_sim) -> None:
+    spec = shop()
+    spec["namespaces"][0]["workloads"].append(
+        {
+            "name": "checkout",
+            "kind": "Operator",
+            "replicas": 2,
+            "labels": {"app": "checkout"},
+            "grace_period": 1,
+            "operator": {
+                "kind": "Rollout",
+                "api_version": "argoproj.io/v1alpha1",
+                "naming": "generated",
+                "pods_via": "ReplicaSet",
+            },
+        }
+    )
+    sim = make_sim(spec)
+    sim.ready()
+
+    def running() -> list[Any]:
+        return [
+            p
+            for p in sim.core.list_namespaced_pod("shop", label_selector="app=checkout").items
+            if p.status.phase == "Running" and not p.metadata.deletion_timestamp
+        ]
+
+    wait_for(lambda: len(running()) == 2, 10, "checkout pods")
+    rs_ref = running()[0].metadata.owner_references[0]
+    assert rs_ref.kind == "ReplicaSet"
+    rs = sim.apps.read_namespaced_replica_set(rs_ref.name, "shop")
+    assert (rs.metadata.owner_references[0].kind, rs.metadata.owner_references[0].name) == (
+        "Rollout",
+        "checkout",
+    )
+    victim = running()[0].metadata.name
+    sim.core.delete_namespaced_pod(victim, "shop")
+    wait_for(
+        lambda: len(running()) == 2 and victim not in {p.metadata.name for p in running()},
+        10,
+        "replaced",
+    )
+    [event] = [d for d in sim.timeline() if d["pod"] == victim]
+    assert (event["workload_kind"], event["workload_name"]) == ("Rollout", "checkout")
+    got = kubectl(sim, "get", "rollouts", "-n", "shop", "-o", "name")
+    assert got.stdout.strip() == "rollout.argoproj.io/checkout", got.stderr
