@@ -437,7 +437,7 @@ def _evict_all(
                     failure = f"{target.name}: {detail}"
                     break
     finally:
-        _start_tracking(ctx, kube, evicted, returned_at, pods, METHOD)
+        _start_tracking(ctx, kube, evicted, returned_at, pods, METHOD, workloads)
         for target in evicted:
             ctx.append(
                 "disrupted",
