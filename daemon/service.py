@@ -297,7 +297,8 @@ class Daemon:
             # Not before the persisted halt is known: a replayed kill must see it (F1).
             if not self._recovered_interrupted and self._halt_loaded:
                 self._recover_interrupted()
-                cordons.report_orphans(self.kube, set(self._runs))  # node drills: start-up check
+                if self.settings.nodes.enabled:  # node drills: start-up check
+                    cordons.report_orphans(self.kube, set(self._runs))
 
     def _recover_interrupted(self) -> None:
         """`running` rows are runs a crash interrupted: mark them aborted, play rollbacks."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from daemon.kube.errors import Conflict, KubeError, NotFound
+from daemon.kube.errors import Conflict, Forbidden, KubeError, NotFound
 from daemon.logging import get_logger
 from daemon.safety.budget import Intent
 
@@ -70,6 +70,7 @@ def cordon(ctx: RunContext, kube: Kube, node: dict[str, Any], *, max_nodes: int)
     """Intent, then one conditional patch; re-count after it (another process may have raced)."""
     name = node["metadata"]["name"]
     recorder = ctx.budget.recorder
+    ctx.append("cordon_intents", name)  # from here on, the end of the run looks for it
     try:
         intent_id = recorder.record_intent(
             Intent(
@@ -140,22 +141,23 @@ def uncordon(kube: Kube, name: str, run_id: str) -> bool:
     raise KubeError(f"uncordon {name}: the node kept changing")
 
 
-def release(ctx: RunContext) -> list[str]:
+def release(ctx: RunContext, *, patience: float = 30.0) -> list[str]:
     """Uncordon every node this run cordoned; journaled under `uncordoned` (or the error).
 
-    Runs with the run over: it asks no gate (taking back a cordon is never a disruption)."""
+    Runs with the run over: it asks no gate (taking back a cordon is never a disruption).
+    API errors are retried for `patience` seconds (a 403 is not: it will not change)."""
     kube = ctx.kube
     if kube is None:
         return []
     done: list[str] = []
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + patience
     while True:
         try:
             ours = [h for h in held(kube) if h.run_id == ctx.run_id]
             done.extend(h.node for h in ours if uncordon(kube, h.node, ctx.run_id))
             break
         except KubeError as exc:
-            if time.monotonic() > deadline:
+            if isinstance(exc, Forbidden) or time.monotonic() > deadline:
                 ctx.append("errors", f"nodes not uncordoned (still cordoned): {exc.message}")
                 ctx.record["uncordon_failed"] = exc.message
                 break
@@ -205,7 +207,10 @@ def _now() -> str:
 
 
 def end_of_run(ctx: RunContext) -> None:
-    """The runner's one call at the end of every run: uncordon, then the drills' figures."""
+    """The runner's one call at the end of every run: uncordon, then the drills' figures.
+    A run that never tried to cordon asks the API nothing (it may not even list nodes)."""
+    if not ctx.record.get("cordon_intents"):
+        return
     release(ctx)
     drills = ctx.record.get("node_drills") or []
     for drill in drills:
@@ -223,8 +228,16 @@ def end_of_run(ctx: RunContext) -> None:
 
 
 def replay_release(ctx: RunContext) -> list[dict[str, Any]]:
-    """For an interrupted run on restart: its cordons taken back, as a rollback record."""
-    nodes = release(ctx)
+    """For an interrupted run on restart: its cordons taken back, as a rollback record.
+
+    The cluster's annotations say which nodes are the run's; its cordon intents (seeded into
+    the replayed ledger as `("", "Node", name)`) say whether to insist when the API fails.
+    A run that never cordoned gets no record, even where nodes cannot be listed."""
+    expected = any(key[1] == "Node" for key in ctx.budget.ledger.per_workload)
+    nodes = release(ctx, patience=30.0 if expected else 0.0)
+    if not nodes and not expected:
+        ctx.record.pop("uncordon_failed", None)
+        return []
     if not nodes and "uncordon_failed" not in ctx.record:
         return []
     failed = ctx.record.get("uncordon_failed")
