@@ -3,12 +3,15 @@ recorded before it was made, and the restarted daemon takes it back (ground trut
 
 from __future__ import annotations
 
+import json
 import signal
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import yaml
 
+from daemon.engine.cordons import RUN_ANNOTATION
 from daemon.store.history import HistoryStore
 from tests.integration.conftest import wait_for
 from tests.integration.daemon_helpers import TOKEN, write_catalog
@@ -25,13 +28,7 @@ from tests.integration.test_node_drills import (
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def test_sigkill_during_a_drill_then_restart_uncordons_and_records(make_sim, tmp_path) -> None:
-    spec = drill_cluster(namespaces=[{"name": "aftershock", "workloads": []}])
-    sim = make_sim(spec)
-    ready(sim)
-    action = drain_action(count=1)
-    action["pauses"] = {"after": 60}
-    catalog = write_catalog(tmp_path / "catalog", {"drill": experiment([action])})
+def drill_daemon_config(sim, tmp_path, catalog) -> Path:
     (tmp_path / "token").write_text(TOKEN)
     config = tmp_path / "settings.yaml"
     config.write_text(
@@ -52,6 +49,17 @@ def test_sigkill_during_a_drill_then_restart_uncordons_and_records(make_sim, tmp
             }
         )
     )
+    return config
+
+
+def test_sigkill_during_a_drill_then_restart_uncordons_and_records(make_sim, tmp_path) -> None:
+    spec = drill_cluster(namespaces=[{"name": "aftershock", "workloads": []}])
+    sim = make_sim(spec)
+    ready(sim)
+    action = drain_action(count=1)
+    action["pauses"] = {"after": 60}
+    catalog = write_catalog(tmp_path / "catalog", {"drill": experiment([action])})
+    config = drill_daemon_config(sim, tmp_path, catalog)
     first, url = start_serve(sim, config, tmp_path / "first.log")
     try:
         with httpx.Client(base_url=url, timeout=10) as client:
@@ -102,3 +110,40 @@ def test_sigkill_during_a_drill_then_restart_uncordons_and_records(make_sim, tmp
     assert journal is not None
     (record,) = [r for r in journal["rollbacks"] if "uncordon" in r["activity"]["name"]]
     assert (record["status"], record["output"]) == ("succeeded", [held])
+
+
+def test_start_up_check_reports_a_cordon_without_a_live_run(make_sim, tmp_path) -> None:
+    """As an `aftershock run` SIGKILLed mid-drill would leave it: annotated and cordoned."""
+    sim = make_sim(drill_cluster(namespaces=[{"name": "aftershock", "workloads": []}]))
+    ready(sim)
+    sim.core.patch_node(
+        "node-2",
+        {
+            "metadata": {"annotations": {RUN_ANNOTATION: "cli-run-1"}},
+            "spec": {"unschedulable": True},
+        },
+    )
+    config = drill_daemon_config(sim, tmp_path, write_catalog(tmp_path / "catalog", {}))
+    log = tmp_path / "serve.log"
+    daemon, url = start_serve(sim, config, log)
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
+            line = wait_for(
+                lambda: next(
+                    (
+                        json.loads(text)
+                        for text in log.read_text().splitlines()
+                        if "without a live run" in text
+                    ),
+                    None,
+                ),
+                20,
+                "the start-up report",
+            )
+        assert (line["node"], line["run_id"]) == ("node-2", "cli-run-1")
+        assert cordoned(sim) == ["node-2"]  # reported, not lifted: the run was not this daemon's
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+    finally:
+        daemon.kill()
