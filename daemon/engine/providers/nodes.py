@@ -400,8 +400,10 @@ def _evict_all(
     failure = ""
     pods = [t.pod for t in chosen.targets]
     try:
-        with budget.lock:
-            for target in chosen.targets:
+        for target in chosen.targets:
+            meta = target.pod["metadata"]
+            uid = str(meta.get("uid", ""))
+            with budget.lock:  # the re-check and the intent, as one step of the run's budget
                 workload = workloads[target.workload]
                 refusal = admit(
                     budget.ledger,
@@ -414,8 +416,6 @@ def _evict_all(
                 if refusal is not None:
                     failure = f"{target.name} re-checked before its eviction: {refusal[1]}"
                     break
-                meta = target.pod["metadata"]
-                uid = str(meta.get("uid", ""))
                 intent_id = budget.intent(
                     ctx.run_id,
                     target.workload,
@@ -424,18 +424,20 @@ def _evict_all(
                     method=METHOD,
                     now=ctx.now(),
                 )
-                state, detail = _evict_one(ctx, kube, meta, deadline, grace_period)
+            # The lock is shared with the daemon's other runs: never held while a PDB waits.
+            state, detail = _evict_one(ctx, kube, meta, deadline, grace_period)
+            with budget.lock:
                 problem = budget.settle(intent_id, target.workload, uid, state, detail)
-                if problem:
-                    ctx.append("errors", problem)
-                if state == "failed":
-                    failure = f"{target.name}: {detail}"
-                    break
-                returned_at[target.workload] = time.time()
-                evicted.append(target)
-                if state == "uncertain":
-                    failure = f"{target.name}: {detail}"
-                    break
+            if problem:
+                ctx.append("errors", problem)
+            if state == "failed":
+                failure = f"{target.name}: {detail}"
+                break
+            returned_at[target.workload] = time.time()
+            evicted.append(target)
+            if state == "uncertain":
+                failure = f"{target.name}: {detail}"
+                break
     finally:
         _start_tracking(ctx, kube, evicted, returned_at, pods, METHOD, workloads)
         for target in evicted:
