@@ -221,6 +221,9 @@ def end_of_run(ctx: RunContext) -> None:
             if "/".join((t.result.namespace, t.result.kind, t.result.name)) in keys
         ]
         done = [r.recovered_at for r in results if r.recovered and r.recovered_at is not None]
+        if not keys:  # the node ran nothing to evict: nothing was displaced
+            drill["all_recovered"], drill["all_recovered_seconds"] = True, 0.0
+            continue
         drill["all_recovered"] = bool(results) and len(done) == len(results)
         drill["all_recovered_seconds"] = (
             round(max(done) - float(drill["started_at"]), 6) if drill["all_recovered"] else None
