@@ -147,3 +147,40 @@ def test_start_up_check_reports_a_cordon_without_a_live_run(make_sim, tmp_path) 
         assert daemon.wait(timeout=30) == 0
     finally:
         daemon.kill()
+
+
+def test_sigterm_during_a_drill_uncordons_before_the_daemon_exits(make_sim, tmp_path) -> None:
+    sim = make_sim(drill_cluster(namespaces=[{"name": "aftershock", "workloads": []}]))
+    ready(sim)
+    action = drain_action(count=1)
+    action["pauses"] = {"after": 60}
+    catalog = write_catalog(tmp_path / "catalog", {"drill": experiment([action])})
+    config = drill_daemon_config(sim, tmp_path, catalog)
+    daemon, url = start_serve(sim, config, tmp_path / "serve.log")
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
+            answer = client.post("/api/v1/experiments/drill/runs", headers=AUTH)
+            assert answer.status_code == 202, answer.text
+            run_id = answer.json()["run_id"]
+            wait_for(lambda: annotated(sim), 15, "the cordon")
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=40) == 0
+    finally:
+        daemon.kill()
+    assert cordoned(sim) == []
+    assert annotated(sim) == []
+    store = HistoryStore(
+        tmp_path / "history.db", retention=timedelta(days=1), max_runs_per_experiment=10
+    ).open()
+    found = store.run(run_id)
+    store.close()
+    assert found is not None
+    row, journal = found
+    assert row.outcome == "aborted"
+    assert journal is not None
+    assert [u["node"] for u in journal["aftershock"]["uncordoned"]] == annotated_before(journal)
+
+
+def annotated_before(journal: dict) -> list[str]:
+    return [c["node"] for c in journal["aftershock"]["cordoned"]]
