@@ -398,6 +398,7 @@ def _evict_all(
     evicted: list[Target] = []
     returned_at: dict[WorkloadKey, float] = {}
     failure = ""
+    uncertain: list[Target] = []  # sent, no answer: counted, and said so
     pods = [t.pod for t in chosen.targets]
     try:
         for target in chosen.targets:
@@ -436,6 +437,7 @@ def _evict_all(
             returned_at[target.workload] = time.time()
             evicted.append(target)
             if state == "uncertain":
+                uncertain.append(target)
                 failure = f"{target.name}: {detail}"
                 break
     finally:
@@ -448,7 +450,7 @@ def _evict_all(
                     "workload": "/".join(target.workload),
                     "method": METHOD,
                     "at": returned_at.get(target.workload, time.time()),
-                    "state": "done",
+                    "state": "uncertain" if target in uncertain else "done",
                 },
             )
     return evicted, failure
