@@ -299,7 +299,10 @@ def test_protected_pods_control_plane_and_min_schedulable_refuse(make_sim) -> No
     ]
     system = {
         "name": "kube-system",
-        "workloads": [{"name": "coredns", "replicas": 2, "labels": {"k8s-app": "kube-dns"}}],
+        "labels": {"aftershock/enabled": "true"},  # opted in: only the node rule protects it
+        "workloads": [
+            {"name": "coredns", "replicas": 2, "labels": {"k8s-app": "kube-dns"}, "grace_period": 1}
+        ],
     }
     sim = make_sim(drill_cluster(nodes, namespaces=[system]))
     ready(sim)
@@ -321,6 +324,12 @@ def test_protected_pods_control_plane_and_min_schedulable_refuse(make_sim) -> No
     )
     assert (floor.outcome, floor.reason) == ("refused", "min_schedulable_nodes")
     assert sim.timeline() == []
+    assert cordoned(sim) == []
+    allowed = run_drill(
+        sim, experiment([drain_action(names=[host])]), nodes={"allow_protected_namespaces": True}
+    )
+    assert allowed.outcome == "passed", allowed.journal["aftershock"].get("plans")
+    assert any(d["namespace"] == "kube-system" for d in sim.timeline())
     assert cordoned(sim) == []
 
 

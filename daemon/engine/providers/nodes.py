@@ -367,6 +367,10 @@ def _plan_pods(ctx: RunContext, kube: Kube, pods: list[dict[str, Any]], limits: 
             f"could not read the cluster to plan the drain: {exc.message}"
         ) from None
     strict = dataclasses.replace(limits, on_limit="refuse")
+    if ctx.settings.nodes.allow_protected_namespaces:  # explicitly allowed; opt-in still holds
+        strict = dataclasses.replace(
+            strict, protected_namespaces=frozenset({limits.own_namespace} - {""})
+        )
     world: World = (workload_of, workloads, namespace_labels, [])
     result, history = plan_in_budget(ctx, pods, Request("all"), world, strict)
     if isinstance(result, Plan) and len(result.targets) < len(pods):
