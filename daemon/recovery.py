@@ -19,10 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon import disruptions
+from daemon.disruptions import RecoveryView
 from daemon.kube.client import Kube
 from daemon.kube.errors import Gone, KubeError, TooManyRequests, Unavailable
 from daemon.labels import to_string
 
+GROUPED = ""  # pseudo-resource: pods grouped by their owner's uid (operator kinds)
 RESOURCES = {
     "Deployment": "deployments",
     "StatefulSet": "statefulsets",
@@ -115,8 +118,18 @@ class RecoveryTracker:
         killed_uids: set[str],
         timeout: float,
         clock: Callable[[], float] = time.time,
+        disruption: str = "delete",
+        owner_uids: frozenset[str] = frozenset(),
+        expected: int | None = None,
     ):
         self.kube = kube
+        # What "recovered" means is the disruption's to say (daemon.disruptions).
+        self.disruption = disruptions.get(disruption)
+        # A kind aftershock does not know (an operator's): its pods are those whose controller
+        # is one of `owner_uids`; recovered = `expected` of them Ready again (as many as were
+        # Ready before the kill), the killed ones gone. The owner object is never read.
+        self.owner_uids = owner_uids
+        self.expected = expected
         self.result = RecoveryResult(namespace, kind, name, started_at)
         self.known = set(known_uids)  # every pod of the workload seen before the disruption
         self.killed = set(killed_uids)
@@ -148,6 +161,8 @@ class RecoveryTracker:
     def _run(self) -> None:
         result = self.result
         resource = RESOURCES.get(result.kind)
+        if resource is None and self.owner_uids and self.expected is not None:
+            resource = GROUPED
         try:
             if resource is None:
                 result.measured = False
@@ -171,7 +186,7 @@ class RecoveryTracker:
         finally:
             if not result.recovered and not result.error and self._remaining() <= 0:
                 result.timed_out = True
-            if result.timed_out and result.api_errors and resource is not None:
+            if result.timed_out and result.api_errors and resource not in (None, GROUPED):
                 self._unobserved(resource)
 
     def _unobserved(self, resource: str) -> None:
@@ -217,8 +232,30 @@ class RecoveryTracker:
                 delay = min(delay * 2, 1.0)
         return None
 
+    def _mine(self, pod: dict[str, Any]) -> bool:
+        refs = pod["metadata"].get("ownerReferences") or []
+        return any(r.get("controller") and r.get("uid") in self.owner_uids for r in refs)
+
+    def _start_grouped(self, state: _State) -> list[threading.Event]:
+        """An operator's pods, grouped by their owner's uid: one watch on the namespace's pods."""
+        result = self.result
+        pods, pod_rv = self.kube.list("pods", result.namespace)
+        expected = int(self.expected or 0)
+        state.owner = {
+            "kind": result.kind,
+            "spec": {"replicas": expected},
+            "status": {"readyReplicas": expected},
+        }
+        state.pods = {p["metadata"]["name"]: p for p in pods if self._mine(p)}
+        self._check(state, self.clock())
+        stop = threading.Event()
+        threading.Thread(target=self._pump, args=("pods", pod_rv, {}, stop), daemon=True).start()
+        return [stop]
+
     def _start_watches(self, resource: str, state: _State) -> list[threading.Event]:
         result = self.result
+        if resource == GROUPED:
+            return self._start_grouped(state)
         owners, owner_rv = self.kube.list(
             resource, result.namespace, field_selector=f"metadata.name={result.name}"
         )
@@ -286,6 +323,8 @@ class RecoveryTracker:
                 return "relist"
             if resource == "pods":
                 name = obj["metadata"]["name"]
+                if self.owner_uids and not self._mine(obj):
+                    continue  # another workload's pod (the grouped watch sees the namespace)
                 if kind == "DELETED":
                     state.pods.pop(name, None)
                 else:
@@ -308,17 +347,17 @@ class RecoveryTracker:
                 ):
                     result.first_replacement_ready_at = now
                     break
-        if state.owner is None or not owner_recovered(state.owner):
+        if state.owner is None:
             return False
         # The owner's status can lag the kill (its controller has not seen it yet), so the
         # pods must agree: the killed ones gone, nothing terminating, enough Ready.
-        pods = state.pods.values()
-        if any(
-            "deletionTimestamp" in p["metadata"] or p["metadata"].get("uid") in self.killed
-            for p in pods
-        ):
-            return False
-        if sum(1 for p in pods if _ready(p)) >= desired_replicas(state.owner):
+        view = RecoveryView(
+            desired=desired_replicas(state.owner),
+            owner_ready=owner_recovered(state.owner),
+            pods=list(state.pods.values()),
+            killed=self.killed,
+        )
+        if self.disruption.recovered(view):
             result.recovered = True
             result.recovered_at = now
             return True

@@ -209,6 +209,19 @@ class EngineSettings(Group):
     activity_timeout: PositiveDuration = timedelta(seconds=30)
 
 
+class NodeSettings(Group):
+    """Node drills (docs/node-drills.md): off unless enabled here and in the chart's RBAC."""
+
+    enabled: bool = False
+    max_nodes: Annotated[int, Field(gt=0)] = 1  # cordoned by aftershock at once, cluster-wide
+    # never fewer schedulable nodes than this: a count, or "N%" of all nodes
+    min_schedulable_nodes: (
+        Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=r"^\d+%$")]
+    ) = 1
+    allow_protected_namespaces: bool = False  # drain nodes that run protected pods
+    drain_timeout: PositiveDuration = timedelta(minutes=5)
+
+
 class Settings(BaseSettings):
     """The root; build it with `load_settings`, not directly, to get file + env merging."""
 
@@ -231,6 +244,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     leader: LeaderSettings = Field(default_factory=LeaderSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)  # docs/notifications.md
+    nodes: NodeSettings = Field(default_factory=NodeSettings)  # docs/node-drills.md
 
     @classmethod
     def settings_customise_sources(

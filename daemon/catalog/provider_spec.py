@@ -4,6 +4,8 @@ Guard kinds (a provider that mutates must have one other than "none"; tests walk
 - "pods": every pod it disrupts goes through the blast-radius guard (`guarded_kill`);
 - "scale": a scale-down is a disruption of that many pods and goes through the guard, a
   scale-up is bounded;
+- "nodes": node drills: the node guard (max_nodes, min_schedulable_nodes, control plane,
+  protected pods) and the pod guard for every pod a drain evicts (`guarded_nodes`);
 - "allowlist": `process`: only executables the operator lists in `safety.process_allowlist`
   run; they run with aftershock's environment, so listing one is trusting it;
 - "external": `http` and `aftershock.traffic.attack` with a method other than
@@ -26,7 +28,7 @@ from typing import Any, Literal
 from daemon.catalog import values
 
 ArgKind = str  # "str" | "int" | "number" | "bool" | "list" | "dict" | "any", or "a|b"
-GuardKind = Literal["none", "pods", "scale", "allowlist", "external"]
+GuardKind = Literal["none", "pods", "scale", "nodes", "allowlist", "external"]
 ProviderType = Literal["python", "http", "process"]
 PathSuffix = tuple[str | int, ...]  # below the provider: ("arguments", "qty"), ("method",)
 Found = list[tuple[PathSuffix, str]]

@@ -135,6 +135,18 @@ _PROMETHEUS_TEXT = Arg(
 )
 
 
+_NODES = "daemon.engine.providers.nodes"
+_NODE_NAME = Arg("str", check=values.object_name)
+
+
+def _node_names(value: Any) -> str | None:
+    for item in value:
+        problem = values.object_name(item) if isinstance(item, str) else f"{item!r} is not a name"
+        if problem:
+            return f"{item!r}: {problem}"
+    return None
+
+
 def _probe(module: str, func: str, implementation: str, **arguments: Arg) -> ProviderSpec:
     return ProviderSpec(
         name=f"{module}.{func}",
@@ -349,6 +361,64 @@ _PYTHON: tuple[ProviderSpec, ...] = (
             "verify_tls": _BOOL,
         },
         timeout=TimeoutRule(_attack_timeout, "`duration` + 30 s"),
+    ),
+    # Node drills (docs/node-drills.md): guard "nodes" (daemon/engine/providers/nodes.py).
+    ProviderSpec(
+        name="chaosk8s.node.actions.cordon_node",
+        type="python",
+        implementation=f"{_NODES}:cordon_node",
+        mutates=True,
+        guard="nodes",
+        meant_as="action",
+        arguments={"name": _NODE_NAME, "label_selector": _LABEL_SELECTOR},
+    ),
+    ProviderSpec(
+        name="chaosk8s.node.actions.uncordon_node",
+        type="python",
+        implementation=f"{_NODES}:uncordon_node",
+        mutates=True,
+        guard="nodes",
+        meant_as="action",
+        arguments={"name": _NODE_NAME, "label_selector": _LABEL_SELECTOR},
+    ),
+    ProviderSpec(
+        name="chaosk8s.node.actions.drain_nodes",
+        type="python",
+        implementation=f"{_NODES}:drain_nodes",
+        mutates=True,
+        guard="nodes",
+        meant_as="action",
+        arguments={
+            "name": _NODE_NAME,
+            "label_selector": _LABEL_SELECTOR,
+            "delete_pods_with_local_storage": _BOOL,
+            "timeout": Arg("int", check=values.integer(1, int(values.MAX_WAIT_SECONDS))),
+            "count": Arg("int", check=values.integer(1, values.MAX_COUNT)),
+            "pod_label_selector": _LABEL_SELECTOR,
+            "pod_namespace": _NS,
+        },
+        timeout=TimeoutRule(_argument_plus("timeout", 120, 30), "`timeout` (120 s) + 30 s"),
+    ),
+    ProviderSpec(
+        name="aftershock.nodes.drain",
+        type="python",
+        implementation=f"{_NODES}:drain",
+        mutates=True,
+        guard="nodes",
+        meant_as="action",
+        arguments={
+            "names": Arg("list", check=_node_names),
+            "label_selector": _LABEL_SELECTOR,
+            "topology_key": Arg("str", check=values.text(317, non_empty=True)),
+            "topology_value": Arg("str", check=values.text(63)),
+            "count": Arg("int", check=values.integer(1, values.MAX_COUNT)),
+            "percent": Arg("number", check=values.number(0, 100, low_open=True)),
+            "delete_local_data": _BOOL,
+            "force": _BOOL,
+            "timeout": Arg("str|number", check=values.duration(values.MAX_WAIT_SECONDS)),
+            "grace_period": Arg("int", check=values.integer(0, values.MAX_GRACE_SECONDS)),
+        },
+        timeout=TimeoutRule(_argument_plus("timeout", 300, 30), "`timeout` (300 s) + 30 s"),
     ),
 )
 

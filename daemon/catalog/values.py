@@ -33,7 +33,8 @@ MAX_BODY_LENGTH = 1024 * 1024
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_KIND = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
+# A kind, optionally with its API group: ReplicaSet, Rollout.argoproj.io
+_KIND = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 _FIELD_TERM = re.compile(r"^\s*[A-Za-z0-9_.\-/]+\s*(==|=|!=)\s*[^,=!]*$")
 _URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
@@ -205,7 +206,10 @@ def object_name(value: Any) -> str | None:
 def kinds(value: Any) -> str | None:
     for item in value:
         if not isinstance(item, str) or not _KIND.match(item):
-            return f"{item!r} is not a Kubernetes kind like ReplicaSet or StatefulSet"
+            return (
+                f"{item!r} is not a Kubernetes kind like ReplicaSet, StatefulSet or, with its "
+                "API group, Rollout.argoproj.io"
+            )
     return None
 
 

@@ -22,7 +22,8 @@ from daemon.engine.substitution import substitute
 from daemon.engine.threads import failed_record, iso, spawn, wait_seconds
 from daemon.outcomes import Outcome
 
-DISRUPTING_GUARDS = ("pods", "scale")  # providers a timed-out activity's cancellation waits for
+# Providers a timed-out activity's cancellation waits for.
+DISRUPTING_GUARDS = ("pods", "scale", "nodes")
 
 
 class Activities:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import TimeoutError as FutureTimeout
 
+from daemon.engine import cordons
 from daemon.engine.context import RunContext
 from daemon.engine.threads import spawn
 
@@ -21,6 +22,10 @@ MIN_CLEANUP_SECONDS = 1.0
 
 def end_of_run(ctx: RunContext) -> None:
     ctx.over.set()  # a provider thread still running sends nothing more (F3)
+    try:  # node drills: always uncordon, then the drills' figures from the trackers
+        cordons.end_of_run(ctx)  # (docs/node-drills.md); asks nothing if it never cordoned
+    except Exception as exc:  # noqa: BLE001 - journaled; the trackers and cleanups still run
+        ctx.append("errors", f"uncordon at the end of the run: {type(exc).__name__}: {exc}")
     for tracker in ctx.trackers:
         tracker.stop()
     run_cleanups(ctx)

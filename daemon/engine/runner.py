@@ -25,6 +25,7 @@ from typing import Any
 
 from daemon import __version__
 from daemon.catalog import checks as catalog_checks
+from daemon.engine import cordons
 from daemon.engine.activities import Activities
 from daemon.engine.cleanup import end_of_run
 from daemon.engine.context import RunContext
@@ -84,7 +85,16 @@ class Runner:
     # ------------------------------------------------------------------ entry points
 
     def rollbacks_only(self) -> list[dict[str, Any]]:
-        """For a run interrupted by a crash: play its rollbacks (unless strategy `never`)."""
+        """For a run interrupted by a crash: play its rollbacks (unless strategy `never`),
+        then take back its cordons (node drills: always, whatever the strategy)."""
+        try:
+            records = self._rollbacks_only()
+        except BaseException:
+            cordons.replay_release(self.ctx)  # node drills: always uncordon
+            raise
+        return records + cordons.replay_release(self.ctx)  # node drills: always uncordon
+
+    def _rollbacks_only(self) -> list[dict[str, Any]]:
         try:
             return self.rollbacks.only()
         finally:

@@ -192,6 +192,7 @@ class Kube:
         readers: dict[str, Callable[..., Any]] = {
             "pods": self.core.read_namespaced_pod,
             "namespaces": self.core.read_namespace,
+            "nodes": self.core.read_node,
             "deployments": self.apps.read_namespaced_deployment,
             "statefulsets": self.apps.read_namespaced_stateful_set,
             "daemonsets": self.apps.read_namespaced_daemon_set,
@@ -307,6 +308,12 @@ class Kube:
             namespace,
             {"spec": {"replicas": replicas}},
         )
+        return result
+
+    def patch_node(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A strategic-merge patch of a Node (cordon, uncordon and aftershock's annotations);
+        `metadata.resourceVersion` in the body makes it conditional (409 on a race)."""
+        result: dict[str, Any] = self.call("patch", "nodes", self.core.patch_node, name, body)
         return result
 
     def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -139,6 +139,18 @@ class Metrics:
             ["namespace", "workload", "method"],
             registry=registry,
         )
+        self.nodes_disrupted = Counter(
+            "aftershock_nodes_disrupted",
+            "Nodes cordoned (and drained) by node drills.",
+            ["experiment"],
+            registry=registry,
+        )
+        self.node_drill_recovery = Gauge(
+            "aftershock_node_drill_recovery_last_seconds",
+            "Time from a node drill's cordon until every workload it displaced had recovered.",
+            ["experiment"],
+            registry=registry,
+        )
         self.guard_refusals = Counter(
             "aftershock_guard_refusals",
             "Runs refused by the blast-radius guard or safety checks.",
@@ -214,6 +226,11 @@ class Metrics:
         for disrupted in record.get("disrupted", []):
             namespace, _kind, workload = WorkloadKey.parse(disrupted["workload"])
             self.pods_disrupted.labels(namespace, workload, disrupted["method"]).inc()
+        for _cordon in record.get("cordoned", []):
+            self.nodes_disrupted.labels(experiment).inc()
+        for drill in record.get("node_drills", []):
+            if drill.get("all_recovered_seconds") is not None:
+                self.node_drill_recovery.labels(experiment).set(drill["all_recovered_seconds"])
         for recovery in record.get("recovery", []):
             seconds = recovery.get("recovery_seconds")
             if seconds is None:

@@ -37,6 +37,10 @@ class ActiveRuns:
         with self._lock:
             return run_id in self._runs
 
+    def ids(self) -> set[str]:
+        with self._lock:
+            return set(self._runs)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._runs)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from daemon.engine import cordons
 from daemon.engine.context import RunContext
 from daemon.engine.redact import redact_journal, sensitive_values
 from daemon.engine.runner import Runner
@@ -53,21 +54,27 @@ class InterruptedRuns:
         with self._lock:
             # Not before the persisted halt is known: a replayed kill must see it (F1).
             if not self.done and self.halt_loaded():
-                self._recover()
+                recovered = self._recover()
+                if recovered and self.executor.settings.nodes.enabled:  # node drills
+                    # After the interrupted runs took back their cordons: anything still
+                    # cordoned by aftershock without a live run is reported (docs/node-drills.md).
+                    cordons.report_orphans(self.executor.kube, self.active.ids())
 
-    def _recover(self) -> None:
-        """`running` rows are runs a crash interrupted: mark them aborted, play rollbacks."""
+    def _recover(self) -> bool:
+        """`running` rows are runs a crash interrupted: mark them aborted, play rollbacks.
+        False when the history could not be read (housekeeping tries again)."""
         try:
             interrupted = self.store.interrupted()
         except StoreError as exc:
             log.error("cannot read interrupted runs", error=str(exc))
-            return
+            return False
         self.done = True
         for row, document in interrupted:
             if row.id in self.active:
                 continue
             with run_context(row.experiment, row.id):
                 self._recover_one(row.experiment, row.id, document, dry_run=row.dry_run)
+        return True
 
     def _recover_one(
         self, experiment_id: str, run_id: str, document: dict[str, Any], *, dry_run: bool

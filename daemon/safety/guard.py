@@ -31,6 +31,9 @@ class Workload:
     ready: int
     labels: dict[str, str] = field(default_factory=dict)
     selector: str = ""  # label selector of its pods, for the live re-check before each act
+    # A kind aftershock does not know (an operator's): its pods are those whose controller
+    # is one of these uids (the owner's, and ReplicaSets it owns); no read of the owner.
+    owner_uids: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:

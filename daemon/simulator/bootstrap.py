@@ -7,9 +7,15 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from daemon.durations import format_duration
-from daemon.simulator.cluster_file import Namespace, Workload
+from daemon.simulator.cluster_file import ClusterFile, Namespace, OperatorSpec, Workload
 from daemon.simulator.defaults import apply_defaults
-from daemon.simulator.resources import BY_KIND
+from daemon.simulator.resources import (
+    BY_KIND,
+    Resource,
+    crd_object,
+    custom_resource,
+    register,
+)
 from daemon.simulator.store import Obj
 
 if TYPE_CHECKING:
@@ -21,7 +27,12 @@ ANNOTATION = "sim.aftershock.io/"
 def populate(cluster: Cluster) -> None:
     spec = cluster.spec
     for node in spec.node_list():
-        create(cluster, node_object(node.name, node.labels, node.unschedulable))
+        obj = node_object(node.name, node.labels, node.unschedulable)
+        if node.taints:
+            obj["spec"]["taints"] = [t.model_dump() for t in node.taints]
+        create(cluster, obj)
+    for resource in operator_resources(spec):
+        create(cluster, crd_object(resource))
     names = {n.name for n in spec.namespaces}
     for system in ("default", "kube-system", "kube-public", "kube-node-lease"):
         if system not in names:
@@ -32,6 +43,18 @@ def populate(cluster: Cluster) -> None:
         populate_namespace(cluster, namespace)
     for obj in [*spec.rbac.objects, *spec.objects]:
         create(cluster, obj)
+
+
+def operator_resources(spec: ClusterFile) -> list[Resource]:
+    """The custom kinds that the cluster file's Operator workloads need, registered once each."""
+    seen: dict[str, Resource] = {}
+    for namespace in spec.namespaces:
+        for workload in namespace.workloads:
+            if workload.kind == "Operator":
+                op = workload.operator or OperatorSpec()
+                resource = register(custom_resource(op.api_version, op.kind, op.plural))
+                seen[resource.key] = resource
+    return list(seen.values())
 
 
 # The API server's own Service, which every real cluster has in `default`.
@@ -176,7 +199,24 @@ def populate_namespace(cluster: Cluster, namespace: Namespace) -> None:
             },
             "DaemonSet": {},
         }
-        if workload.kind in extra:
+        if workload.kind == "Operator":
+            op = workload.operator or OperatorSpec()
+            create(
+                cluster,
+                {
+                    "kind": op.kind,
+                    "apiVersion": op.api_version,
+                    "metadata": base_meta,
+                    "spec": {
+                        **common,
+                        "replicas": workload.replicas,
+                        "podNaming": op.naming,
+                        "podsVia": op.pods_via,
+                        "recreateDelay": format_duration(op.recreate_delay),
+                    },
+                },
+            )
+        elif workload.kind in extra:
             create(
                 cluster,
                 {

@@ -40,6 +40,7 @@ PDB = "poddisruptionbudgets.policy"
 REVISION = "deployment.kubernetes.io/revision"
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 PDB_DISRUPTION_TIMEOUT = 120.0  # seconds a disrupted pod counts against its budget
 
 
@@ -148,6 +149,11 @@ class Cluster:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.store.add_listener(self._on_event)
+        from daemon.simulator.bootstrap import operator_resources
+
+        # Custom kinds whose objects own pods directly, as operators' do (StrimziPodSet, ...).
+        self.operator_keys = tuple(r.key for r in operator_resources(spec))
+        self._operator_pending: dict[str, int] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -217,6 +223,8 @@ class Cluster:
             with self.store.lock:
                 for action in due:
                     self._guard(action)
+                if "*" in dirty:
+                    self._guard(self._node_lifecycle)
                 namespaces = self._all_namespaces() if "*" in dirty else sorted(dirty)
                 for namespace in namespaces:
                     self._guard(functools.partial(self.reconcile, namespace))
@@ -359,6 +367,10 @@ class Cluster:
         for ds in store.items(DS, namespace):
             if not deleting(ds):
                 self._daemonset(ds, by_owner.get(meta(ds)["uid"], []))
+        for key in self.operator_keys:
+            for custom in store.items(key, namespace):
+                if not deleting(custom):
+                    self._operator(key, custom, by_owner.get(meta(custom)["uid"], []))
         for pod in store.items(PODS, namespace):
             self._kubelet(pod)
         self._garbage_collect(namespace)
@@ -624,10 +636,163 @@ class Cluster:
         }
         self._set_status(STS, sts, status)
 
-    def _daemonset(self, ds: Obj, pods: list[Obj]) -> None:
-        nodes = [
-            n for n in self.store.items("nodes") if not (n.get("spec") or {}).get("unschedulable")
+    def _operator(self, key: str, owner: Obj, pods: list[Obj]) -> None:
+        """An operator's loop: recreate missing pods after its delay, same names or new ones."""
+        spec = owner.get("spec") or {}
+        desired = int(spec.get("replicas", 1))
+        uid = meta(owner)["uid"]
+        if spec.get("podsVia") == "ReplicaSet":
+            self._operator_replicaset(key, owner, desired)
+            return
+        live = [
+            p
+            for p in pods
+            if not deleting(p) and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
         ]
+        missing = desired - len(live) - self._operator_pending.get(uid, 0)
+        delay = parse_duration(str(spec.get("recreateDelay") or "0s")).total_seconds()
+        for _ in range(max(0, missing)):
+            self._operator_pending[uid] = self._operator_pending.get(uid, 0) + 1
+            self.after(
+                delay,
+                functools.partial(self._operator_create, key, meta(owner)["namespace"], uid),
+            )
+        ready = sum(1 for p in live if pod_ready(p))
+        self._set_status(
+            key,
+            owner,
+            {
+                "replicas": len(live),
+                "readyReplicas": ready,
+                "observedGeneration": meta(owner).get("generation", 1),
+            },
+        )
+
+    def _operator_replicaset(self, key: str, owner: Obj, desired: int) -> None:
+        """Argo Rollouts' shape: the custom object owns one ReplicaSet, which owns the pods."""
+        namespace, uid = meta(owner)["namespace"], meta(owner)["uid"]
+        spec = owner.get("spec") or {}
+        mine = [
+            rs
+            for rs in self.store.items(RS, namespace)
+            if (controller_of(rs) or {}).get("uid") == uid
+        ]
+        if not mine:
+            template = copy.deepcopy(spec.get("template") or {})
+            rs_hash = template_hash(template)[:10]
+            template.setdefault("metadata", {}).setdefault("labels", {})[
+                "rollouts-pod-template-hash"
+            ] = rs_hash
+            self.store.create(
+                RS,
+                RS,
+                {
+                    "kind": "ReplicaSet",
+                    "apiVersion": "apps/v1",
+                    "metadata": {
+                        "name": f"{meta(owner)['name']}-{rs_hash}",
+                        "namespace": namespace,
+                        "labels": dict(template["metadata"]["labels"]),
+                        "ownerReferences": [
+                            {
+                                "apiVersion": owner["apiVersion"],
+                                "kind": owner["kind"],
+                                "name": meta(owner)["name"],
+                                "uid": uid,
+                                "controller": True,
+                                "blockOwnerDeletion": True,
+                            }
+                        ],
+                    },
+                    "spec": {
+                        "replicas": desired,
+                        "selector": spec.get("selector") or {},
+                        "template": template,
+                    },
+                },
+            )
+            return
+        status = mine[0].get("status") or {}
+        self._set_status(
+            key,
+            owner,
+            {
+                "replicas": status.get("replicas", 0),
+                "readyReplicas": status.get("readyReplicas", 0),
+                "observedGeneration": meta(owner).get("generation", 1),
+            },
+        )
+
+    def _operator_create(self, key: str, namespace: str, uid: str) -> None:
+        self._operator_pending[uid] = max(0, self._operator_pending.get(uid, 0) - 1)
+        owner = next((o for o in self.store.items(key, namespace) if meta(o)["uid"] == uid), None)
+        if owner is None or deleting(owner):
+            return
+        spec = owner.get("spec") or {}
+        mine = [
+            p
+            for p in self.store.items(PODS, namespace)
+            if (controller_of(p) or {}).get("uid") == uid
+        ]
+        live = [p for p in mine if not deleting(p)]
+        if len(live) >= int(spec.get("replicas", 1)):
+            return
+        template = spec.get("template") or {}
+        if spec.get("podNaming") == "generated":
+            self._new_pod(template, namespace, owner)
+            return
+        taken = {meta(p)["name"] for p in mine}
+        base = meta(owner)["name"]
+        free = [
+            f"{base}-{i}" for i in range(int(spec.get("replicas", 1))) if f"{base}-{i}" not in taken
+        ]
+        if free:
+            self._new_pod(template, namespace, owner, name=free[0])
+        else:  # the old pod of that name is still terminating: the operator waits for it
+            self._operator_pending[uid] = self._operator_pending.get(uid, 0) + 1
+            self.after(0.05, functools.partial(self._operator_create, key, namespace, uid))
+
+    def _node_lifecycle(self) -> None:
+        """The node controller: a cordoned node carries the unschedulable taint, as in 1.12+."""
+        for node in self.store.items("nodes"):
+            spec = node.get("spec") or {}
+            taints = spec.get("taints") or []
+            has = any(t.get("key") == UNSCHEDULABLE_TAINT for t in taints)
+            if bool(spec.get("unschedulable")) == has:
+                continue
+            if has:
+                kept = [t for t in taints if t.get("key") != UNSCHEDULABLE_TAINT]
+            else:
+                kept = [
+                    *taints,
+                    {
+                        "key": UNSCHEDULABLE_TAINT,
+                        "effect": "NoSchedule",
+                        "timeAdded": now_rfc3339(),
+                    },
+                ]
+
+            def set_taints(o: Obj, kept: list[dict[str, Any]] = kept) -> None:
+                o.setdefault("spec", {})["taints"] = kept
+                if not kept:
+                    del o["spec"]["taints"]
+
+            self._update("nodes", node, set_taints)
+
+    def daemon_nodes(self, template: dict[str, Any]) -> list[Obj]:
+        """Nodes a DaemonSet runs on: cordoned ones too (it tolerates that taint), as in 1.12+."""
+        tolerations = [
+            *((template.get("spec") or {}).get("tolerations") or []),
+            {"key": UNSCHEDULABLE_TAINT, "operator": "Exists", "effect": "NoSchedule"},
+        ]
+        return [
+            n
+            for n in self.store.items("nodes")
+            if tolerates(tolerations, node_taints(n), ignore_unschedulable=True)
+        ]
+
+    def _daemonset(self, ds: Obj, pods: list[Obj]) -> None:
+        nodes = self.daemon_nodes((ds.get("spec") or {}).get("template") or {})
         template = (ds.get("spec") or {}).get("template") or {}
         on_node: dict[str, list[Obj]] = {}
         for pod in pods:
@@ -685,14 +850,15 @@ class Cluster:
         pod = self._current(namespace, name, uid)
         if pod is None or pod["spec"].get("nodeName"):
             return
-        nodes = [
-            n for n in self.store.items("nodes") if not (n.get("spec") or {}).get("unschedulable")
-        ]
+        every = self.store.items("nodes")
+        tolerations = pod["spec"].get("tolerations") or []
+        nodes = [n for n in every if tolerates(tolerations, node_taints(n))]
         if not nodes:
             self.event(
                 pod,
                 "FailedScheduling",
-                "0/0 nodes are available: no nodes available to schedule pods.",
+                f"0/{len(every)} nodes are available: {len(every)} node(s) were unschedulable"
+                " or had untolerated taints.",
                 type_="Warning",
                 component="default-scheduler",
             )
@@ -920,15 +1086,15 @@ class Cluster:
         return self.store.mark_deleting(PODS, pod, deadline, grace)
 
     def workload_of(self, pod: Obj) -> tuple[str, str]:
-        """The top-level owner (Deployment for ReplicaSet pods), or the pod itself."""
+        """The top-level controller (Deployment or Rollout for ReplicaSet pods), or the pod."""
         owner = controller_of(pod)
         if owner is None:
             return ("Pod", meta(pod)["name"])
         if owner["kind"] == "ReplicaSet":
             rs = self.store.get(RS, meta(pod)["namespace"], owner["name"])
             parent = controller_of(rs) if rs else None
-            if parent and parent["kind"] == "Deployment":
-                return ("Deployment", parent["name"])
+            if parent:
+                return (parent["kind"], parent["name"])
         return (owner["kind"], owner["name"])
 
     def disrupt(self, pod: Obj, grace: int | None, method: str, *, dry_run: bool = False) -> Obj:
@@ -1033,7 +1199,7 @@ class Cluster:
     def _garbage_collect(self, namespace: str) -> None:
         live = {
             meta(o)["uid"]
-            for key in (DEPLOY, RS, STS, DS)
+            for key in (DEPLOY, RS, STS, DS, *self.operator_keys)
             for o in self.store.items(key, namespace)
         }
         for key in (RS, PODS):
@@ -1207,11 +1373,14 @@ class Cluster:
         if kind == "Pod":
             pod = self.store.get(PODS, namespace, name)
             return pod is not None and pod_ready(pod) and not deleting(pod)
-        key = {"Deployment": DEPLOY, "StatefulSet": STS, "DaemonSet": DS, "ReplicaSet": RS}[kind]
-        owner = self.store.get(key, namespace, name)
+        keys = {"Deployment": DEPLOY, "StatefulSet": STS, "DaemonSet": DS, "ReplicaSet": RS}
+        from daemon.simulator.resources import BY_KEY
+
+        keys.update({BY_KEY[k].kind: k for k in self.operator_keys})
+        owner = self.store.get(keys[kind], namespace, name)
         if owner is None:
             return False
-        if kind == "Deployment":
+        if kind == "Deployment" or (owner.get("spec") or {}).get("podsVia") == "ReplicaSet":
             owner_uids = {
                 meta(rs)["uid"]
                 for rs in self.store.items(RS, namespace)
@@ -1223,13 +1392,7 @@ class Cluster:
         if any(deleting(p) for p in mine):
             return False
         if kind == "DaemonSet":
-            desired = len(
-                [
-                    n
-                    for n in self.store.items("nodes")
-                    if not (n.get("spec") or {}).get("unschedulable")
-                ]
-            )
+            desired = len(self.daemon_nodes((owner.get("spec") or {}).get("template") or {}))
         else:
             desired = int((owner.get("spec") or {}).get("replicas", 1))
         return sum(1 for p in mine if pod_ready(p)) >= desired
@@ -1358,6 +1521,41 @@ class Cluster:
             ],
         )
         return token
+
+
+def node_taints(node: Obj) -> list[dict[str, Any]]:
+    """The node's taints, with a cordon counted as the unschedulable taint even before the
+    node controller has added it (the scheduler's NodeUnschedulable filter)."""
+    spec = node.get("spec") or {}
+    taints = [t for t in spec.get("taints") or [] if t.get("effect") != "PreferNoSchedule"]
+    if spec.get("unschedulable") and not any(t.get("key") == UNSCHEDULABLE_TAINT for t in taints):
+        taints.append({"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"})
+    return taints
+
+
+def tolerates(
+    tolerations: list[dict[str, Any]],
+    taints: list[dict[str, Any]],
+    *,
+    ignore_unschedulable: bool = False,
+) -> bool:
+    """Whether every NoSchedule/NoExecute taint is tolerated (Kubernetes' matching rules)."""
+
+    def matches(toleration: dict[str, Any], taint: dict[str, Any]) -> bool:
+        if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
+            return False
+        key = toleration.get("key") or ""
+        if toleration.get("operator") == "Exists":
+            return not key or key == taint.get("key")
+        return key == taint.get("key") and (toleration.get("value") or "") == (
+            taint.get("value") or ""
+        )
+
+    return all(
+        any(matches(t, taint) for t in tolerations)
+        for taint in taints
+        if not (ignore_unschedulable and taint.get("key") == UNSCHEDULABLE_TAINT)
+    )
 
 
 def _deletion_rank(siblings: list[Obj], pod: Obj) -> tuple[Any, ...]:

@@ -59,8 +59,26 @@ class ServiceSpec(Strict):
     endpoint_lag: Duration = timedelta(0)
 
 
+class OperatorSpec(Strict):
+    """A custom object whose own controller (an operator) owns the pods directly.
+
+    Like Strimzi's StrimziPodSet or CloudNativePG's Cluster: `stable` names pods
+    `<name>-<i>` and recreates the same name; `generated` gives each new pod a new name.
+    """
+
+    kind: str = Field(default="StrimziPodSet", pattern=r"^[A-Z][A-Za-z0-9]*$")
+    api_version: str = Field(
+        default="core.strimzi.io/v1beta2", pattern=r"^[a-z0-9.-]+\.[a-z0-9.-]+/v[a-z0-9]+$"
+    )
+    plural: str | None = Field(default=None, pattern=r"^[a-z0-9]+$")
+    naming: Literal["stable", "generated"] = "stable"
+    recreate_delay: Duration = timedelta(0)
+    # "ReplicaSet": the custom object owns a ReplicaSet that owns the pods (Argo Rollouts)
+    pods_via: Literal["direct", "ReplicaSet"] = "direct"
+
+
 class Workload(Strict):
-    kind: Literal["Deployment", "StatefulSet", "DaemonSet", "Pod"] = "Deployment"
+    kind: Literal["Deployment", "StatefulSet", "DaemonSet", "Pod", "Operator"] = "Deployment"
     name: str
     replicas: Annotated[int, Field(ge=0, le=100_000)] = 1
     labels: dict[str, str] = Field(default_factory=dict)
@@ -71,6 +89,13 @@ class Workload(Strict):
     timing: Timing = Field(default_factory=Timing)
     service: ServiceSpec | None = None
     logs: list[str] = Field(default_factory=lambda: ["starting {pod}", "listening on :8080"])
+    operator: OperatorSpec | None = None  # kind Operator: the custom owner (defaults above)
+
+    @model_validator(mode="after")
+    def _operator_only_for_operator(self) -> Workload:
+        if self.operator is not None and self.kind != "Operator":
+            raise ValueError("`operator` is only for workloads of kind Operator")
+        return self
 
 
 class Pdb(Strict):
@@ -94,10 +119,17 @@ class Namespace(Strict):
     objects: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class Taint(Strict):
+    key: str
+    value: str = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
 class Node(Strict):
     name: str
     labels: dict[str, str] = Field(default_factory=dict)
     unschedulable: bool = False
+    taints: list[Taint] = Field(default_factory=list)
 
 
 class User(Strict):
@@ -165,8 +197,10 @@ def _vocabulary() -> set[str]:
         Timing,
         Unavailable,
         ServiceSpec,
+        OperatorSpec,
         Workload,
         Pdb,
+        Taint,
         Namespace,
         Node,
         User,

@@ -40,7 +40,7 @@ class Resource:
 
 
 R = Resource
-RESOURCES: tuple[Resource, ...] = (
+RESOURCES: list[Resource] = [
     R("", "v1", "namespaces", "Namespace", False, ("ns",), subresources=("status",), status=True),
     R("", "v1", "nodes", "Node", False, ("no",), subresources=("status",), status=True),
     R(
@@ -156,13 +156,93 @@ RESOURCES: tuple[Resource, ...] = (
         False,
         verbs=("create",),
     ),
-)
+    R(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        False,
+        ("crd", "crds"),
+        subresources=("status",),
+        status=True,
+    ),
+]
 
 BY_PATH: dict[tuple[str, str, str], Resource] = {
     (r.group, r.version, r.plural): r for r in RESOURCES
 }
 BY_KEY: dict[str, Resource] = {r.key: r for r in RESOURCES if not r.storage}
 BY_KIND: dict[tuple[str, str], Resource] = {(r.api_version, r.kind): r for r in RESOURCES}
+
+
+def register(resource: Resource) -> Resource:
+    """Serve a custom resource (a CRD's kind) from now on, in every simulator of the process.
+
+    The tables above are shared by the process's simulators: a kind, once registered, is served
+    by all of them (with no objects where none were created), which tests never notice.
+    """
+    existing = BY_PATH.get((resource.group, resource.version, resource.plural))
+    if existing is not None:
+        return existing
+    RESOURCES.append(resource)
+    BY_PATH[(resource.group, resource.version, resource.plural)] = resource
+    BY_KEY[resource.key] = resource
+    BY_KIND[(resource.api_version, resource.kind)] = resource
+    return resource
+
+
+def custom_resource(api_version: str, kind: str, plural: str | None = None) -> Resource:
+    """The Resource of a namespaced custom kind, as its minimal CRD declares it."""
+    group, _, version = api_version.rpartition("/")
+    return Resource(
+        group,
+        version,
+        plural or kind.lower() + "s",
+        kind,
+        True,
+        subresources=("status",),
+        status=True,
+    )
+
+
+def crd_object(resource: Resource) -> dict[str, object]:
+    """A minimal CustomResourceDefinition for `resource`: enough for `kubectl get <kind>`."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": resource.key},
+        "spec": {
+            "group": resource.group,
+            "scope": "Namespaced",
+            "names": {
+                "plural": resource.plural,
+                "singular": resource.kind.lower(),
+                "kind": resource.kind,
+                "listKind": resource.kind + "List",
+            },
+            "versions": [
+                {
+                    "name": resource.version,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+        "status": {
+            "conditions": [
+                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"}
+            ],
+            "acceptedNames": {"plural": resource.plural, "kind": resource.kind},
+            "storedVersions": [resource.version],
+        },
+    }
 
 
 def group_versions() -> dict[str, list[str]]:

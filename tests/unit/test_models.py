@@ -129,7 +129,7 @@ def test_hypothesis_probe_without_tolerance(write, options, experiment) -> None:
         (lambda a: a.update(timeout=0), "method[0].timeout: Input should be greater than 0"),
         (
             lambda a: a["provider"].update(func="terminate_podz"),
-            "is not supported; supported Python providers: aftershock.pods.kill",
+            "is not supported; supported Python providers: aftershock.nodes.drain, aftershock.pods.kill",
         ),
         (
             lambda a: a["provider"]["arguments"].update(qty="one"),

@@ -24,7 +24,7 @@ MUTATING_CALLS = sorted(
     if re.match(r"(delete|evict|scale|create|replace|patch|update)_", name)
 )
 # The guard each kind must go through (daemon/engine/providers/k8s.py).
-GUARD_ENTRY = {"pods": "guarded_kill", "scale": "guarded_scale"}
+GUARD_ENTRY = {"pods": "guarded_kill", "scale": "guarded_scale", "nodes": "guarded_nodes"}
 CLIENT_CALL = re.compile(r"\.(" + "|".join(MUTATING_CALLS) + r")\(")
 EVENTS = {"create_event"}  # the audit Event recorded after a disruption
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from daemon import records
+from daemon import disruptions, records
 from daemon.durations import parse_duration
 from daemon.engine.budget import Settled
 from daemon.engine.context import RunContext
@@ -407,15 +407,27 @@ def _client_filters(
             if selector.matches(nodes.get((p.get("spec") or {}).get("nodeName", ""), {}))
         ]
     if owner_kinds:
-        out = [
-            p
-            for p in out
-            if any(r.get("kind") in owner_kinds for r in p["metadata"].get("ownerReferences") or [])
-        ]
+        out = [p for p in out if _owned_by(p, owner_kinds, kube)]
     if min_age:
         now = time.time()
         out = [p for p in out if now - _stamp(p["metadata"].get("creationTimestamp")) >= min_age]
     return out
+
+
+def _owned_by(pod: dict[str, Any], kinds: list[str], kube: Kube) -> bool:
+    """Does a controller of the pod (its own, or its ReplicaSet's) match one of `kinds`?
+    `Kind` matches any API group, `Kind.group` (Rollout.argoproj.io) only that group."""
+    chain = [_controller_ref(pod)]
+    if chain[0] is not None and chain[0]["kind"] == "ReplicaSet":
+        with contextlib.suppress(KubeError):
+            rs = kube.get("replicasets", pod["metadata"]["namespace"], chain[0]["name"])
+            chain.append(_controller_ref(rs))
+    for ref in (r for r in chain if r is not None):
+        group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+        names = {ref["kind"], f"{ref['kind']}.{group}" if group else ref["kind"]}
+        if names & set(kinds):
+            return True
+    return False
 
 
 def _stamp(text: str | None) -> float:
@@ -461,37 +473,78 @@ def build_world(
                     selector,
                 )
             )
+        siblings: list[dict[str, Any]] | None = None  # every pod of the namespace, if needed
         for pod in (p for p in pods if p["metadata"]["namespace"] == namespace):
             key = _workload_key(pod, owners)
             workload_of[f"{namespace}/{pod['metadata']['name']}"] = key
-            if key not in workloads:
+            if key in workloads:
+                continue
+            if key[1] in RESOURCES or key[1] == "Pod":
                 workloads[key] = _workload(key, owners.get((key[1], key[2])), pod)
+                continue
+            if siblings is None:
+                siblings = kube.list("pods", namespace)[0]
+            workloads[key] = _owned_workload(key, top_controller(pod, owners)[2], owners, siblings)
     return workload_of, workloads, labels, budgets
+
+
+def _controller_ref(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    refs = (obj or {}).get("metadata", {}).get("ownerReferences") or []
+    return next((r for r in refs if r.get("controller")), None)
+
+
+def top_controller(
+    pod: dict[str, Any], owners: dict[tuple[str, str], dict[str, Any]]
+) -> tuple[str, str, str, str]:
+    """(kind, name, uid, API group) of the pod's top controller, walking controller
+    ownerReferences through a ReplicaSet (Deployment, Argo Rollout, ...); the pod itself
+    when nothing controls it. Only ReplicaSets are read: an operator's own kind never is."""
+    ref = _controller_ref(pod)
+    if ref is None:
+        return ("Pod", pod["metadata"]["name"], "", "")
+    if ref["kind"] == "ReplicaSet":
+        parent = _controller_ref(owners.get(("ReplicaSet", ref["name"])))
+        if parent is not None:
+            ref = parent
+    group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+    return (ref["kind"], ref["name"], str(ref.get("uid", "")), group)
+
+
+def owner_uids(uid: str, owners: dict[tuple[str, str], dict[str, Any]]) -> frozenset[str]:
+    """The owner's uid and those of the ReplicaSets it controls: its pods' controllers."""
+    controlled = {
+        rs["metadata"]["uid"]
+        for (kind, _), rs in owners.items()
+        if kind == "ReplicaSet" and (_controller_ref(rs) or {}).get("uid") == uid
+    }
+    return frozenset({uid, *controlled})
+
+
+def _owned_workload(
+    key: WorkloadKey,
+    uid: str,
+    owners: dict[tuple[str, str], dict[str, Any]],
+    siblings: list[dict[str, Any]],
+) -> Workload:
+    """A kind aftershock does not know, grouped by its owner's uid: desired = the pods it
+    runs now (not terminating), ready = those Ready. The owner itself is never read."""
+    uids = owner_uids(uid, owners)
+    mine = [
+        p
+        for p in siblings
+        if (_controller_ref(p) or {}).get("uid") in uids
+        and "deletionTimestamp" not in p["metadata"]
+    ]
+    ready = sum(1 for p in mine if is_ready(p))
+    labels = (mine[0]["metadata"].get("labels") or {}) if mine else {}
+    return Workload(key, len(mine), ready, labels, owner_uids=uids)
 
 
 def _workload_key(
     pod: dict[str, Any], owners: dict[tuple[str, str], dict[str, Any]]
 ) -> WorkloadKey:
-    namespace = pod["metadata"]["namespace"]
-    ref = next(
-        (r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")), None
-    )
-    if ref is None:
-        return (namespace, "Pod", pod["metadata"]["name"])
-    kind, name = ref["kind"], ref["name"]
-    if kind == "ReplicaSet":
-        rs = owners.get(("ReplicaSet", name))
-        parent = next(
-            (
-                r
-                for r in (rs or {}).get("metadata", {}).get("ownerReferences") or []
-                if r.get("controller")
-            ),
-            None,
-        )
-        if parent is not None and parent.get("kind") == "Deployment":
-            return (namespace, "Deployment", parent["name"])
-    return (namespace, kind, name)
+    kind, name, _uid, _group = top_controller(pod, owners)
+    return (pod["metadata"]["namespace"], kind, name)
 
 
 def _workload(key: WorkloadKey, owner: dict[str, Any] | None, pod: dict[str, Any]) -> Workload:
@@ -650,10 +703,12 @@ class Live:
 
 def _ready_now(ctx: RunContext, kube: Kube, target: Target, workload: Workload) -> int:
     """Ready, not terminating pods of the workload now, not counting those this run hit."""
-    if target.workload[1] == "Pod" or not workload.selector:
+    if target.workload[1] == "Pod" or not (workload.selector or workload.owner_uids):
         return int(is_ready(target.pod))
     try:
         pods = kube.list("pods", target.workload[0], label_selector=workload.selector)[0]
+        if workload.owner_uids:  # an operator's pods: by their controller, not by labels
+            pods = [p for p in pods if (_controller_ref(p) or {}).get("uid") in workload.owner_uids]
     except KubeError as exc:
         raise ActivityFailed(
             f"could not re-check {workload.name} before disrupting {target.name}: {exc.message}; "
@@ -699,8 +754,14 @@ def _verify(ctx: RunContext, kube: Kube, meta: dict[str, Any], *, no_answer: boo
 
 
 def _request(kube: Kube, method: str, meta: dict[str, Any], grace_period: int | None) -> None:
-    call = kube.evict_pod if method == "evict" else kube.delete_pod
-    call(meta["namespace"], meta["name"], grace_period=grace_period, uid=meta.get("uid"))
+    """The disruption named `method` (daemon.disruptions) applies itself."""
+    disruptions.get(method).apply(
+        kube,
+        meta["namespace"],
+        meta["name"],
+        uid=str(meta.get("uid") or ""),
+        grace_period=grace_period,
+    )
 
 
 def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its record, in order
@@ -793,7 +854,7 @@ def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its recor
             killed.append(target)
             _event(ctx, kube, target, method)
     finally:
-        _start_tracking(ctx, kube, killed, returned_at, pods)
+        _start_tracking(ctx, kube, killed, returned_at, pods, method, live.workloads)
         for target in killed + uncertain:
             ctx.append(
                 "disrupted",
@@ -833,12 +894,16 @@ def _start_tracking(
     killed: list[Target],
     returned_at: dict[WorkloadKey, float],
     pods: list[dict[str, Any]],
+    method: str = "delete",
+    workloads: dict[WorkloadKey, Workload] | None = None,
 ) -> None:
     timeout = ctx.aftershock.recovery.timeout.total_seconds()
     for key in sorted({t.workload for t in killed}):
         if any((t.result.namespace, t.result.kind, t.result.name) == key for t in ctx.trackers):
             continue
         known = {p["metadata"].get("uid", "") for p in pods if p["metadata"]["namespace"] == key[0]}
+        owned = (workloads or {}).get(key)
+        owned = owned if owned is not None and owned.owner_uids else None
         tracker = RecoveryTracker(
             kube,
             key[0],
@@ -848,6 +913,9 @@ def _start_tracking(
             known_uids=known,
             killed_uids={t.pod["metadata"].get("uid", "") for t in killed if t.workload == key},
             timeout=timeout,
+            disruption=method,
+            owner_uids=owned.owner_uids if owned else frozenset(),
+            expected=owned.ready if owned else None,
         ).start()
         ctx.trackers.append(tracker)
 
@@ -855,7 +923,8 @@ def _start_tracking(
 def _event(ctx: RunContext, kube: Kube, target: Target, method: str) -> None:
     """An Event on the pod and on its workload; best effort (a 403 is journaled, not fatal)."""
     meta = target.pod["metadata"]
-    verb = "evicted" if method == "evict" else "deleted"
+    disruption = disruptions.get(method)
+    verb = disruption.past_tense
     message = (
         f"aftershock experiment {ctx.experiment_id} (run {ctx.run_id}) {verb} pod {meta['name']}"
     )
@@ -887,7 +956,7 @@ def _event(ctx: RunContext, kube: Kube, target: Target, method: str) -> None:
             "firstTimestamp": stamp,
             "lastTimestamp": stamp,
             "count": 1,
-            "action": "Evict" if method == "evict" else "Delete",
+            "action": disruption.event_action,
         }
         try:
             kube.create_event(meta["namespace"], body)

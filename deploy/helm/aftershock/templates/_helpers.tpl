@@ -53,6 +53,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "api" (dict "port" (int .Values.service.port) "auth" .Values.api.auth "protect_reads" .Values.api.protectReads "token_file" "/etc/aftershock/token/token")
   "leader" (dict "enabled" .Values.leaderElection.enabled "lease_name" (printf "%s-leader" (include "aftershock.fullname" .)))
   "logging" (dict "format" "json")
+  "nodes" (dict "enabled" .Values.nodeDrills.enabled)
 -}}
 {{- if .Values.notify.sinks -}}
 {{- $notify := dict "sinks" .Values.notify.sinks -}}

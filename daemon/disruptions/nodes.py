@@ -1,0 +1,41 @@
+"""A node drain: cordon the node, then evict its pods through the Eviction API (PDBs hold).
+
+The guard counts nodes (`max_nodes`, `min_schedulable_nodes`, see daemon.safety.nodes) and
+every evicted pod against the run's pod budget. Applied to one pod, it is that pod's
+eviction; the cordon itself is daemon.engine.cordons (intent first, always taken back).
+Recovered: each displaced workload as for a pod eviction; the drill adds its own "all
+displaced workloads recovered" time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from daemon.disruptions import Counts, RecoveryView, Verb, replaced
+
+if TYPE_CHECKING:
+    from daemon.kube.client import Kube
+
+
+@dataclass(frozen=True)
+class NodeDrain:
+    name: str = "drain"
+    verbs: tuple[Verb, ...] = (
+        Verb("", "nodes", "get"),
+        Verb("", "nodes", "list"),
+        Verb("", "nodes", "patch"),
+        Verb("", "pods", "list"),
+        Verb("", "pods/eviction", "create"),
+    )
+    counts: Counts = "nodes"
+    past_tense: str = "evicted (node drain)"
+    event_action: str = "Drain"
+
+    def apply(
+        self, kube: Kube, namespace: str, name: str, *, uid: str, grace_period: int | None
+    ) -> None:
+        kube.evict_pod(namespace, name, grace_period=grace_period, uid=uid or None)
+
+    def recovered(self, view: RecoveryView) -> bool:
+        return replaced(view)

@@ -1,0 +1,254 @@
+"""Cordons that aftershock makes, and the guarantee that it always takes them back.
+
+A node drill cordons with one patch that sets `spec.unschedulable` and two annotations
+(`aftershock.io/cordoned-by-run`, `aftershock.io/cordoned-at`): the cluster itself records
+which nodes aftershock holds and for which run, so the count behind `max_nodes` is
+cluster-wide and survives restarts. Before that patch, an intent (method `cordon`, kind
+`Node`) is written to the run's recorder (the SQLite history in the daemon), like a pod
+intent: a crash after it can never leave a cordon without a record.
+
+`release(ctx)` uncordons every node annotated with the run's id. The runner calls it once at
+the end of every run (success, failure, abort, halt, SIGTERM) and after an interrupted run's
+rollbacks on restart; `orphans()` is the start-up check for nodes cordoned by a run that no
+longer lives. Only nodes carrying our annotation are ever uncordoned.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from daemon.kube.errors import Conflict, Forbidden, KubeError, NotFound
+from daemon.logging import get_logger
+from daemon.safety.budget import Intent
+
+if TYPE_CHECKING:
+    from daemon.engine.context import RunContext
+    from daemon.kube.client import Kube
+
+RUN_ANNOTATION = "aftershock.io/cordoned-by-run"
+AT_ANNOTATION = "aftershock.io/cordoned-at"
+# One process-wide lock: counting aftershock's cordons and adding one is atomic for every run
+# of this process (the daemon's concurrent runs). Another process is caught by the re-count
+# right after the patch (see cordon()).
+LOCK = threading.Lock()
+log = get_logger("aftershock.nodes")
+
+
+@dataclass(frozen=True)
+class Held:
+    node: str
+    run_id: str
+    at: str
+
+
+def held(kube: Kube) -> list[Held]:
+    """Nodes cordoned by aftershock now (cluster-wide, any run, any process)."""
+    nodes, _ = kube.list("nodes")
+    out = []
+    for node in nodes:
+        annotations = node["metadata"].get("annotations") or {}
+        if RUN_ANNOTATION in annotations:
+            out.append(
+                Held(
+                    node["metadata"]["name"],
+                    annotations[RUN_ANNOTATION],
+                    annotations.get(AT_ANNOTATION, ""),
+                )
+            )
+    return sorted(out, key=lambda h: h.node)
+
+
+class CordonRefusedError(Exception):
+    """The cordon was not made (or was taken back at once); the message says why."""
+
+
+def cordon(ctx: RunContext, kube: Kube, node: dict[str, Any], *, max_nodes: int) -> None:
+    """Intent, then one conditional patch; re-count after it (another process may have raced)."""
+    name = node["metadata"]["name"]
+    recorder = ctx.budget.recorder
+    ctx.append("cordon_intents", name)  # from here on, the end of the run looks for it
+    try:
+        intent_id = recorder.record_intent(
+            Intent(
+                ctx.run_id,
+                ("", "Node", name),
+                name,
+                node["metadata"].get("uid", ""),
+                "cordon",
+                time.time(),
+            )
+        )
+    except Exception as exc:  # noqa: BLE001 - any recorder failure fails closed
+        raise CordonRefusedError(
+            f"the intent to cordon {name} could not be recorded ({exc}); nothing was cordoned"
+        ) from None
+    body = {
+        "metadata": {
+            "resourceVersion": node["metadata"].get("resourceVersion"),
+            "annotations": {RUN_ANNOTATION: ctx.run_id, AT_ANNOTATION: _now()},
+        },
+        "spec": {"unschedulable": True},
+    }
+    try:
+        kube.patch_node(name, body)
+    except Conflict:
+        _settle(ctx, intent_id, "failed", "the node changed since it was read")
+        raise CordonRefusedError(
+            f"node {name} changed while it was being cordoned; not cordoned"
+        ) from None
+    except KubeError as exc:
+        _settle(ctx, intent_id, "uncertain" if exc.status == 0 else "failed", exc.message)
+        raise CordonRefusedError(f"cordon {name}: {exc.message}") from None
+    _settle(ctx, intent_id, "done")
+    ctx.append("cordoned", {"node": name, "at": time.time()})
+    mine = held(kube)
+    if len(mine) > max_nodes:  # another process cordoned at the same time: the later one yields
+        newest = sorted(mine, key=lambda h: (h.at, h.node))[max_nodes:]
+        if any(h.node == name for h in newest):
+            uncordon(kube, name, ctx.run_id)
+            raise CordonRefusedError(
+                f"max_nodes {max_nodes}: another run cordoned a node at the same time; "
+                f"{name} was uncordoned again"
+            )
+
+
+def uncordon(kube: Kube, name: str, run_id: str) -> bool:
+    """Take back a cordon this run made (and only such a cordon); True if one was taken back."""
+    for _ in range(5):
+        try:
+            node = kube.get("nodes", None, name)
+        except NotFound:
+            return False
+        annotations = node["metadata"].get("annotations") or {}
+        if annotations.get(RUN_ANNOTATION) != run_id:
+            return False
+        body = {
+            "metadata": {
+                "resourceVersion": node["metadata"].get("resourceVersion"),
+                "annotations": {RUN_ANNOTATION: None, AT_ANNOTATION: None},
+            },
+            "spec": {"unschedulable": False},
+        }
+        try:
+            kube.patch_node(name, body)
+        except Conflict:
+            continue
+        return True
+    raise KubeError(f"uncordon {name}: the node kept changing")
+
+
+def release(ctx: RunContext, *, patience: float = 30.0) -> list[str]:
+    """Uncordon every node this run cordoned; journaled under `uncordoned` (or the error).
+
+    Runs with the run over: it asks no gate (taking back a cordon is never a disruption).
+    API errors are retried for `patience` seconds (a 403 is not: it will not change)."""
+    kube = ctx.kube
+    if kube is None:
+        return []
+    done: list[str] = []
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            ours = [h for h in held(kube) if h.run_id == ctx.run_id]
+            done.extend(h.node for h in ours if uncordon(kube, h.node, ctx.run_id))
+            break
+        except KubeError as exc:
+            if isinstance(exc, Forbidden) or time.monotonic() > deadline:
+                ctx.append("errors", f"nodes not uncordoned (still cordoned): {exc.message}")
+                ctx.record["uncordon_failed"] = exc.message
+                break
+            time.sleep(0.5)
+    for node in done:
+        ctx.append("uncordoned", {"node": node, "at": time.time()})
+    return done
+
+
+def orphans(kube: Kube, live_runs: set[str]) -> list[Held]:
+    """Start-up check: nodes cordoned by aftershock for a run that is not live."""
+    return [h for h in held(kube) if h.run_id not in live_runs]
+
+
+def report_orphans(kube: Kube | None, live_runs: set[str]) -> list[Held]:
+    """The daemon's start-up check (after interrupted runs were recovered, which takes back
+    their cordons): any node still cordoned by aftershock without a live run is reported, by
+    name and run, for an operator to look at (`kubectl uncordon`). It is not lifted here: the
+    run that made it is not this daemon's (an `aftershock run` that was killed, say)."""
+    if kube is None:
+        return []
+    try:
+        found = orphans(kube, live_runs)
+    except KubeError as exc:
+        log.warning("start-up check: cannot list nodes cordoned by aftershock", error=exc.message)
+        return []
+    for h in found:
+        log.error(
+            "node cordoned by aftershock without a live run",
+            node=h.node,
+            run_id=h.run_id,
+            cordoned_at=h.at,
+            annotation=RUN_ANNOTATION,
+        )
+    return found
+
+
+def _settle(ctx: RunContext, intent_id: int, state: str, detail: str = "") -> None:
+    try:
+        ctx.budget.recorder.settle_disruption(intent_id, state, detail)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - the intent row keeps counting
+        ctx.append("errors", f"cordon intent {intent_id} not settled as {state}: {exc}")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def end_of_run(ctx: RunContext) -> None:
+    """The runner's one call at the end of every run: uncordon, then the drills' figures.
+    A run that never tried to cordon asks the API nothing (it may not even list nodes)."""
+    if not ctx.record.get("cordon_intents"):
+        return
+    release(ctx)
+    drills = ctx.record.get("node_drills") or []
+    for drill in drills:
+        keys = set(drill.get("workloads") or [])
+        results = [
+            t.result
+            for t in ctx.trackers
+            if "/".join((t.result.namespace, t.result.kind, t.result.name)) in keys
+        ]
+        done = [r.recovered_at for r in results if r.recovered and r.recovered_at is not None]
+        if not keys:  # the node ran nothing to evict: nothing was displaced
+            drill["all_recovered"], drill["all_recovered_seconds"] = True, 0.0
+            continue
+        drill["all_recovered"] = bool(results) and len(done) == len(results)
+        drill["all_recovered_seconds"] = (
+            round(max(done) - float(drill["started_at"]), 6) if drill["all_recovered"] else None
+        )
+
+
+def replay_release(ctx: RunContext) -> list[dict[str, Any]]:
+    """For an interrupted run on restart: its cordons taken back, as a rollback record.
+
+    The cluster's annotations say which nodes are the run's; its cordon intents (seeded into
+    the replayed ledger as `("", "Node", name)`) say whether to insist when the API fails.
+    A run that never cordoned gets no record, even where nodes cannot be listed."""
+    expected = any(key[1] == "Node" for key in ctx.budget.ledger.per_workload)
+    nodes = release(ctx, patience=30.0 if expected else 0.0)
+    if not nodes and not expected:
+        ctx.record.pop("uncordon_failed", None)
+        return []
+    if not nodes and "uncordon_failed" not in ctx.record:
+        return []
+    failed = ctx.record.get("uncordon_failed")
+    return [
+        {
+            "activity": {"type": "action", "name": "aftershock: uncordon the run's nodes"},
+            "status": "failed" if failed else "succeeded",
+            "output": nodes,
+            **({"exception": [failed]} if failed else {}),
+        }
+    ]
