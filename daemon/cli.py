@@ -16,12 +16,13 @@ from typing import Any
 import click
 
 from daemon import __version__
+from daemon.outcomes import EXIT_CODES
 from daemon.settings import Settings, SettingsLoadError, load_settings
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_RUN_FAILED = 4
-RUN_EXIT = {"passed": 0, "deviated": 1, "not_steady": 3, "refused": 3, "failed": 4, "aborted": 4}
+RUN_EXIT = EXIT_CODES  # by Outcome (daemon/outcomes.py); equal to the stored strings
 
 
 class FiniteFloat(click.FloatRange):

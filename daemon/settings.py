@@ -281,6 +281,19 @@ def weakened_safety(settings: Settings) -> list[str]:
             found.append(f"safety.{key} is {str(not safe).lower()} (safe default: {safe!s})")
     if safety.min_ready_replicas == 0:
         found.append("safety.min_ready_replicas is 0: a workload may lose every Ready pod")
+    nodes = settings.nodes
+    if nodes.enabled:  # off by default: a drill cordons nodes and evicts whatever they run
+        found.append(
+            f"nodes.enabled is true: node drills may cordon and drain up to {nodes.max_nodes} "
+            f"node(s) at once (safe default: False)"
+        )
+        if nodes.allow_protected_namespaces:
+            found.append(
+                "nodes.allow_protected_namespaces is true: a drain may evict pods of protected "
+                "namespaces (safe default: False)"
+            )
+        if str(nodes.min_schedulable_nodes) in {"0", "0%"}:
+            found.append("nodes.min_schedulable_nodes is 0: a drill may leave no schedulable node")
     return found
 
 

@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from daemon.engine.errors import Unrecorded
+from daemon.records import WorkloadKey
 from daemon.safety.budget import Intent, Ledger, merged_history
-from daemon.safety.guard import History, WorkloadKey
+from daemon.safety.guard import History
 
 Settled = Literal["done", "failed", "uncertain"]
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.kube.errors import Conflict, Forbidden, KubeError, NotFound
 from daemon.logging import get_logger
+from daemon.records import WorkloadKey
 from daemon.safety.budget import Intent
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def cordon(ctx: RunContext, kube: Kube, node: dict[str, Any], *, max_nodes: int)
         intent_id = recorder.record_intent(
             Intent(
                 ctx.run_id,
-                ("", "Node", name),
+                WorkloadKey("", "Node", name),
                 name,
                 node["metadata"].get("uid", ""),
                 "cordon",
@@ -218,7 +219,7 @@ def end_of_run(ctx: RunContext) -> None:
         results = [
             t.result
             for t in ctx.trackers
-            if "/".join((t.result.namespace, t.result.kind, t.result.name)) in keys
+            if str(WorkloadKey(t.result.namespace, t.result.kind, t.result.name)) in keys
         ]
         done = [r.recovered_at for r in results if r.recovered and r.recovered_at is not None]
         if not keys:  # the node ran nothing to evict: nothing was displaced

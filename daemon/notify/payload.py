@@ -11,6 +11,7 @@ from typing import Any
 
 from daemon.listeners import RunEnded
 from daemon.outcomes import Outcome
+from daemon.records import WorkloadKey
 
 SCHEMA = "aftershock.run/v1"
 
@@ -90,7 +91,11 @@ def run_payload(
     record = run.record
     disruptions = []
     for item in record.get("disrupted") or []:
-        namespace, _kind, workload = [*str(item.get("workload", "")).split("/", 2), "", ""][:3]
+        try:
+            key = WorkloadKey.parse(str(item.get("workload", "")))
+        except ValueError:  # an older or partial record: still notified, without the workload
+            key = WorkloadKey("", "", "")
+        namespace, workload = key.namespace, key.name
         disruptions.append(
             {
                 "namespace": namespace,

@@ -20,13 +20,15 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-STYLE = {  # outcome: (colour, emoji)
-    "passed": ("#2eb67d", ":white_check_mark:"),
-    "deviated": ("#e01e5a", ":rotating_light:"),
-    "not_steady": ("#ecb22e", ":warning:"),
-    "refused": ("#9e9e9e", ":no_entry_sign:"),
-    "failed": ("#e01e5a", ":x:"),
-    "aborted": ("#ecb22e", ":octagonal_sign:"),
+from daemon.outcomes import Outcome
+
+STYLE: dict[str, tuple[str, str]] = {  # outcome: (colour, emoji); the emoji says it without colour
+    Outcome.PASSED: ("#2eb67d", ":white_check_mark:"),
+    Outcome.DEVIATED: ("#e01e5a", ":rotating_light:"),
+    Outcome.NOT_STEADY: ("#ecb22e", ":warning:"),
+    Outcome.REFUSED: ("#9e9e9e", ":no_entry_sign:"),
+    Outcome.FAILED: ("#e01e5a", ":x:"),
+    Outcome.ABORTED: ("#ecb22e", ":octagonal_sign:"),
 }
 MAX_LINES = 10  # pods or workloads listed before "and N more"
 MAX_TEXT = 2900  # a section's text is limited to 3000 characters
@@ -119,7 +121,7 @@ def _seconds(value: float | None) -> str:
 def digest_message(payload: dict[str, Any]) -> SlackMessage:
     experiments = payload["experiments"]
     worst = any(e["runs"].get(o) for e in experiments for o in ("deviated", "failed"))
-    colour = STYLE["deviated"][0] if worst else STYLE["passed"][0]
+    colour = STYLE[Outcome.DEVIATED][0] if worst else STYLE[Outcome.PASSED][0]
     window = payload["window"]
     title = f"aftershock daily digest: {window['from'][:10]} to {window['to'][:10]}"
     blocks: list[Block] = [HeaderBlock(text=title[:150])]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from daemon import records
-from daemon.safety.guard import History, Limits, WorkloadKey, floor_for
+from daemon.records import WorkloadKey
+from daemon.safety.guard import History, Limits, floor_for
 
 
 @dataclass(frozen=True)

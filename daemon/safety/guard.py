@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from daemon.records import WorkloadKey  # namespace, kind, name; str() is "ns/Kind/name"
+
 Pod = dict[str, Any]
-WorkloadKey = tuple[str, str, str]  # namespace, kind, name
 SELF_LABEL = ("app.kubernetes.io/name", "aftershock")
 
 # Exclusion rules in the order they are applied; a refusal names the dominant one.
@@ -181,7 +182,7 @@ def eligible_pods(
         name = _name(pod)
         namespace = pod["metadata"].get("namespace", "")
         labels = pod["metadata"].get("labels") or {}
-        workload = workloads.get(workload_of.get(name, ("", "", "")))
+        workload = workloads.get(workload_of.get(name, WorkloadKey("", "", "")))
         reason, detail = workload_exclusion(
             namespace,
             labels,

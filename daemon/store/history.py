@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from daemon.records import WorkloadKey
 from daemon.safety.budget import Intent
 from daemon.safety.guard import History
 
@@ -448,7 +449,7 @@ class HistoryStore:
         since = now.timestamp() - 86400
         with self._tx("reading disruption history") as db:
             last = {
-                (ns, kind, name): datetime.fromtimestamp(at, UTC)
+                WorkloadKey(ns, kind, name): datetime.fromtimestamp(at, UTC)
                 for ns, kind, name, at in db.execute(
                     "SELECT namespace, kind, workload, MAX(at) FROM disruptions"
                     " WHERE state != 'failed' GROUP BY namespace, kind, workload"

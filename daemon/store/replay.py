@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from daemon.catalog.extension import AftershockExtension, AftershockSettings
 from daemon.engine.budget import DisruptionRecorder, RunBudget, Settled
+from daemon.records import WorkloadKey
 from daemon.safety.budget import Intent, Ledger
 from daemon.safety.guard import History
 
@@ -69,7 +70,7 @@ def seeded_ledger(rows: list[dict[str, Any]]) -> Ledger:
     for row in rows:
         if row.get("state") == "failed":
             continue
-        key = (str(row["namespace"]), str(row["kind"]), str(row["workload"]))
+        key = WorkloadKey(str(row["namespace"]), str(row["kind"]), str(row["workload"]))
         ledger.spend(key, datetime.fromtimestamp(float(row["at"]), UTC), str(row.get("uid") or ""))
     return ledger
 

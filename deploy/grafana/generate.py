@@ -11,11 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from daemon.outcomes import Outcome
+
 OUT = Path(__file__).with_name("aftershock.json")
 DS = {"type": "prometheus", "uid": "${datasource}"}
 EXP = 'experiment=~"$experiment"'
 NS = 'namespace=~"$namespace"'
-OUTCOMES = ["passed", "deviated", "not_steady", "refused", "failed", "aborted"]
+OUTCOMES = [str(outcome) for outcome in Outcome]  # one list: daemon/outcomes.py
 COLOURS = ["green", "red", "orange", "purple", "dark-red", "grey"]
 
 

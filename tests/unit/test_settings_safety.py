@@ -149,3 +149,16 @@ def test_dry_run_false_cannot_lift_the_global_dry_run(write, experiment) -> None
     experiment["extensions"] = [{"name": "aftershock", "dry_run": False}]
     result = load_file(write("exp.yaml", experiment), LoadOptions.from_settings(load_settings()))
     assert any("cannot lift the global dry-run" in p.message for p in result.problems)
+
+
+def test_node_drills_are_never_enabled_silently(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFTERSHOCK_NODES__ENABLED", "true")
+    assert weakened_safety(load_settings()) == [
+        "nodes.enabled is true: node drills may cordon and drain up to 1 node(s) at once "
+        "(safe default: False)"
+    ]
+    monkeypatch.setenv("AFTERSHOCK_NODES__ALLOW_PROTECTED_NAMESPACES", "true")
+    monkeypatch.setenv("AFTERSHOCK_NODES__MIN_SCHEDULABLE_NODES", "0%")
+    warnings = weakened_safety(load_settings())
+    assert any("evict pods of protected namespaces" in w for w in warnings)
+    assert any("leave no schedulable node" in w for w in warnings)

@@ -31,6 +31,7 @@ from daemon.kube.errors import (
     Unavailable,
 )
 from daemon.labels import SelectorError, from_label_selector, parse_selector, to_string
+from daemon.records import WorkloadKey
 from daemon.recovery import RESOURCES, RecoveryTracker
 from daemon.safety.budget import admit
 from daemon.safety.guard import (
@@ -42,7 +43,6 @@ from daemon.safety.guard import (
     Request,
     Target,
     Workload,
-    WorkloadKey,
     is_ready,
     plan,
 )
@@ -544,7 +544,7 @@ def _workload_key(
     pod: dict[str, Any], owners: dict[tuple[str, str], dict[str, Any]]
 ) -> WorkloadKey:
     kind, name, _uid, _group = top_controller(pod, owners)
-    return (pod["metadata"]["namespace"], kind, name)
+    return WorkloadKey(pod["metadata"]["namespace"], kind, name)
 
 
 def _workload(key: WorkloadKey, owner: dict[str, Any] | None, pod: dict[str, Any]) -> Workload:

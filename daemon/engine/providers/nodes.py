@@ -33,6 +33,7 @@ from daemon.engine.providers.k8s import (
 )
 from daemon.kube.client import Kube
 from daemon.kube.errors import KubeError, NotFound, TooManyRequests
+from daemon.records import WorkloadKey
 from daemon.safety.budget import admit
 from daemon.safety.guard import (
     Decision,
@@ -42,7 +43,6 @@ from daemon.safety.guard import (
     Request,
     Target,
     Workload,
-    WorkloadKey,
 )
 from daemon.safety.limits import effective_limits
 from daemon.safety.nodes import NodeLimits, NodePlan, plan_nodes
@@ -280,7 +280,7 @@ def guarded_nodes(ctx: RunContext, select: _Select, **options: Any) -> dict[str,
         return {"nodes": cordoned, "evicted": [], "workloads": []}
     evicted, failure = _evict_all(ctx, kube, planned, deadline, drill.grace_period)
     record["evicted"] = [t.name for t in evicted]
-    record["workloads"] = sorted({"/".join(t.workload) for t in evicted})
+    record["workloads"] = sorted({str(WorkloadKey(*t.workload)) for t in evicted})
     failure = failure or _wait_gone(kube, evicted, deadline)
     if failure:
         released = [n for n in cordoned if _release_now(ctx, kube, n)]
@@ -451,7 +451,7 @@ def _evict_all(
                 "disrupted",
                 {
                     "pod": target.name,
-                    "workload": "/".join(target.workload),
+                    "workload": str(WorkloadKey(*target.workload)),
                     "method": METHOD,
                     "at": returned_at.get(target.workload, time.time()),
                     "state": "uncertain" if target in uncertain else "done",

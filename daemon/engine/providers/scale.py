@@ -24,6 +24,7 @@ from daemon.engine.providers.k8s import Refused, build_world, journal_plan, plan
 from daemon.kube.client import Kube
 from daemon.kube.errors import KubeError, NotFound
 from daemon.labels import to_string
+from daemon.records import WorkloadKey
 from daemon.safety.budget import admit
 from daemon.safety.guard import (
     Decision,
@@ -31,7 +32,6 @@ from daemon.safety.guard import (
     Plan,
     Refusal,
     Request,
-    WorkloadKey,
     workload_exclusion,
 )
 from daemon.safety.limits import effective_limits
