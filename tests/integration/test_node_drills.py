@@ -216,6 +216,15 @@ def test_drain_evicts_what_kubectl_would_then_uncordons_and_measures_recovery(ma
     all_truth = max(d["workload_status_ready_at"] for d in truth)
     first_cordon = record["cordoned"][0]["at"]
     assert abs(drill["all_recovered_seconds"] - (all_truth - first_cordon)) < 0.25
+    # every evicted pod gets its Event, as every pod kill does (action "Drain")
+    events = [
+        e
+        for ns in {d["namespace"] for d in truth}
+        for e in sim.core.list_namespaced_event(ns).items
+        if e.reason == "AftershockPodKilled" and e.involved_object.kind == "Pod"
+    ]
+    assert {e.involved_object.name for e in events} == {d["pod"] for d in truth}
+    assert {e.action for e in events} == {"Drain"}
 
 
 def test_a_blocking_pdb_is_retried_to_the_deadline_then_the_drill_fails_and_uncordons(

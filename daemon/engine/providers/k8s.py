@@ -852,7 +852,7 @@ def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its recor
                 _settle(ctx, intent_id, target, "done")
             returned_at[target.workload] = time.time()
             killed.append(target)
-            _event(ctx, kube, target, method)
+            record_event(ctx, kube, target, method)
     finally:
         _start_tracking(ctx, kube, killed, returned_at, pods, method, live.workloads)
         for target in killed + uncertain:
@@ -920,7 +920,7 @@ def _start_tracking(
         ctx.trackers.append(tracker)
 
 
-def _event(ctx: RunContext, kube: Kube, target: Target, method: str) -> None:
+def record_event(ctx: RunContext, kube: Kube, target: Target, method: str) -> None:
     """An Event on the pod and on its workload; best effort (a 403 is journaled, not fatal)."""
     meta = target.pod["metadata"]
     disruption = disruptions.get(method)

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon import disruptions
 from daemon.durations import parse_duration
 from daemon.engine import cordons
 from daemon.engine.budget import Settled
@@ -30,6 +31,7 @@ from daemon.engine.providers.k8s import (
     build_world,
     journal_plan,
     plan_in_budget,
+    record_event,
 )
 from daemon.kube.client import Kube
 from daemon.kube.errors import KubeError, NotFound, TooManyRequests
@@ -431,6 +433,8 @@ def _evict_all(
                 )
             # The lock is shared with the daemon's other runs: never held while a PDB waits.
             state, detail = _evict_one(ctx, kube, meta, deadline, grace_period)
+            if state == "done" and detail != "already gone":
+                record_event(ctx, kube, target, METHOD)  # as for every pod kill
             with budget.lock:
                 problem = budget.settle(intent_id, target.workload, uid, state, detail)
             if problem:
@@ -469,9 +473,13 @@ def _evict_one(
         closed = ctx.disruption_blocked()
         if closed:
             return "failed", f"not sent: {closed}"
-        try:
-            kube.evict_pod(
-                meta["namespace"], meta["name"], grace_period=grace_period, uid=meta.get("uid")
+        try:  # the drain's own disruption (daemon/disruptions/nodes.py): an eviction
+            disruptions.get(METHOD).apply(
+                kube,
+                meta["namespace"],
+                meta["name"],
+                uid=str(meta.get("uid") or ""),
+                grace_period=grace_period,
             )
         except NotFound:
             return "done", "already gone"
