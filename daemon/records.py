@@ -128,13 +128,19 @@ class Recovery(JsonRecord):
     """How one disrupted workload recovered (daemon/recovery.py), in `recovery`."""
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset(
-        {"recovery_seconds", "first_replacement_ready_seconds", "error"}
+        {
+            "recovery_seconds",
+            "first_replacement_created_seconds",
+            "first_replacement_ready_seconds",
+            "error",
+        }
     )
     namespace: str | None = None
     kind: str | None = None
     name: str | None = None
     recovered: bool | None = None
     recovery_seconds: float | None = None
+    first_replacement_created_seconds: float | None = None  # first seen by the watch
     first_replacement_ready_seconds: float | None = None
     timed_out: bool | None = None
     error: str | None = None

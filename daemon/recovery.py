@@ -42,6 +42,7 @@ class RecoveryResult:
     started_at: float
     recovered: bool = False
     recovered_at: float | None = None
+    first_replacement_created_at: float | None = None  # first seen by the watch
     first_replacement_ready_at: float | None = None
     timed_out: bool = False
     error: str = ""
@@ -55,6 +56,11 @@ class RecoveryResult:
         return None if self.recovered_at is None else round(self.recovered_at - self.started_at, 6)
 
     @property
+    def first_replacement_created_seconds(self) -> float | None:
+        created = self.first_replacement_created_at
+        return None if created is None else round(created - self.started_at, 6)
+
+    @property
     def first_replacement_ready_seconds(self) -> float | None:
         ready = self.first_replacement_ready_at
         return None if ready is None else round(ready - self.started_at, 6)
@@ -66,6 +72,7 @@ class RecoveryResult:
             "name": self.name,
             "recovered": self.recovered,
             "recovery_seconds": self.recovery_seconds,
+            "first_replacement_created_seconds": self.first_replacement_created_seconds,
             "first_replacement_ready_seconds": self.first_replacement_ready_seconds,
             "timed_out": self.timed_out,
             "error": self.error,
@@ -337,6 +344,15 @@ class RecoveryTracker:
 
     def _check(self, state: _State, now: float) -> bool:
         result = self.result
+        if result.first_replacement_created_at is None:
+            for pod in state.pods.values():
+                if (
+                    pod["metadata"].get("uid") not in self.known
+                    and "deletionTimestamp" not in pod["metadata"]
+                    and self._created_after(pod)
+                ):
+                    result.first_replacement_created_at = now
+                    break
         if result.first_replacement_ready_at is None:
             for pod in state.pods.values():
                 if (

@@ -114,6 +114,7 @@ def journal(
                     "name": "greeter",
                     "recovered": True,
                     "recovery_seconds": 2.809145,
+                    "first_replacement_created_seconds": 0.4,
                     "first_replacement_ready_seconds": 2.5,
                     "timed_out": False,
                     "error": text,

@@ -56,7 +56,18 @@ def test_seed_001_three_greeters_pass_and_recovery_matches_ground_truth(make_sim
     (truth,) = sim.timeline()
     truth_seconds = truth["workload_status_ready_at"] - truth["requested_at"]
     assert abs(recovery["recovery_seconds"] - truth_seconds) < 0.1, (recovery, truth)
-    assert recovery["first_replacement_ready_seconds"] <= recovery["recovery_seconds"]
+    assert (
+        recovery["first_replacement_created_seconds"]
+        <= recovery["first_replacement_ready_seconds"]
+        <= recovery["recovery_seconds"]
+    )
+    assert (
+        abs(
+            recovery["first_replacement_created_seconds"]
+            - (truth["replacement_created_at"] - truth["requested_at"])
+        )
+        < 0.1
+    )
     assert (
         abs(
             recovery["first_replacement_ready_seconds"]

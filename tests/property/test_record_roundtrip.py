@@ -58,6 +58,7 @@ _recovery = st.fixed_dictionaries(
         "name": _name,
         "recovered": st.booleans(),
         "recovery_seconds": st.none() | _seconds,
+        "first_replacement_created_seconds": st.none() | _seconds,
         "first_replacement_ready_seconds": st.none() | _seconds,
         "timed_out": st.booleans(),
         "error": st.none() | st.text(max_size=10),

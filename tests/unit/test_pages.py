@@ -169,6 +169,10 @@ def test_timeline_order_matches_the_journal() -> None:
     kinds = [r.kind for r in line.rows]
     kill = kinds.index("disruption")
     assert kill < kinds.index("replacement") < kinds.index("ready") < kinds.index("slo")
+    created, ready_first = [r for r in line.rows if r.kind == "replacement"][:2]
+    assert created.label.startswith("replacement created")
+    assert ready_first.label.startswith("first replacement ready")
+    assert created.start < ready_first.start
     ready = next(r for r in line.rows if r.kind == "ready")
     assert (
         abs(ready.start - (journal["aftershock"]["disrupted"][0]["at"] - origin + 2.809145)) < 1e-6

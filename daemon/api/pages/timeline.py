@@ -104,7 +104,8 @@ def _hypothesis(journal: dict[str, Any], origin: float) -> list[Row]:
 
 
 def _recovery(record: dict[str, Any], origin: float, slo: float | None) -> list[Row]:
-    """Disruptions, then per workload: first replacement ready, ready again, the SLO mark."""
+    """Disruptions, then per workload: replacement created (first seen by the watch), first
+    replacement ready, ready again, the SLO mark."""
     rows: list[Row] = []
     at_by_workload: dict[str, float] = {}
     for d in record.get("disrupted") or []:
@@ -133,8 +134,19 @@ def _recovery(record: dict[str, Any], origin: float, slo: float | None) -> list[
             continue
         at = at_by_workload[workload]
         name = f"{r.get('namespace')}/{r.get('name')}"
+        created = r.get("first_replacement_created_seconds")
         first = r.get("first_replacement_ready_seconds")
         took = r.get("recovery_seconds")
+        if isinstance(created, int | float):
+            rows.append(
+                Row(
+                    "replacement",
+                    f"replacement created: {name}",
+                    at + created,
+                    at + created,
+                    detail=f"{created:.2f} s after the disruption",
+                )
+            )
         if isinstance(first, int | float):
             rows.append(
                 Row(
