@@ -12,14 +12,12 @@ operator kind, which has no status the simulator records) minus that workload's 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import yaml
-from simproc import start_simulator  # bench/ is on sys.path when a script runs
+from simproc import control, percentile, start_simulator  # bench/ is on sys.path when a script runs
 
 from daemon.catalog.extension import AftershockSettings
 from daemon.engine.context import RunContext
@@ -89,17 +87,6 @@ EXPERIMENT = {
         }
     ],
 }
-
-
-def control(base: str, method: str, path: str) -> dict:
-    request = urllib.request.Request(base + path, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:

@@ -9,14 +9,12 @@ the simulator in its own process); each run's `recovery_seconds` is compared wit
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import yaml
-from simproc import start_simulator  # bench/ is on sys.path when a script runs
+from simproc import control, percentile, start_simulator  # bench/ is on sys.path when a script runs
 
 from daemon.catalog.extension import AftershockSettings
 from daemon.engine.context import RunContext
@@ -70,17 +68,6 @@ def experiment(workload: str) -> dict:
             }
         ],
     }
-
-
-def control(base: str, method: str, path: str) -> dict:
-    request = urllib.request.Request(base + path, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:

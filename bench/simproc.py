@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +55,15 @@ def wait_ready(base: str, total: int, timeout: float = 900) -> float:
             pass
         time.sleep(1)
     raise SystemExit(f"cluster not ready after {timeout:.0f} s")
+
+
+def control(base: str, method: str, path: str) -> dict:
+    """One call to the simulator's control API (/sim/v1/...), its JSON answer."""
+    request = urllib.request.Request(base + path, method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -16,11 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import yaml
-from simproc import ROOT, start_simulator  # bench/ is on sys.path when a script runs
+from simproc import ROOT, control, start_simulator  # bench/ is on sys.path when a script runs
 
 BIN = Path(sys.executable).parent
 
@@ -85,13 +84,6 @@ def cluster() -> dict:
         if workload["name"] == "greeter":
             workload["replicas"] = 3
     return spec
-
-
-def control(base: str, method: str, path: str) -> dict:
-    with urllib.request.urlopen(
-        urllib.request.Request(base + path, method=method), timeout=30
-    ) as r:
-        return json.loads(r.read())
 
 
 def measure(argv: list[str], env: dict, cwd: Path) -> tuple[float, int, int]:

@@ -12,14 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from daemon.disruptions import Counts, RecoveryView, Verb, replaced
+from daemon.disruptions import Counts, Verb
+from daemon.disruptions.pods import PodEvict
 
 if TYPE_CHECKING:
-    from daemon.kube.client import Kube
+    pass
 
 
 @dataclass(frozen=True)
-class NodeDrain:
+class NodeDrain(PodEvict):
+    """Applied to one pod, a drain is that pod's eviction (apply and recovered: PodEvict's)."""
+
     name: str = "drain"
     verbs: tuple[Verb, ...] = (
         Verb("", "nodes", "get"),
@@ -31,11 +34,3 @@ class NodeDrain:
     counts: Counts = "nodes"
     past_tense: str = "evicted (node drain)"
     event_action: str = "Drain"
-
-    def apply(
-        self, kube: Kube, namespace: str, name: str, *, uid: str, grace_period: int | None
-    ) -> None:
-        kube.evict_pod(namespace, name, grace_period=grace_period, uid=uid or None)
-
-    def recovered(self, view: RecoveryView) -> bool:
-        return replaced(view)
