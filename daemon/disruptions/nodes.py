@@ -10,13 +10,9 @@ displaced workloads recovered" time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from daemon.disruptions import Counts, Verb
 from daemon.disruptions.pods import PodEvict
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)
