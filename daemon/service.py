@@ -575,7 +575,9 @@ class Daemon:
         return None
 
     def _gate(self) -> str | None:
-        """Checked right before every kill: the ConfigMap halt is read live here (one GET)."""
+        """Checked right before every kill: the ConfigMap halt is read live here (one GET).
+        Leadership is asked again last, after that GET: a freeze (SIGSTOP, a VM pause)
+        during it must not let a kill through on a lease judged before the freeze."""
         if not self.is_leader():
             return "leadership_lost"
         self._check_halt_configmap(GATE_MAX_AGE)
@@ -583,6 +585,8 @@ class Daemon:
             return "halted"
         if self._stopping.is_set():
             return "shutdown"
+        if not self.is_leader():
+            return "leadership_lost"
         return None
 
     def trigger(self, experiment_id: str, *, by: str) -> str:
