@@ -319,7 +319,9 @@ class Daemon:
 
     def disruption_check(self) -> str | None:
         """Checked right before every kill (RunContext.disruption_check): a reason not to
-        inject now. The ConfigMap halt is read live here (one GET)."""
+        inject now. The ConfigMap halt is read live here (one GET). Leadership is asked again
+        last, after that GET: a freeze (SIGSTOP, a VM pause) during it must not let a kill
+        through on a lease judged before the freeze."""
         if not self.is_leader():
             return "leadership_lost"
         self.halting.check_configmap(GATE_MAX_AGE)
@@ -327,6 +329,8 @@ class Daemon:
             return "halted"
         if self._stopping.is_set():
             return "shutdown"
+        if not self.is_leader():
+            return "leadership_lost"
         return None
 
     # ------------------------------------------------------------------ halt

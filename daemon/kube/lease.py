@@ -1,10 +1,17 @@
 """Leader election on a coordination.k8s.io/v1 Lease (client-go's leaderelection, in small).
 
 Only the holder schedules and injects. Leadership is judged by our own monotonic clock:
-we lead until `renew_deadline` after our last successful renewal, which is shorter than
-the lease duration other replicas wait before taking over, so two replicas never both
-believe they lead. Renewals use the Lease's resourceVersion; a 409 means someone else
-wrote it and we step down at once.
+we lead until `renew_deadline` after the *start* of our last successful renewal; a follower
+takes over only `lease_duration` after it *received* the last record it saw change, so two
+replicas never both believe they lead, and `lease_duration - renew_deadline` is left whole
+for a kill judged under the lease to reach the API server. Renewals use the Lease's
+resourceVersion; a 409 means someone else wrote it and we step down at once.
+
+What this cannot guarantee: a pause longer than that gap (SIGSTOP, a VM or GC pause, a
+request queued in a slow API server) between the last pre-kill check and the server
+applying the request. Kubernetes has no delete conditional on a Lease, so no client can
+fence it (client-go's leader election has the same limit): keep the gap well above the
+request latency.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ class LeaderElector:
         retry_period: timedelta,
         on_change: Callable[[bool], None] | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
     ):
         if not retry_period < renew_deadline < lease_duration:
             raise ValueError("need retry_period < renew_deadline < lease_duration")
@@ -48,6 +56,7 @@ class LeaderElector:
         self.retry_period = retry_period.total_seconds()
         self.on_change = on_change or (lambda _leading: None)
         self.wall_clock = wall_clock
+        self.monotonic = monotonic
         self._renewed_at: float | None = None  # monotonic time of our last successful write
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="leader-election", daemon=True)
@@ -59,7 +68,7 @@ class LeaderElector:
 
     def is_leader(self) -> bool:
         renewed = self._renewed_at
-        return renewed is not None and time.monotonic() - renewed < self.renew_deadline
+        return renewed is not None and self.monotonic() - renewed < self.renew_deadline
 
     def start(self) -> LeaderElector:
         self._thread.start()
@@ -96,7 +105,7 @@ class LeaderElector:
 
     def try_acquire_or_renew(self) -> bool:
         now = self.wall_clock()
-        started = time.monotonic()
+        started = self.monotonic()
         try:
             try:
                 lease = self.kube.get("leases", self.namespace, self.name)
@@ -104,20 +113,22 @@ class LeaderElector:
                 self.kube.create_lease(self.namespace, self._body(None, now, acquired=True))
                 self._won(started)
                 return True
+            seen = self.monotonic()  # the record was current at the latest now, not at `started`
             spec = lease.get("spec") or {}
             holder = spec.get("holderIdentity")
             # Like client-go: expiry is judged by *our* clock from when we last saw the record
-            # change, never by comparing timestamps written by another machine's clock.
+            # change (stamped after the answer: a slow GET must not shorten the holder's
+            # lease), never by comparing timestamps written by another machine's clock.
             record = (
                 holder,
                 spec.get("renewTime"),
                 (lease.get("metadata") or {}).get("resourceVersion"),
             )
             if record != self._observed:
-                self._observed, self._observed_at = record, started
+                self._observed, self._observed_at = record, seen
             if holder and holder != self.identity:
                 duration = float(spec.get("leaseDurationSeconds") or 0)
-                if started - self._observed_at < duration:
+                if seen - self._observed_at < duration:
                     self._lost("held by " + str(holder))
                     return False
             acquired = holder != self.identity

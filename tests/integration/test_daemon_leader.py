@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import threading
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import httpx
+import urllib3
 import yaml
+from kubernetes.client.exceptions import ApiException
 
 from tests.integration.conftest import wait_for
 from tests.integration.daemon_helpers import TOKEN, cluster, write_catalog
@@ -64,6 +69,66 @@ def disrupting_runs(db: Path, *, finished: bool = False) -> list[tuple[float, fl
         ).fetchall()
 
 
+def disruptions_by_uid(db: Path) -> dict[str, tuple[str, float]]:
+    """Pod uid -> (run id, intent time) of every disruption not refused before it was sent."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT uid, run_id, at FROM disruptions WHERE state != 'failed'"
+        ).fetchall()
+    return {uid: (run_id, at) for uid, run_id, at in rows}
+
+
+class LeaseTenures:
+    """Every tenure of the Lease as the Lease itself records it: (acquireTime, holder).
+
+    Read every 50 ms; a tenure lasts seconds (a takeover waits out the lease duration), so
+    none is missed, and `complete()` checks that against the Lease's own leaseTransitions."""
+
+    def __init__(self, sim: Any, namespace: str = "aftershock", name: str = "aftershock-leader"):
+        self.sim, self.namespace, self.name = sim, namespace, name
+        self.seen: set[tuple[float, str]] = set()
+        self.transitions = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> LeaseTenures:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._read()  # the last word
+
+    def _read(self) -> None:
+        try:
+            lease = self.sim.coordination.read_namespaced_lease(
+                self.name, self.namespace, _request_timeout=5
+            )
+        except (ApiException, urllib3.exceptions.HTTPError):
+            return  # not created yet, or a slow answer under load: read again
+        spec = lease.spec
+        if spec.holder_identity and spec.acquire_time is not None:
+            self.seen.add((spec.acquire_time.timestamp(), spec.holder_identity))
+            self.transitions = spec.lease_transitions or 0
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.05):
+            self._read()
+
+    def complete(self) -> list[tuple[float, str]]:
+        tenures = sorted(self.seen)
+        assert len(tenures) == self.transitions + 1, (tenures, self.transitions, "tenure missed")
+        return tenures
+
+    @staticmethod
+    def holder_at(tenures: list[tuple[float, str]], moment: float) -> str | None:
+        """Who held the lease at `moment`: the last tenure acquired by then (a successor's
+        acquireTime is stamped before its write, so this ends a tenure early: strict)."""
+        holders = [holder for acquired, holder in tenures if acquired <= moment]
+        return holders[-1] if holders else None
+
+
 def leader_of(urls: dict[str, str]) -> list[str]:
     leading = []
     for name, url in urls.items():
@@ -76,6 +141,21 @@ def leader_of(urls: dict[str, str]) -> list[str]:
 
 
 def test_two_replicas_never_inject_together(make_sim, tmp_path) -> None:
+    """The invariant is checked from the simulator's ground truth, not from run rows.
+
+    Every pod the cluster saw disrupted (`/sim/v1/timeline`, stamped when the API server
+    applied the request) is attributed by pod uid to the one replica whose history holds its
+    intent, and that replica must hold the Lease at that moment: the last tenure acquired by
+    then (from the Lease's own holderIdentity/acquireTime, all tenures seen) is its own. The
+    replicas' disruption spans (per run: first intent to last applied kill) never overlap.
+
+    Run rows ([started_at, ended_at]) may overlap and that is safe: a leader frozen just after
+    its kill, mid-run, ends that run only when thawed, after the follower's runs; its gate
+    refuses any further kill (seen under load: alpha's kill at .874, frozen at .993, beta
+    acquired 3 s later and killed, alpha thawed and ended its run 0.01 s later, killing
+    nothing). A kill sent late by a replica thawed after losing the lease is what must never
+    happen, and the tenure check catches it.
+    """
     sim = make_sim(cluster())
     sim.ready()
     experiment = greeter_experiment(
@@ -84,54 +164,80 @@ def test_two_replicas_never_inject_together(make_sim, tmp_path) -> None:
     catalog = write_catalog(tmp_path / "catalog", {"webapp-kill": experiment})
     (tmp_path / "token").write_text(TOKEN)
     processes, urls = {}, {}
-    try:
-        for name in ("alpha", "beta"):
-            process, url = start_serve(
-                sim, config_for(tmp_path, name, sim, catalog), tmp_path / f"{name}.log"
-            )
-            processes[name], urls[name] = process, url
-        first = wait_for(lambda: leader_of(urls), 15, "a leader")
-        assert len(first) == 1
-        (leader,) = first
-        wait_for(
-            lambda: disrupting_runs(tmp_path / f"{leader}.db", finished=True),
-            20,
-            "the leader injecting",
-        )
-        started = time.monotonic()
-        cycles = 0
-        while cycles < 4 or time.monotonic() - started < 60:  # a minute and more of turnover
-            follower = "beta" if leader == "alpha" else "alpha"
-            before = len(disrupting_runs(tmp_path / f"{follower}.db", finished=True))
-            processes[leader].send_signal(signal.SIGSTOP)  # frozen, lease unrenewed
-            wait_for(lambda f=follower: leader_of({f: urls[f]}), 15, "the follower taking over")
+    with LeaseTenures(sim) as lease:
+        try:
+            for name in ("alpha", "beta"):
+                process, url = start_serve(
+                    sim, config_for(tmp_path, name, sim, catalog), tmp_path / f"{name}.log"
+                )
+                processes[name], urls[name] = process, url
+            first = wait_for(lambda: leader_of(urls), 15, "a leader")
+            assert len(first) == 1
+            (leader,) = first
             wait_for(
-                lambda f=follower, n=before: (
-                    len(disrupting_runs(tmp_path / f"{f}.db", finished=True)) > n
-                ),
+                lambda: disrupting_runs(tmp_path / f"{leader}.db", finished=True),
                 20,
-                "the new leader injecting",
+                "the leader injecting",
             )
-            processes[leader].send_signal(signal.SIGCONT)  # thawed: must step down, not inject
-            time.sleep(2)  # let the thawed replica act on whatever it believed before the freeze
-            assert leader_of(urls) == [follower]
-            leader = follower
-            cycles += 1
-        survivor = "beta" if leader == "alpha" else "alpha"
-        processes[leader].kill()  # the leader dies: the other takes over again
-        wait_for(lambda: leader_of({survivor: urls[survivor]}), 15, "the survivor leading")
-    finally:
-        for process in processes.values():
-            process.send_signal(signal.SIGCONT)
-            process.kill()
-            process.wait(timeout=10)
+            started = time.monotonic()
+            cycles = 0
+            while cycles < 4 or time.monotonic() - started < 60:  # a minute and more of turnover
+                follower = "beta" if leader == "alpha" else "alpha"
+                before = len(disrupting_runs(tmp_path / f"{follower}.db", finished=True))
+                processes[leader].send_signal(signal.SIGSTOP)  # frozen, lease unrenewed
+                wait_for(lambda f=follower: leader_of({f: urls[f]}), 15, "the follower taking over")
+                wait_for(
+                    lambda f=follower, n=before: (
+                        len(disrupting_runs(tmp_path / f"{f}.db", finished=True)) > n
+                    ),
+                    20,
+                    "the new leader injecting",
+                )
+                processes[leader].send_signal(signal.SIGCONT)  # thawed: must step down, not inject
+                time.sleep(
+                    2
+                )  # let the thawed replica act on whatever it believed before the freeze
+                assert leader_of(urls) == [follower]
+                leader = follower
+                cycles += 1
+            survivor = "beta" if leader == "alpha" else "alpha"
+            processes[leader].kill()  # the leader dies: the other takes over again
+            wait_for(lambda: leader_of({survivor: urls[survivor]}), 15, "the survivor leading")
+        finally:
+            for process in processes.values():
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+                process.wait(timeout=10)
+    tenures = lease.complete()
+    assert len({holder for _at, holder in tenures}) == 2, tenures  # both led, in turn
 
+    timeline = sim.timeline()
+    owners = {name: disruptions_by_uid(tmp_path / f"{name}.db") for name in ("alpha", "beta")}
+    assert not owners["alpha"].keys() & owners["beta"].keys(), owners  # one intent per pod
+    spans: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for name, intents in owners.items():
+        for run_id, at in intents.values():
+            spans[name, run_id].append(at)
+    for kill in timeline:
+        (name,) = [n for n, intents in owners.items() if kill["pod_uid"] in intents] or [None]
+        assert name is not None, (kill, "a kill in no replica's history")
+        at = kill["requested_at"]
+        holder = LeaseTenures.holder_at(tenures, at)
+        assert holder == name, (kill["pod"], at, name, holder, tenures, "kill without the lease")
+        spans[name, owners[name][kill["pod_uid"]][0]].append(at)
+    for (a_name, a_run), a_times in spans.items():
+        for (b_name, b_run), b_times in spans.items():
+            if a_name < b_name:
+                assert max(a_times) < min(b_times) or max(b_times) < min(a_times), (
+                    a_run,
+                    sorted(a_times),
+                    b_run,
+                    sorted(b_times),
+                    "interleaved injections",
+                )
     runs = {name: disrupting_runs(tmp_path / f"{name}.db") for name in ("alpha", "beta")}
-    for a_start, a_end, _ in runs["alpha"]:
-        for b_start, b_end, _ in runs["beta"]:
-            assert a_end <= b_start or b_end <= a_start, (runs, "overlapping injections")
     recorded = sum(count for rows in runs.values() for _s, _e, count in rows)
-    killed = len(sim.timeline())
+    killed = len(timeline)
     # The killed follower may have been mid-run (its row has no disruptions yet): at most
     # one such unrecorded kill, never more kills than planned runs.
     assert recorded <= killed <= recorded + 1

@@ -37,7 +37,12 @@ def start_serve(sim, config: Path, log: Path) -> tuple[subprocess.Popen, str]:
         found = re.search(r"aftershock serving on (http://\S+)", log.read_text())
         return found.group(1) if found else None
 
-    return process, wait_for(url, 20, "the daemon's URL")
+    try:
+        return process, wait_for(url, 60, "the daemon's URL")
+    except BaseException:  # never leave a daemon behind to load the machine for other tests
+        process.kill()
+        process.wait(timeout=10)
+        raise
 
 
 def long_run_setup(make_sim, tmp_path: Path):
