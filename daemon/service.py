@@ -31,6 +31,7 @@ from daemon.kube.lease import LeaderElector
 from daemon.listeners import RunListener
 from daemon.logging import get_logger
 from daemon.observability.metrics import DaemonState, Metrics
+from daemon.runtime import cordon_sweep
 from daemon.runtime.active_runs import ActiveRuns
 from daemon.runtime.builtin_listeners import HistoryListener, MetricsListener
 from daemon.runtime.catalog import Catalog, CatalogView, Entry, ScheduleOverride
@@ -145,6 +146,11 @@ class Daemon:
             load_halt=self.halting.load,
             recovery_due=lambda: not self.recovery.done and self.is_leader(),
             recover=self.recovery.recover_once,
+            sweep_cordons=lambda: (
+                cordon_sweep.sweep(self.kube, store, self.runs.ids)
+                if settings.nodes.enabled
+                else None
+            ),
         )
         identity = settings.leader.identity or f"{socket.gethostname()}-{token_source.token_hex(3)}"
         self.identity = identity

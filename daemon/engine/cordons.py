@@ -103,6 +103,8 @@ def cordon(ctx: RunContext, kube: Kube, node: dict[str, Any], *, max_nodes: int)
         ) from None
     except KubeError as exc:
         _settle(ctx, intent_id, "uncertain" if exc.status == 0 else "failed", exc.message)
+        if exc.status == 0:  # no answer: the patch may still land; the end of the run waits
+            ctx.append("cordon_uncertain", name)  # for it (release) and takes it back
         raise CordonRefusedError(f"cordon {name}: {exc.message}") from None
     _settle(ctx, intent_id, "done")
     ctx.append("cordoned", {"node": name, "at": time.time()})
@@ -146,16 +148,33 @@ def release(ctx: RunContext, *, patience: float = 30.0) -> list[str]:
     """Uncordon every node this run cordoned; journaled under `uncordoned` (or the error).
 
     Runs with the run over: it asks no gate (taking back a cordon is never a disruption).
-    API errors are retried for `patience` seconds (a 403 is not: it will not change)."""
+    API errors are retried for `patience` seconds (a 403 is not: it will not change). A cordon
+    sent without an answer (`cordon_uncertain`) may land after the run gave up on it: the
+    release watches for it for `patience` seconds (cut to the shutdown deadline) and takes it
+    back when it shows."""
     kube = ctx.kube
     if kube is None:
         return []
     done: list[str] = []
+    remaining = ctx.remaining()
+    if remaining is not None:
+        patience = min(patience, max(remaining, 1.0))
     deadline = time.monotonic() + patience
+    awaited = set(ctx.record.get("cordon_uncertain") or [])
     while True:
         try:
             ours = [h for h in held(kube) if h.run_id == ctx.run_id]
             done.extend(h.node for h in ours if uncordon(kube, h.node, ctx.run_id))
+            awaited -= {h.node for h in ours}
+            if awaited and time.monotonic() < deadline:
+                time.sleep(0.5)  # an unanswered cordon may still land: look again
+                continue
+            if awaited:
+                ctx.append(
+                    "errors",
+                    f"cordon of {', '.join(sorted(awaited))} got no answer and had not landed "
+                    f"after {patience:.0f}s; if it lands later, the start-up check reports it",
+                )
             break
         except KubeError as exc:
             if isinstance(exc, Forbidden) or time.monotonic() > deadline:

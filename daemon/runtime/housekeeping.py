@@ -1,6 +1,7 @@
 """One background loop for what has no schedule of its own: the halt ConfigMap, catalog
 reload, the history's health and retention, the persisted halt, interrupted-run recovery,
-and retrying the writes the history refused (halts, ends of runs)."""
+leftover cordons of ended runs (node drills), and retrying the writes the history refused
+(halts, ends of runs)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class Housekeeping:
         load_halt: Callable[[], None],
         recovery_due: Callable[[], bool],
         recover: Callable[[], None],
+        sweep_cordons: Callable[[], object] = lambda: None,
     ):
         self.interval = interval
         self.store = store
@@ -44,6 +46,7 @@ class Housekeeping:
         self.load_halt = load_halt
         self.recovery_due = recovery_due  # not recovered yet, and this replica leads
         self.recover = recover
+        self.sweep_cordons = sweep_cordons  # node drills: leftover cordons of ended runs
         self._thread = threading.Thread(
             target=self._loop, name="aftershock-housekeeping", daemon=True
         )
@@ -73,6 +76,8 @@ class Housekeeping:
                     self.load_halt()
                 if not self.store.error and self.recovery_due():
                     self.recover()
+                if not self.store.error:
+                    self.sweep_cordons()
                 self.pending.flush()
             except Exception:  # housekeeping must outlive any one failure; logged with traceback
                 log.exception("housekeeping failed")

@@ -57,6 +57,17 @@ def is_cordoned(node: Node) -> bool:
     return bool((node.get("spec") or {}).get("unschedulable"))
 
 
+def schedulable(node: Node) -> bool:
+    """Where an ordinary pod can land: Ready, not cordoned, and no NoSchedule/NoExecute taint
+    (a tainted control-plane node takes no workload pods, so it does not hold the floor)."""
+    taints = (node.get("spec") or {}).get("taints") or []
+    return (
+        node_ready(node)
+        and not is_cordoned(node)
+        and not any(t.get("effect") in ("NoSchedule", "NoExecute") for t in taints)
+    )
+
+
 def node_ready(node: Node) -> bool:
     for condition in (node.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Ready":
@@ -132,8 +143,11 @@ def plan_nodes(
     rng: random.Random,
     delete_local_data: bool = False,
     force: bool = False,
+    evicting: bool = True,
 ) -> NodePlan | Refusal:
-    """The nodes to cordon and drain, or a refusal naming the rule (and the pods) that won."""
+    """The nodes to cordon and drain, or a refusal naming the rule (and the pods) that won.
+    `evicting` False (a cordon alone): the protected-namespace rule still applies to the node's
+    pods (a cordoned node is one `kubectl drain` away), the drainability rules do not."""
     names = sorted(_name(n) for n in candidates)
     decisions: list[Decision] = []
     eligible: list[Node] = []
@@ -146,6 +160,7 @@ def plan_nodes(
             limits,
             delete_local_data=delete_local_data,
             force=force,
+            evict=evicting,
         )
         if rule:
             decisions.append(Decision(name, rule, "excluded", detail))
@@ -170,12 +185,12 @@ def plan_nodes(
         )
         decisions.append(Decision("run", "max_nodes", "refused", detail))
         return Refusal("max_nodes", detail, decisions, names)
-    schedulable = sum(1 for n in all_nodes if not is_cordoned(n) and node_ready(n))
+    left = sum(1 for n in all_nodes if schedulable(n))
     floor = min_schedulable(limits.min_schedulable_nodes, len(all_nodes))
-    if schedulable - count < floor:
+    if left - count < floor:
         detail = (
-            f"cordoning {count} of {schedulable} schedulable node(s) would leave "
-            f"{schedulable - count}, under min_schedulable_nodes {limits.min_schedulable_nodes}"
+            f"cordoning {count} of {left} schedulable node(s) would leave "
+            f"{left - count}, under min_schedulable_nodes {limits.min_schedulable_nodes}"
             f" ({floor} of {len(all_nodes)})"
         )
         decisions.append(Decision("run", "min_schedulable_nodes", "refused", detail))
@@ -198,6 +213,7 @@ def node_rule(
     *,
     delete_local_data: bool = False,
     force: bool = False,
+    evict: bool = True,
 ) -> tuple[str, str, list[Pod]]:
     """(rule, detail, []) when the node is excluded, else ("", "", the pods to evict)."""
     if is_control_plane(node):
@@ -217,6 +233,8 @@ def node_rule(
             "runs pods of protected namespaces: " + ", ".join(protected),
             [],
         )
+    if not evict:
+        return "", "", []
     plan = drainable(pods, delete_local_data=delete_local_data, force=force)
     if plan.blockers:
         return "undrainable_pods", "; ".join(f"{p}: {why}" for p, why in plan.blockers), []

@@ -280,7 +280,9 @@ def guarded_nodes(ctx: RunContext, select: _Select, **options: Any) -> dict[str,
             cordoned.append(name)
     if not drill.evict or planned is None:
         return {"nodes": cordoned, "evicted": [], "workloads": []}
-    evicted, failure = _evict_all(ctx, kube, planned, deadline, drill.grace_period)
+    evicted, failure = _evict_all(
+        ctx, kube, planned, deadline, drill.grace_period, cordons=len(cordoned)
+    )
     record["evicted"] = [t.name for t in evicted]
     record["workloads"] = sorted({str(WorkloadKey(*t.workload)) for t in evicted})
     failure = failure or _wait_gone(kube, evicted, deadline)
@@ -300,8 +302,8 @@ def _plan_nodes(
     try:
         all_nodes, _ = kube.list("nodes")
         pods_by_node: dict[str, list[dict[str, Any]]] = {}
-        if drill.evict:
-            for node in candidates:
+        if drill.evict or not ctx.settings.nodes.allow_protected_namespaces:
+            for node in candidates:  # a cordon alone still may not touch protected pods' nodes
                 name = node["metadata"]["name"]
                 pods_by_node[name] = kube.list(
                     "pods", None, field_selector=f"spec.nodeName={name}"
@@ -327,6 +329,7 @@ def _plan_nodes(
         rng=ctx.rng,
         delete_local_data=drill.delete_local_data,
         force=drill.force,
+        evicting=drill.evict,
     )
     _journal_nodes(ctx, wanted, result)
     if isinstance(result, Refusal):
@@ -396,9 +399,17 @@ def _plan_pods(ctx: RunContext, kube: Kube, pods: list[dict[str, Any]], limits: 
 
 
 def _evict_all(
-    ctx: RunContext, kube: Kube, planned: _Planned, deadline: float, grace_period: int | None
+    ctx: RunContext,
+    kube: Kube,
+    planned: _Planned,
+    deadline: float,
+    grace_period: int | None,
+    *,
+    cordons: int = 0,
 ) -> tuple[list[Target], str]:
-    """Evict each planned pod with an intent first; a PDB's 429 is retried to the deadline."""
+    """Evict each planned pod with an intent first; a PDB's 429 is retried to the deadline.
+    `cordons`: made by this drill after its plan read the 24 h count; each is one disruption
+    of the daily budget (docs/node-drills.md), so the re-check before each eviction counts it."""
     chosen, workloads, live = planned.plan, planned.workloads, planned.live
     budget = ctx.budget
     evicted: list[Target] = []
@@ -418,7 +429,7 @@ def _evict_all(
                     desired=workload.desired,
                     ready_now=_ready_now(ctx, kube, target, workload),
                     limits=live.limits,
-                    disrupted_last_24h=live.disrupted_last_24h + len(evicted),
+                    disrupted_last_24h=live.disrupted_last_24h + cordons + len(evicted),
                 )
                 if refusal is not None:
                     failure = f"{target.name} re-checked before its eviction: {refusal[1]}"

@@ -1,0 +1,52 @@
+"""Cordons this daemon's own runs left behind, taken back by housekeeping.
+
+A run takes back its cordons when it ends (daemon/engine/cordons.py), retrying for a bounded
+time; an API outage longer than that, or a replica killed mid-drill and restarted as a
+follower (interrupted-run recovery waits for leadership), can leave a node cordoned. Every
+housekeeping pass, on every replica, lifts a cordon whose run is in *this* replica's history
+and not live in this process: the run is over (finished or interrupted), so taking its cordon
+back is never a disruption and needs no leadership. Cordons of runs this replica does not
+know (another replica's, an `aftershock run`) are left to their owner and to the start-up
+report (docs/node-drills.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from daemon.engine import cordons
+from daemon.kube.client import Kube
+from daemon.kube.errors import KubeError
+from daemon.logging import get_logger
+from daemon.store.history import HistoryStore, StoreError
+
+log = get_logger("aftershock.nodes")
+
+
+def sweep(kube: Kube | None, store: HistoryStore, live_runs: Callable[[], set[str]]) -> list[str]:
+    """The nodes whose leftover cordon was taken back in this pass (errors: next pass)."""
+    if kube is None:
+        return []
+    try:
+        held = cordons.held(kube)
+    except KubeError as exc:
+        log.warning("cordon sweep: cannot list nodes; trying again later", error=exc.message)
+        return []
+    lifted: list[str] = []
+    for h in held:
+        if h.run_id in live_runs():
+            continue
+        try:
+            if store.run(h.run_id) is None:
+                continue  # not this replica's run
+            if cordons.uncordon(kube, h.node, h.run_id):
+                lifted.append(h.node)
+                log.warning(
+                    "node cordon left by an ended run taken back",
+                    node=h.node,
+                    run_id=h.run_id,
+                    cordoned_at=h.at,
+                )
+        except (KubeError, StoreError) as exc:
+            log.warning("cordon sweep: will try again", node=h.node, error=str(exc))
+    return lifted
