@@ -7,7 +7,9 @@ housekeeping pass, on every replica, lifts a cordon whose run is in *this* repli
 and not live in this process: the run is over (finished or interrupted), so taking its cordon
 back is never a disruption and needs no leadership. Cordons of runs this replica does not
 know (another replica's, an `aftershock run`) are left to their owner and to the start-up
-report (docs/node-drills.md).
+report (docs/node-drills.md). With one history shared by replicas (RWX), a follower may take
+back the leader's cordon while its drill runs: the sweep errs towards uncordoning, which never
+hurts availability.
 """
 
 from __future__ import annotations
