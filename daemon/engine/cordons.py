@@ -173,7 +173,8 @@ def release(ctx: RunContext, *, patience: float = 30.0) -> list[str]:
                 ctx.append(
                     "errors",
                     f"cordon of {', '.join(sorted(awaited))} got no answer and had not landed "
-                    f"after {patience:.0f}s; if it lands later, the start-up check reports it",
+                    f"after {patience:.0f}s; if it lands later, a daemon's housekeeping sweep "
+                    "takes it back (a bare run's is reported at the next daemon start)",
                 )
             break
         except KubeError as exc:
