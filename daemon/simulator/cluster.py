@@ -28,7 +28,7 @@ from daemon.labels import from_label_selector
 from daemon.simulator.cluster_file import DEFAULT_TIMING, ClusterFile
 from daemon.simulator.errors import ApiError
 from daemon.simulator.store import Event, Obj, Store, now_rfc3339
-from daemon.simulator.timeline import Timeline
+from daemon.simulator.timeline import NodeTimeline, Timeline
 
 ANNOTATION = "sim.aftershock.io/"
 PODS = "pods"
@@ -132,6 +132,7 @@ class Cluster:
         self.rng = random.Random(self.seed)
         self.store = Store(history=spec.watch.history, seed=self.seed)
         self.timeline = Timeline()
+        self.node_timeline = NodeTimeline()
         self.logs: dict[str, dict[str, PodLog]] = {}  # pod uid -> container -> log
         self.tokens: dict[str, UserInfo] = {
             spec.admin_token: UserInfo("admin", ["system:masters", "system:authenticated"])
@@ -197,6 +198,24 @@ class Cluster:
             self._timeline_pod_event(event)
         elif event.key in (DEPLOY, STS, DS):
             self._timeline_status_event(event)
+        elif event.key == "nodes":
+            self._timeline_node_event(event)
+
+    def _timeline_node_event(self, event: Event) -> None:
+        """Every cordon and uncordon, stamped under the store lock (so in apply order)."""
+
+        def cordoned(obj: Obj | None) -> bool:
+            return bool(((obj or {}).get("spec") or {}).get("unschedulable"))
+
+        now = cordoned(event.obj) and event.type != "DELETED"
+        if now != cordoned(event.old):
+            annotations = event.obj["metadata"].get("annotations") or {}
+            self.node_timeline.record(
+                event.obj["metadata"]["name"],
+                now,
+                time.time(),
+                annotations.get("aftershock.io/cordoned-by-run"),
+            )
 
     def after(self, delay: float, action: Callable[[], None]) -> None:
         with self._wake:

@@ -30,6 +30,7 @@ from daemon.simulator.fields import parse_field_selector
 from daemon.simulator.rbac import Attributes, authorize, forbidden_message
 from daemon.simulator.resources import BY_PATH, Resource, group_versions, resource_list
 from daemon.simulator.store import Event, Obj, Watcher, now_rfc3339
+from daemon.simulator.timeline import peak
 
 MAX_BODY = 3 * 1024 * 1024  # the API server's request size limit
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -1018,6 +1019,13 @@ class Handler(BaseHTTPRequestHandler):
                 cluster.timeline.clear()
             items = [d.as_json() for d in cluster.timeline.all()]
             return 200, self._json(200, {"disruptions": items})
+        if path == "/sim/v1/timeline/nodes":  # every cordon and uncordon, in apply order
+            if method == "DELETE":
+                cluster.node_timeline.clear()
+            changes = cluster.node_timeline.all()
+            return 200, self._json(
+                200, {"changes": [c.as_json() for c in changes], "peak_cordoned": peak(changes)}
+            )
         if path == "/sim/v1/faults":
             if method in ("PUT", "POST"):
                 try:

@@ -83,3 +83,49 @@ class Timeline:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+@dataclass(frozen=True)
+class Cordon:
+    """One change of a node's `spec.unschedulable`, stamped when the store applied it."""
+
+    node: str
+    cordoned: bool
+    at: float
+    by_run: str | None  # aftershock's `aftershock.io/cordoned-by-run` annotation, if any
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "time": now_micro(self.at)}
+
+
+class NodeTimeline:
+    """Ground truth for cordons: `peak()` is the most nodes ever cordoned at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[Cordon] = []
+
+    def record(self, node: str, cordoned: bool, at: float, by_run: str | None) -> None:
+        with self._lock:
+            self._items.append(Cordon(node, cordoned, at, by_run))
+
+    def all(self) -> list[Cordon]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def peak(changes: list[Cordon], start: set[str] | None = None) -> int:
+    """The most nodes cordoned at the same moment over these changes (in store order)."""
+    now = set(start or ())
+    most = len(now)
+    for change in changes:
+        if change.cordoned:
+            now.add(change.node)
+        else:
+            now.discard(change.node)
+        most = max(most, len(now))
+    return most
