@@ -10,14 +10,19 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from daemon import __version__
 from daemon.outcomes import EXIT_CODES
 from daemon.settings import Settings, SettingsLoadError, load_settings
+
+if TYPE_CHECKING:
+    from daemon.engine.context import RunContext
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -254,7 +259,6 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     refused (nothing injected), 4 failed or aborted, 2 invalid input."""
     import os
     import secrets as token_source
-    import signal
 
     from daemon.catalog.loader import LoadOptions, load_file
     from daemon.engine.context import RunContext
@@ -308,18 +312,15 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     def progress(event: str, fields: dict[str, Any]) -> None:
         log.info(event, **fields)
 
-    def stop(signum: int, _frame: Any) -> None:
-        ctx.request_stop("shutdown", signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with run_context(loaded.id, run_id):
+        with (
+            _stopped_by_signals(ctx, settings.scheduling.shutdown_timeout.total_seconds()),
+            run_context(loaded.id, run_id),
+        ):
             outcome = Runner(
                 ctx, loaded.raw, var_overrides=overrides, progress=progress, halted=halted
             ).run()
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         if kube is not None:
             kube.close()
     written = _write_journal(journal_path, outcome.journal)
@@ -686,3 +687,23 @@ def _reading_order(problem: Any) -> tuple[int, int]:
 
 def main() -> None:
     cli(prog_name="aftershock")
+
+
+@contextmanager
+def _stopped_by_signals(ctx: RunContext, bound: float) -> Iterator[None]:
+    """SIGINT/SIGTERM stop the run, and bound its shutdown as the daemon's is: every wait left
+    (the end-of-run uncordon too) is cut to `scheduling.shutdown_timeout`."""
+    import signal
+    import time
+
+    def stop(signum: int, _frame: Any) -> None:
+        if ctx.deadline is None:
+            ctx.deadline = time.monotonic() + bound
+        ctx.request_stop("shutdown", signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -220,6 +220,9 @@ class NodeSettings(Group):
     ) = 1
     allow_protected_namespaces: bool = False  # drain nodes that run protected pods
     drain_timeout: PositiveDuration = timedelta(minutes=5)
+    # how long the end of a run keeps retrying to take its cordons back through API errors
+    # (cut to the shutdown deadline on SIGTERM); a daemon's housekeeping sweep goes on after it
+    release_patience: PositiveDuration = timedelta(minutes=5)
 
 
 class Settings(BaseSettings):

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from daemon.engine.claims import CLAIM_TTL, ClaimRefusedError, Ledger, NodesNow
 from daemon.kube.errors import Conflict, Forbidden, KubeError, NotFound
 from daemon.logging import get_logger
 from daemon.records import WorkloadKey
 from daemon.safety.budget import Intent
+from daemon.safety.nodes import min_schedulable, schedulable
 
 if TYPE_CHECKING:
     from daemon.engine.context import RunContext
@@ -32,9 +34,8 @@ if TYPE_CHECKING:
 
 RUN_ANNOTATION = "aftershock.io/cordoned-by-run"
 AT_ANNOTATION = "aftershock.io/cordoned-at"
-# One process-wide lock: counting aftershock's cordons and adding one is atomic for every run
-# of this process (the daemon's concurrent runs). Another process is caught by the re-count
-# right after the patch (see cordon()).
+# One process-wide lock: this process's runs claim one at a time (fewer 409s on the claims
+# Lease); across processes the claim itself is atomic (daemon/engine/claims.py).
 LOCK = threading.Lock()
 log = get_logger("aftershock.nodes")
 
@@ -49,6 +50,21 @@ class Held:
 def held(kube: Kube) -> list[Held]:
     """Nodes cordoned by aftershock now (cluster-wide, any run, any process)."""
     nodes, _ = kube.list("nodes")
+    return _held(nodes)
+
+
+def look(kube: Kube, min_schedulable_nodes: int | str) -> NodesNow:
+    """The nodes as a claim is judged (listed after the claims Lease was read)."""
+    nodes, _ = kube.list("nodes")
+    return NodesNow(
+        {h.node: h.run_id for h in _held(nodes)},
+        frozenset(n["metadata"]["name"] for n in nodes if schedulable(n)),
+        len(nodes),
+        min_schedulable(min_schedulable_nodes, len(nodes)),
+    )
+
+
+def _held(nodes: list[dict[str, Any]]) -> list[Held]:
     out = []
     for node in nodes:
         annotations = node["metadata"].get("annotations") or {}
@@ -67,13 +83,32 @@ class CordonRefusedError(Exception):
     """The cordon was not made (or was taken back at once); the message says why."""
 
 
-def cordon(ctx: RunContext, kube: Kube, node: dict[str, Any], *, max_nodes: int) -> None:
-    """Intent, then one conditional patch; re-count after it (another process may have raced)."""
+def cordon(
+    ctx: RunContext,
+    kube: Kube,
+    node: dict[str, Any],
+    *,
+    max_nodes: int,
+    min_schedulable_nodes: int | str,
+) -> None:
+    """Claim (daemon/engine/claims.py), intent, then one conditional patch."""
     name = node["metadata"]["name"]
-    recorder = ctx.budget.recorder
+    ledger = Ledger(kube, ctx.settings.kube.namespace)
+    claimed = time.monotonic()
+    try:
+        ledger.claim(
+            name,
+            ctx.run_id,
+            lambda: look(kube, min_schedulable_nodes),
+            max_nodes=max_nodes,
+        )
+    except ClaimRefusedError as exc:
+        raise CordonRefusedError(f"{name} not cordoned: {exc}") from None
+    except KubeError as exc:  # listing the nodes failed: nothing claimed
+        raise CordonRefusedError(f"{name} not cordoned: {exc.message}") from None
     ctx.append("cordon_intents", name)  # from here on, the end of the run looks for it
     try:
-        intent_id = recorder.record_intent(
+        intent_id = ctx.budget.recorder.record_intent(
             Intent(
                 ctx.run_id,
                 WorkloadKey("", "Node", name),
@@ -84,9 +119,17 @@ def cordon(ctx: RunContext, kube: Kube, node: dict[str, Any], *, max_nodes: int)
             )
         )
     except Exception as exc:  # noqa: BLE001 - any recorder failure fails closed
+        _drop(ctx, ledger, name)
         raise CordonRefusedError(
             f"the intent to cordon {name} could not be recorded ({exc}); nothing was cordoned"
         ) from None
+    if time.monotonic() - claimed > CLAIM_TTL / 2:  # paused: the claim may have expired
+        _settle(ctx, intent_id, "failed", "the claim grew too old before the patch")
+        _drop(ctx, ledger, name)
+        raise CordonRefusedError(
+            f"{name} not cordoned: over {CLAIM_TTL / 2:.0f}s passed between its claim and the "
+            "patch (the process was paused), so the claim may no longer count"
+        )
     body = {
         "metadata": {
             "resourceVersion": node["metadata"].get("resourceVersion"),
@@ -98,25 +141,35 @@ def cordon(ctx: RunContext, kube: Kube, node: dict[str, Any], *, max_nodes: int)
         kube.patch_node(name, body)
     except Conflict:
         _settle(ctx, intent_id, "failed", "the node changed since it was read")
+        _drop(ctx, ledger, name)
         raise CordonRefusedError(
             f"node {name} changed while it was being cordoned; not cordoned"
         ) from None
     except KubeError as exc:
         _settle(ctx, intent_id, "uncertain" if exc.status == 0 else "failed", exc.message)
-        if exc.status == 0:  # no answer: the patch may still land; the end of the run waits
-            ctx.append("cordon_uncertain", name)  # for it (release) and takes it back
+        if exc.status == 0:  # no answer: the patch may still land; its claim keeps counting
+            ctx.append("cordon_uncertain", name)  # and the end of the run waits for it
+        else:
+            _drop(ctx, ledger, name)
         raise CordonRefusedError(f"cordon {name}: {exc.message}") from None
     _settle(ctx, intent_id, "done")
     ctx.append("cordoned", {"node": name, "at": time.time()})
+    _drop(ctx, ledger, name)  # the annotation counts from here on
     mine = held(kube)
-    if len(mine) > max_nodes:  # another process cordoned at the same time: the later one yields
-        newest = sorted(mine, key=lambda h: (h.at, h.node))[max_nodes:]
-        if any(h.node == name for h in newest):
-            uncordon(kube, name, ctx.run_id)
-            raise CordonRefusedError(
-                f"max_nodes {max_nodes}: another run cordoned a node at the same time; "
-                f"{name} was uncordoned again"
-            )
+    if len(mine) > max_nodes:  # a cordon made without a claim (an older aftershock): yield
+        uncordon(kube, name, ctx.run_id)
+        raise CordonRefusedError(
+            f"max_nodes {max_nodes}: {len(mine)} nodes cordoned by aftershock right after "
+            f"this cordon ({', '.join(h.node for h in mine)}); {name} was uncordoned again"
+        )
+
+
+def _drop(ctx: RunContext, ledger: Ledger, name: str) -> None:
+    """Best effort: a claim not dropped still expires (claims.CLAIM_TTL)."""
+    try:
+        ledger.drop(ctx.run_id, {name})
+    except KubeError as exc:
+        ctx.append("errors", f"claim of {name} on {ledger.where} not dropped: {exc.message}")
 
 
 def uncordon(kube: Kube, name: str, run_id: str) -> bool:
@@ -144,18 +197,20 @@ def uncordon(kube: Kube, name: str, run_id: str) -> bool:
     raise KubeError(f"uncordon {name}: the node kept changing")
 
 
-def release(ctx: RunContext, *, patience: float = 30.0) -> list[str]:
+def release(ctx: RunContext, *, patience: float | None = None) -> list[str]:
     """Uncordon every node this run cordoned; journaled under `uncordoned` (or the error).
 
     Runs with the run over: it asks no gate (taking back a cordon is never a disruption).
-    API errors are retried for `patience` seconds (a 403 is not: it will not change). A cordon
-    sent without an answer (`cordon_uncertain`) may land after the run gave up on it: the
-    release watches for it for `patience` seconds (cut to the shutdown deadline) and takes it
-    back when it shows."""
+    API errors are retried for `patience` seconds (`nodes.release_patience`, cut to the
+    shutdown deadline; a 403 is not retried: it will not change). A cordon sent without an
+    answer (`cordon_uncertain`) may land after the run gave up on it: the release watches for
+    it as long and takes it back when it shows. Then the run's claims are dropped."""
     kube = ctx.kube
     if kube is None:
         return []
     done: list[str] = []
+    if patience is None:
+        patience = ctx.settings.nodes.release_patience.total_seconds()
     remaining = ctx.remaining()
     if remaining is not None:
         patience = min(patience, max(remaining, 1.0))
@@ -164,8 +219,8 @@ def release(ctx: RunContext, *, patience: float = 30.0) -> list[str]:
     while True:
         try:
             ours = [h for h in held(kube) if h.run_id == ctx.run_id]
+            awaited -= {h.node for h in ours}  # it landed: from here on it is only ours
             done.extend(h.node for h in ours if uncordon(kube, h.node, ctx.run_id))
-            awaited -= {h.node for h in ours}
             if awaited and time.monotonic() < deadline:
                 time.sleep(0.5)  # an unanswered cordon may still land: look again
                 continue
@@ -176,6 +231,8 @@ def release(ctx: RunContext, *, patience: float = 30.0) -> list[str]:
                     f"after {patience:.0f}s; if it lands later, a daemon's housekeeping sweep "
                     "takes it back (a bare run's is reported at the next daemon start)",
                 )
+            else:
+                _drop_all(ctx, kube)
             break
         except KubeError as exc:
             if isinstance(exc, Forbidden) or time.monotonic() > deadline:
@@ -186,6 +243,16 @@ def release(ctx: RunContext, *, patience: float = 30.0) -> list[str]:
     for node in done:
         ctx.append("uncordoned", {"node": node, "at": time.time()})
     return done
+
+
+def _drop_all(ctx: RunContext, kube: Kube) -> None:
+    """The run's claims left over (a crash between claim and patch): best effort, they expire."""
+    ledger = Ledger(kube, ctx.settings.kube.namespace)
+    try:
+        if any(c.run_id == ctx.run_id for c in ledger.claims()):
+            ledger.drop(ctx.run_id)
+    except (KubeError, ClaimRefusedError) as exc:
+        ctx.append("errors", f"claims on {ledger.where} not dropped: {exc}")
 
 
 def orphans(kube: Kube, live_runs: set[str]) -> list[Held]:
@@ -258,7 +325,7 @@ def replay_release(ctx: RunContext) -> list[dict[str, Any]]:
     the replayed ledger as `("", "Node", name)`) say whether to insist when the API fails.
     A run that never cordoned gets no record, even where nodes cannot be listed."""
     expected = any(key[1] == "Node" for key in ctx.budget.ledger.per_workload)
-    nodes = release(ctx, patience=30.0 if expected else 0.0)
+    nodes = release(ctx, patience=None if expected else 0.0)
     if not nodes and not expected:
         ctx.record.pop("uncordon_failed", None)
         return []

@@ -274,7 +274,13 @@ def guarded_nodes(ctx: RunContext, select: _Select, **options: Any) -> dict[str,
                 )
             node = next(n for n in candidates if n["metadata"]["name"] == name)
             try:
-                cordons.cordon(ctx, kube, node, max_nodes=settings.max_nodes)
+                cordons.cordon(
+                    ctx,
+                    kube,
+                    node,
+                    max_nodes=settings.max_nodes,
+                    min_schedulable_nodes=settings.min_schedulable_nodes,
+                )
             except cordons.CordonRefusedError as exc:
                 raise ActivityFailed(f"{exc}; cordoned before it: {cordoned}") from None
             cordoned.append(name)
