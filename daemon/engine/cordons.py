@@ -137,6 +137,7 @@ def cordon(
         },
         "spec": {"unschedulable": True},
     }
+    sent = time.time()
     try:
         kube.patch_node(name, body)
     except Conflict:
@@ -153,7 +154,7 @@ def cordon(
             _drop(ctx, ledger, name)
         raise CordonRefusedError(f"cordon {name}: {exc.message}") from None
     _settle(ctx, intent_id, "done")
-    ctx.append("cordoned", {"node": name, "at": time.time()})
+    ctx.append("cordoned", {"node": name, "at": time.time(), "sent_at": sent})
     _drop(ctx, ledger, name)  # the annotation counts from here on
     mine = held(kube)
     if len(mine) > max_nodes:  # a cordon made without a claim (an older aftershock): yield
@@ -314,8 +315,19 @@ def end_of_run(ctx: RunContext) -> None:
             continue
         drill["all_recovered"] = bool(results) and len(done) == len(results)
         drill["all_recovered_seconds"] = (
-            round(max(done) - float(drill["started_at"]), 6) if drill["all_recovered"] else None
+            round(max(done) - _first_cordon(ctx, drill), 6) if drill["all_recovered"] else None
         )
+
+
+def _first_cordon(ctx: RunContext, drill: dict[str, Any]) -> float:
+    """When the drill's first cordon was sent (its claim before it is not the drill)."""
+    started = float(drill["started_at"])
+    sent = [
+        float(c.get("sent_at", c["at"]))
+        for c in ctx.record.get("cordoned") or []
+        if c["node"] in (drill.get("nodes") or []) and float(c["at"]) >= started
+    ]
+    return min(sent, default=started)
 
 
 def replay_release(ctx: RunContext) -> list[dict[str, Any]]:
