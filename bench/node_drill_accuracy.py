@@ -66,8 +66,7 @@ def cluster_file() -> dict:
         "seed": 5,
         "timing": {"schedule_delay": "20ms", "start_delay": "50ms", "shutdown_delay": "150ms"},
         "namespaces": [
-            {"name": "bench", "labels": {"aftershock/enabled": "true"}, "workloads": workloads},
-            {"name": "aftershock", "workloads": []},  # the cordon claims Lease lives there
+            {"name": "bench", "labels": {"aftershock/enabled": "true"}, "workloads": workloads}
         ],
     }
 

@@ -85,6 +85,8 @@ class Daemon:
         self.catalog = Catalog(settings, self.catalog_path)
         self.catalog_view = CatalogView(self.catalog)  # what the API reads
         self.runs = ActiveRuns()
+        identity = settings.leader.identity or f"{socket.gethostname()}-{token_source.token_hex(3)}"
+        self.identity = identity  # leader election's, and the holder named on our cordons
         self._pending = PendingWrites()  # history writes refused, retried by housekeeping
         self._stopping = threading.Event()
         self.abandoned: list[str] = []  # runs still going at the shutdown bound
@@ -109,6 +111,7 @@ class Daemon:
             disruption_check=self.disruption_check,
             halted=self._halted_for_runs,
             stopping=self._stopping,
+            holder=identity,
         )
         self.bus = ListenerBus(
             [MetricsListener(lambda: self.metrics), HistoryListener(store, self._pending)],
@@ -147,13 +150,17 @@ class Daemon:
             recovery_due=lambda: not self.recovery.done and self.is_leader(),
             recover=self.recovery.recover_once,
             sweep_cordons=lambda: (
-                cordon_sweep.sweep(self.kube, store, self.runs.ids)
+                cordon_sweep.sweep(
+                    self.kube,
+                    store,
+                    self.runs.ids,
+                    leader=lambda: self.elector.holder() if self.elector else None,
+                    me=self.identity,
+                )
                 if settings.nodes.enabled
                 else None
             ),
         )
-        identity = settings.leader.identity or f"{socket.gethostname()}-{token_source.token_hex(3)}"
-        self.identity = identity
         self.elector: LeaderElector | None = None
         if settings.leader.enabled and kube is not None:
             self.elector = LeaderElector(

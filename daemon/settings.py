@@ -223,6 +223,8 @@ class NodeSettings(Group):
     # how long the end of a run keeps retrying to take its cordons back through API errors
     # (cut to the shutdown deadline on SIGTERM); a daemon's housekeeping sweep goes on after it
     release_patience: PositiveDuration = timedelta(minutes=5)
+    # how long a claim whose cordon never came (its process died) holds its slot
+    claim_ttl: PositiveDuration = timedelta(minutes=3)
 
 
 class Settings(BaseSettings):

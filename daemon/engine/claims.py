@@ -1,42 +1,48 @@
-"""Cordons in flight, claimed on one shared Lease first: `max_nodes` across processes.
+"""Cordons in flight, claimed on the node itself first: `max_nodes` and the floor across
+processes (docs/node-drills.md, "One cordon at a time").
 
-Counting aftershock's annotated nodes and then patching one is check-then-act: two processes
-(a daemon and an `aftershock run`, two daemons without leader election) could both count
-one free slot and both cordon, and a cordon whose PATCH is slow on the wire is invisible to
-the other's count until it lands. So every cordon is first *claimed* on one Lease in
-aftershock's namespace (`kube.namespace`, named `aftershock-node-cordons`; the chart's Role
-already grants leases there): the claimer reads the Lease, *then* lists the nodes, counts the
-nodes annotated by aftershock plus the claims still in flight, and writes its claim with the
-Lease's resourceVersion. A concurrent claimer gets 409 and counts again, so the count and
-the claim are one atomic step on the API server.
+Counting aftershock's cordons and then cordoning is check-then-act: two processes (a daemon
+and an `aftershock run`, two daemons without leader election) could each count a free slot,
+and a cordon request slow on the wire is invisible to the other's count until it lands. So
+a cordon goes in two writes to the Node, both conditional on its resourceVersion:
 
-A claim only covers the flight: it is dropped once the cordon PATCH has answered (the
-node's annotation counts from then on, or nothing was cordoned). Because the Lease is read
-before the nodes are listed, a reader who no longer sees a dropped claim sees its
-annotation. A PATCH without answer keeps its claim until the end of the run sees the
-cordon, or until CLAIM_TTL has passed: well over the API server's own request timeout (60 s
-by default), after which that PATCH can no longer land. A claimer that was paused for over
-half the TTL between claiming and patching does not patch (its claim may have expired).
-Claim times are wall-clock seconds: the TTL assumes clocks within a minute of each other.
+1. the *claim*: annotation `aftershock.io/cordon-claim` (run, time) on the node; then the
+   claimer lists every node and counts the cordons of aftershock plus every claim in flight,
+   its own included. Over `max_nodes`, or under the floor once they all land, it withdraws
+   and tries again after a random pause (or is refused). Of any set of claims that all go
+   ahead, the last one written would have seen all the others: so they never exceed a limit.
+2. the *cordon*: one patch, conditional on the resourceVersion its claim's write returned,
+   that sets `spec.unschedulable` and the run's annotations and removes the claim.
+
+The resourceVersion is also the fence: a cordon request can only land on the node exactly
+as its claim left it. Withdrawing a claim (the end of the run, a restarted daemon's recovery)
+or clearing an expired one (any claimer, before it may ignore it) is a write to that node,
+so a cordon request still on the wire, of a paused or dead process, gets a 409. A claim
+expires after CLAIM_TTL (a process that died between claim and cordon); claim times are
+wall-clock seconds, so clocks are assumed to agree within a minute. Nodes are cluster-scoped:
+every aftershock that may patch nodes sees the same claims, whatever its namespace.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from daemon.kube.errors import Conflict, Forbidden, KubeError, NotFound
+from daemon.kube.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
     from daemon.kube.client import Kube
 
-LEASE = "aftershock-node-cordons"
-CLAIMS_ANNOTATION = "aftershock.io/cordon-claims"
-CLAIM_TTL = 180.0  # seconds a claim counts without its cordon showing on the node
-WRITE_ATTEMPTS = 20
+CLAIM_ANNOTATION = "aftershock.io/cordon-claim"
+CLAIM_TTL = 180.0  # seconds a claim counts without becoming a cordon (nodes.claim_ttl)
+CLAIM_WINDOW = 10.0  # seconds a claimer keeps trying while other claims are in flight
+Node = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -47,193 +53,174 @@ class Claim:
 
 
 class ClaimRefusedError(Exception):
-    """No claim was written (so nothing may be cordoned); the message says why."""
+    """No claim stands (nothing may be cordoned); the message says why. `retry`: only other
+    claims in flight stood in the way, which may be withdrawn in a moment."""
+
+    def __init__(self, message: str, *, retry: bool = False):
+        super().__init__(message)
+        self.retry = retry
 
 
-def parse(lease: dict[str, Any] | None) -> list[Claim]:
-    """The claims on the Lease; a Lease whose claims cannot be read fails closed."""
-    if lease is None:
-        return []
-    text = ((lease.get("metadata") or {}).get("annotations") or {}).get(CLAIMS_ANNOTATION)
-    if not text:
-        return []
+def read_claim(node: Node) -> Claim | None:
+    """The node's claim; one that cannot be read fails closed, naming node and annotation."""
+    name = str(node["metadata"]["name"])
+    text = (node["metadata"].get("annotations") or {}).get(CLAIM_ANNOTATION)
+    if text is None:
+        return None
     try:
         raw = json.loads(text)
-        return [Claim(str(node), str(c["run"]), float(c["at"])) for node, c in raw.items()]
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        run, at = raw["run"], raw["at"]
+        if not isinstance(run, str) or not run or isinstance(at, bool):
+            raise TypeError("run must be a non-empty string and at a number")  # noqa: TRY301
+        moment = float(at)
+        if not math.isfinite(moment):
+            raise ValueError(f"at is {at}")  # noqa: TRY301
+    except Exception as exc:  # noqa: BLE001 - whatever is there (deep nesting, huge numbers)
         raise ClaimRefusedError(
-            f"the annotation {CLAIMS_ANNOTATION} of Lease {LEASE} cannot be read ({exc}); "
-            "no cordon is claimed until it is fixed or the Lease deleted (it holds only "
-            "cordons in flight)"
+            f"node {name}: annotation {CLAIM_ANNOTATION} cannot be read "
+            f"({type(exc).__name__}: {str(exc)[:120]}); no cordon is claimed while it is there "
+            f"(remove it once nothing is being cordoned: "
+            f"kubectl annotate node {name} {CLAIM_ANNOTATION}-)"
         ) from None
+    return Claim(name, run, moment)
 
 
-def fresh(claims: list[Claim], now: float, ttl: float = CLAIM_TTL) -> list[Claim]:
-    """Claims that still count: younger than the TTL (a clock ahead of ours is younger)."""
-    return [c for c in claims if now - c.at < ttl]
+def encode(run_id: str, at: float) -> str:
+    return json.dumps({"run": run_id, "at": round(at, 6)})
 
 
 @dataclass(frozen=True)
 class NodesNow:
-    """What a claim is judged against, listed after the Lease was read."""
+    """The nodes as a claim is judged: listed after the claim was written."""
 
     held: dict[str, str]  # node -> run that cordoned it (aftershock's annotation)
+    claims: list[Claim]  # every readable claim, fresh or expired
     schedulable: frozenset[str]  # nodes an ordinary pod can land on now
     total: int
     floor: int  # min_schedulable_nodes as a count of these nodes
 
 
-def busy(claims: list[Claim], held: dict[str, str], now: float) -> dict[str, str]:
-    """node -> what holds it: cordoned by aftershock (annotation) or a claim in flight."""
-    out = {node: f"cordoned by run {run}" for node, run in held.items()}
-    for c in fresh(claims, now):
-        out.setdefault(c.node, f"cordon in flight for run {c.run_id}")
-    return out
+def expired(claims: list[Claim], now: float, ttl: float = CLAIM_TTL) -> list[Claim]:
+    """Claims that no longer count once cleared (a clock ahead of ours makes a claim younger)."""
+    return [c for c in claims if now - c.at >= ttl]
 
 
 def admit(
-    claims: list[Claim],
-    nodes: NodesNow,
-    node: str,
-    run_id: str,
-    *,
-    max_nodes: int,
-    now: float,
-) -> list[Claim]:
-    """The claims to write with `node` added, or ClaimRefusedError naming what holds the
-    slots. Pure. The rules: the nodes cordoned by aftershock or in flight stay under
-    `max_nodes`, and the
-    schedulable nodes left once every claim in flight and this one have landed stay at or
-    above the floor (min_schedulable_nodes)."""
-    live = fresh(claims, now)
-    taken = busy(live, nodes.held, now)
-    if node in taken:
-        raise ClaimRefusedError(f"node {node} is already taken: {taken[node]}")
-    if len(taken) >= max_nodes:
+    nodes: NodesNow, node: str, run_id: str, *, max_nodes: int, now: float, ttl: float = CLAIM_TTL
+) -> None:
+    """Pure: may `run_id` go ahead with its claim of `node`? Counted: aftershock's cordons,
+    every fresh claim (this one too, whether written yet or not). Raises ClaimRefusedError,
+    with `retry` when only claims in flight made the difference."""
+    others = [
+        c for c in nodes.claims if now - c.at < ttl and not (c.node == node and c.run_id == run_id)
+    ]
+    if node in nodes.held:
+        raise ClaimRefusedError(f"node {node} is already cordoned by run {nodes.held[node]}")
+    same = [c for c in others if c.node == node]
+    if same:
+        raise ClaimRefusedError(
+            f"node {node} is being cordoned by run {same[0].run_id}", retry=True
+        )
+    flying = {c.node: c.run_id for c in others}
+    taken = {**{n: f"cordoned by run {r}" for n, r in nodes.held.items()}}
+    taken.update({n: f"cordon in flight for run {r}" for n, r in flying.items()})
+    if len(taken) + 1 > max_nodes:
         holders = "; ".join(f"{n}: {why}" for n, why in sorted(taken.items()))
         raise ClaimRefusedError(
-            f"max_nodes {max_nodes}: {len(taken)} node(s) already held by aftershock ({holders})"
+            f"max_nodes {max_nodes}: {len(taken)} node(s) already held by aftershock ({holders})",
+            retry=len(nodes.held) + 1 <= max_nodes,
         )
-    left = nodes.schedulable - {c.node for c in live} - {node}
+    left = nodes.schedulable - set(flying) - {node}
     if len(left) < nodes.floor:
-        in_flight = sorted(c.node for c in live)
         raise ClaimRefusedError(
             f"min_schedulable_nodes {nodes.floor}: cordoning {node} would leave {len(left)} "
             f"schedulable node(s) of {nodes.total}"
-            + (f" (cordons in flight: {', '.join(in_flight)})" if in_flight else "")
+            + (f" (cordons in flight: {', '.join(sorted(flying))})" if flying else ""),
+            retry=len(nodes.schedulable - {node}) >= nodes.floor,
         )
-    return [*live, Claim(node, run_id, now)]
 
 
-def encode(claims: list[Claim]) -> str:
-    return json.dumps(
-        {
-            c.node: {"run": c.run_id, "at": round(c.at, 6)}
-            for c in sorted(claims, key=lambda c: c.node)
-        },
-        sort_keys=True,
-    )
+class NodeClaims:
+    """Writes of claims on Nodes, each conditional on the node's resourceVersion."""
 
-
-class Ledger:
-    """The claims Lease of one namespace, read and written with compare-and-swap."""
-
-    def __init__(self, kube: Kube, namespace: str, *, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, kube: Kube, *, ttl: float = CLAIM_TTL, clock: Callable[[], float] = time.time
+    ):
         self.kube = kube
-        self.namespace = namespace
+        self.ttl = ttl
         self.clock = clock
 
-    @property
-    def where(self) -> str:
-        return f"Lease {self.namespace}/{LEASE}"
+    def write(self, node: Node, run_id: str) -> str:
+        """Claim `node` as read (409 if it changed since); returns the new resourceVersion."""
+        body = {
+            "metadata": {
+                "resourceVersion": node["metadata"].get("resourceVersion"),
+                "annotations": {CLAIM_ANNOTATION: encode(run_id, self.clock())},
+            }
+        }
+        written = self.kube.patch_node(node["metadata"]["name"], body)
+        return str(written["metadata"]["resourceVersion"])
 
-    def claim(
-        self,
-        node: str,
-        run_id: str,
-        look: Callable[[], NodesNow],
-        *,
-        max_nodes: int,
-    ) -> None:
-        """Write the claim for `node`, or raise ClaimRefusedError (nothing written)."""
-        self._update(
-            lambda claims: admit(
-                claims,
-                look(),
-                node,
-                run_id,
-                max_nodes=max_nodes,
-                now=self.clock(),
-            )
+    def clear(self, node: Node, claim: Claim) -> None:
+        """Remove this exact claim from the node as read (409 if the node changed since)."""
+        if read_claim(node) != claim:
+            return
+        self.kube.patch_node(
+            claim.node,
+            {
+                "metadata": {
+                    "resourceVersion": node["metadata"].get("resourceVersion"),
+                    "annotations": {CLAIM_ANNOTATION: None},
+                }
+            },
         )
 
-    def drop(self, run_id: str, nodes: set[str] | None = None) -> None:
-        """Remove this run's claims (of `nodes`, or all); raises KubeError (they then expire)."""
+    def clear_expired(self, nodes: list[Node]) -> bool:
+        """Clear every expired claim (a write, so a late cordon of it gets a 409); True if
+        any was there (list again before judging). Unreadable claims raise."""
+        now = self.clock()
+        found = False
+        for node in nodes:
+            claim = read_claim(node)
+            if claim is not None and expired([claim], now, self.ttl):
+                found = True
+                with contextlib.suppress(Conflict, NotFound):  # changed under us: the next
+                    self.clear(node, claim)  # listing shows what it is now
+        return found
 
-        def without(claims: list[Claim]) -> list[Claim] | None:
-            keep = [
-                c for c in claims if not (c.run_id == run_id and (nodes is None or c.node in nodes))
-            ]
-            return None if len(keep) == len(claims) else keep
-
-        try:
-            self._update(without)
-        except ClaimRefusedError as exc:
-            raise KubeError(str(exc)) from None
-
-    def claims(self) -> list[Claim]:
-        return parse(self._read())
-
-    def _read(self) -> dict[str, Any] | None:
-        try:
-            return self.kube.get("leases", self.namespace, LEASE)
-        except NotFound:
-            return None
-
-    def _update(self, change: Callable[[list[Claim]], list[Claim] | None]) -> None:
-        """Read, change, write with the read's resourceVersion; again on 409."""
-        for _ in range(WRITE_ATTEMPTS):
+    def withdraw(self, name: str, run_id: str, attempts: int = 5) -> bool:
+        """Remove `run_id`'s claim from node `name`, if it is there; True once it is not.
+        Also the fence for this run's own cordon request still on the wire."""
+        for _ in range(attempts):
             try:
-                lease = self._read()
-                new = change(parse(lease))  # reads the nodes after the Lease (see module doc)
-                if new is None:
-                    return
-                if lease is None:
-                    self.kube.create_lease(self.namespace, self._body(new))
-                else:
-                    meta = lease["metadata"]
-                    meta["annotations"] = {
-                        **(meta.get("annotations") or {}),
-                        CLAIMS_ANNOTATION: encode(new),
-                    }
-                    self.kube.replace_lease(self.namespace, LEASE, lease)
+                node = self.kube.get("nodes", None, name)
+            except NotFound:
+                return True
+            claim = read_claim(node)
+            if claim is None or claim.run_id != run_id:
+                return True
+            try:
+                self.clear(node, claim)
             except Conflict:
-                continue  # another claimer wrote first: count again
-            except Forbidden as exc:
-                raise ClaimRefusedError(
-                    f"{self.where} cannot be written ({exc.message}): node drills need leases "
-                    f"get, create and update in namespace {self.namespace}"
-                ) from None
-            except NotFound as exc:
-                raise ClaimRefusedError(
-                    f"{self.where} cannot be created ({exc.message}): node drills keep their "
-                    "cordons in flight there; kube.namespace must name aftershock's namespace"
-                ) from None
-            except KubeError as exc:
-                raise ClaimRefusedError(f"{self.where}: {exc.message}") from None
-            else:
-                return
-        raise ClaimRefusedError(f"{self.where} kept changing ({WRITE_ATTEMPTS} attempts)")
+                continue
+            return True
+        return False
 
-    def _body(self, claims: list[Claim]) -> dict[str, Any]:
-        return {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {
-                "name": LEASE,
-                "namespace": self.namespace,
-                "labels": {"app.kubernetes.io/managed-by": "aftershock"},
-                "annotations": {CLAIMS_ANNOTATION: encode(claims)},
-            },
-            "spec": {},
-        }
+
+def backoff(rng: random.Random, attempt: int) -> float:
+    """A random pause before claiming again, so claimers that saw each other do not meet
+    again in lockstep."""
+    return rng.uniform(0.05, min(1.0, 0.15 * (attempt + 1)))
+
+
+def is_ours(node: Node, run_id: str) -> bool:
+    try:
+        claim = read_claim(node)
+    except ClaimRefusedError:
+        return False
+    return claim is not None and claim.run_id == run_id
+
+
+def claimed_by(nodes: list[Node], run_id: str) -> list[str]:
+    """Nodes carrying a claim of `run_id` (unreadable claims are nobody's)."""
+    return sorted(n["metadata"]["name"] for n in nodes if is_ours(n, run_id))

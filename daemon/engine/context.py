@@ -45,6 +45,9 @@ class RunContext:
     budget: RunBudget = field(default_factory=RunBudget.in_memory)
     # time.monotonic() by which the run must be over (bounded shutdown); None: no bound.
     deadline: float | None = None
+    # The process (a daemon replica's leader-election identity) running the run; named on
+    # its cordons so another replica's sweep can tell a live leader's drill from a dead one's.
+    holder: str = ""
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     stop: threading.Event = field(default_factory=threading.Event)
     # Asked right before every disruption (via disruption_blocked): a reason not to inject

@@ -1,27 +1,42 @@
 """Cordons that aftershock makes, and the guarantee that it always takes them back.
 
-A node drill cordons with one patch that sets `spec.unschedulable` and two annotations
+A node drill cordons in two conditional writes to the Node (daemon/engine/claims.py): a
+claim, judged against every cordon and claim of aftershock in the cluster, then one patch
+fenced by the claim that sets `spec.unschedulable` and two annotations
 (`aftershock.io/cordoned-by-run`, `aftershock.io/cordoned-at`): the cluster itself records
-which nodes aftershock holds and for which run, so the count behind `max_nodes` is
-cluster-wide and survives restarts. Before that patch, an intent (method `cordon`, kind
-`Node`) is written to the run's recorder (the SQLite history in the daemon), like a pod
-intent: a crash after it can never leave a cordon without a record.
+which nodes aftershock holds and for which run, so the counts behind `max_nodes` and
+`min_schedulable_nodes` are cluster-wide and survive restarts. Before the patch, an intent
+(method `cordon`, kind `Node`) is written to the run's recorder (the SQLite history in the
+daemon), like a pod intent: a crash after it can never leave a cordon without a record.
 
-`release(ctx)` uncordons every node annotated with the run's id. The runner calls it once at
-the end of every run (success, failure, abort, halt, SIGTERM) and after an interrupted run's
-rollbacks on restart; `orphans()` is the start-up check for nodes cordoned by a run that no
-longer lives. Only nodes carrying our annotation are ever uncordoned.
+`release(ctx)` uncordons every node annotated with the run's id and withdraws its claims.
+The runner calls it once at the end of every run (success, failure, abort, halt, SIGTERM)
+and after an interrupted run's rollbacks on restart; `orphans()` is the start-up check for
+nodes cordoned by a run that no longer lives. Only nodes carrying our annotation are ever
+uncordoned.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from daemon.engine.claims import CLAIM_TTL, ClaimRefusedError, Ledger, NodesNow
+from daemon.engine.claims import (
+    CLAIM_ANNOTATION,
+    CLAIM_WINDOW,
+    ClaimRefusedError,
+    NodeClaims,
+    NodesNow,
+    admit,
+    backoff,
+    claimed_by,
+    is_ours,
+    read_claim,
+)
 from daemon.kube.errors import Conflict, Forbidden, KubeError, NotFound
 from daemon.logging import get_logger
 from daemon.records import WorkloadKey
@@ -34,8 +49,9 @@ if TYPE_CHECKING:
 
 RUN_ANNOTATION = "aftershock.io/cordoned-by-run"
 AT_ANNOTATION = "aftershock.io/cordoned-at"
-# One process-wide lock: this process's runs claim one at a time (fewer 409s on the claims
-# Lease); across processes the claim itself is atomic (daemon/engine/claims.py).
+HOLDER_ANNOTATION = "aftershock.io/cordoned-by"  # the daemon replica whose run it is
+# One process-wide lock: this process's runs claim one at a time (no claims of its own to
+# back off from); across processes the claims on the nodes decide (daemon/engine/claims.py).
 LOCK = threading.Lock()
 log = get_logger("aftershock.nodes")
 
@@ -45,6 +61,7 @@ class Held:
     node: str
     run_id: str
     at: str
+    holder: str = ""
 
 
 def held(kube: Kube) -> list[Held]:
@@ -53,11 +70,11 @@ def held(kube: Kube) -> list[Held]:
     return _held(nodes)
 
 
-def look(kube: Kube, min_schedulable_nodes: int | str) -> NodesNow:
-    """The nodes as a claim is judged (listed after the claims Lease was read)."""
-    nodes, _ = kube.list("nodes")
+def look(nodes: list[dict[str, Any]], min_schedulable_nodes: int | str) -> NodesNow:
+    """The nodes as a claim is judged (listed after the claim was written)."""
     return NodesNow(
         {h.node: h.run_id for h in _held(nodes)},
+        [c for c in (read_claim(n) for n in nodes) if c is not None],
         frozenset(n["metadata"]["name"] for n in nodes if schedulable(n)),
         len(nodes),
         min_schedulable(min_schedulable_nodes, len(nodes)),
@@ -74,6 +91,7 @@ def _held(nodes: list[dict[str, Any]]) -> list[Held]:
                     node["metadata"]["name"],
                     annotations[RUN_ANNOTATION],
                     annotations.get(AT_ANNOTATION, ""),
+                    annotations.get(HOLDER_ANNOTATION, ""),
                 )
             )
     return sorted(out, key=lambda h: h.node)
@@ -91,22 +109,15 @@ def cordon(
     max_nodes: int,
     min_schedulable_nodes: int | str,
 ) -> None:
-    """Claim (daemon/engine/claims.py), intent, then one conditional patch."""
+    """Claim (daemon/engine/claims.py), intent, then one patch fenced by the claim."""
     name = node["metadata"]["name"]
-    ledger = Ledger(kube, ctx.settings.kube.namespace)
-    claimed = time.monotonic()
-    try:
-        ledger.claim(
-            name,
-            ctx.run_id,
-            lambda: look(kube, min_schedulable_nodes),
-            max_nodes=max_nodes,
-        )
-    except ClaimRefusedError as exc:
-        raise CordonRefusedError(f"{name} not cordoned: {exc}") from None
-    except KubeError as exc:  # listing the nodes failed: nothing claimed
-        raise CordonRefusedError(f"{name} not cordoned: {exc.message}") from None
+    closed = ctx.disruption_blocked()
+    if closed:
+        raise CordonRefusedError(f"cordon not sent to {name}: {closed}")
     ctx.append("cordon_intents", name)  # from here on, the end of the run looks for it
+    claims = NodeClaims(kube, ttl=ctx.settings.nodes.claim_ttl.total_seconds())
+    version = _claim(ctx, claims, name, max_nodes, min_schedulable_nodes)
+    claimed = time.monotonic()
     try:
         intent_id = ctx.budget.recorder.record_intent(
             Intent(
@@ -119,58 +130,121 @@ def cordon(
             )
         )
     except Exception as exc:  # noqa: BLE001 - any recorder failure fails closed
-        _drop(ctx, ledger, name)
+        _withdraw(ctx, claims, name)
         raise CordonRefusedError(
             f"the intent to cordon {name} could not be recorded ({exc}); nothing was cordoned"
         ) from None
-    if time.monotonic() - claimed > CLAIM_TTL / 2:  # paused: the claim may have expired
-        _settle(ctx, intent_id, "failed", "the claim grew too old before the patch")
-        _drop(ctx, ledger, name)
-        raise CordonRefusedError(
-            f"{name} not cordoned: over {CLAIM_TTL / 2:.0f}s passed between its claim and the "
-            "patch (the process was paused), so the claim may no longer count"
+    for _ in range(3):
+        why = ctx.disruption_blocked() or (
+            "the process was paused between the claim and the cordon"
+            if time.monotonic() - claimed > claims.ttl / 2
+            else None
         )
-    body = {
-        "metadata": {
-            "resourceVersion": node["metadata"].get("resourceVersion"),
-            "annotations": {RUN_ANNOTATION: ctx.run_id, AT_ANNOTATION: _now()},
-        },
-        "spec": {"unschedulable": True},
-    }
-    sent = time.time()
-    try:
-        kube.patch_node(name, body)
-    except Conflict:
-        _settle(ctx, intent_id, "failed", "the node changed since it was read")
-        _drop(ctx, ledger, name)
-        raise CordonRefusedError(
-            f"node {name} changed while it was being cordoned; not cordoned"
-        ) from None
-    except KubeError as exc:
-        _settle(ctx, intent_id, "uncertain" if exc.status == 0 else "failed", exc.message)
-        if exc.status == 0:  # no answer: the patch may still land; its claim keeps counting
-            ctx.append("cordon_uncertain", name)  # and the end of the run waits for it
-        else:
-            _drop(ctx, ledger, name)
-        raise CordonRefusedError(f"cordon {name}: {exc.message}") from None
-    _settle(ctx, intent_id, "done")
-    ctx.append("cordoned", {"node": name, "at": time.time(), "sent_at": sent})
-    _drop(ctx, ledger, name)  # the annotation counts from here on
-    mine = held(kube)
-    if len(mine) > max_nodes:  # a cordon made without a claim (an older aftershock): yield
-        uncordon(kube, name, ctx.run_id)
-        raise CordonRefusedError(
-            f"max_nodes {max_nodes}: {len(mine)} nodes cordoned by aftershock right after "
-            f"this cordon ({', '.join(h.node for h in mine)}); {name} was uncordoned again"
-        )
+        if why:
+            _settle(ctx, intent_id, "failed", why)
+            _withdraw(ctx, claims, name)
+            raise CordonRefusedError(f"cordon not sent to {name}: {why}")
+        body = {
+            "metadata": {
+                "resourceVersion": version,  # the node as our claim left it: the fence
+                "annotations": {
+                    RUN_ANNOTATION: ctx.run_id,
+                    AT_ANNOTATION: _now(),
+                    HOLDER_ANNOTATION: ctx.holder or None,
+                    CLAIM_ANNOTATION: None,
+                },
+            },
+            "spec": {"unschedulable": True},
+        }
+        sent = time.time()
+        try:
+            kube.patch_node(name, body)
+        except Conflict:  # the node changed since the claim: is the claim still standing?
+            standing = _still_claimed(kube, name, ctx.run_id)
+            if standing:
+                version = standing
+                continue
+            _settle(ctx, intent_id, "failed", "the claim was cleared before the cordon")
+            raise CordonRefusedError(
+                f"{name} not cordoned: its claim was cleared before the cordon landed"
+            ) from None
+        except KubeError as exc:
+            _settle(ctx, intent_id, "uncertain" if exc.status == 0 else "failed", exc.message)
+            if exc.status == 0:  # may still land: the end of the run withdraws the claim,
+                ctx.append("cordon_uncertain", name)  # which fences it, or takes it back
+            else:
+                _withdraw(ctx, claims, name)
+            raise CordonRefusedError(f"cordon {name}: {exc.message}") from None
+        _settle(ctx, intent_id, "done")
+        ctx.append("cordoned", {"node": name, "at": time.time(), "sent_at": sent})
+        return
+    _settle(ctx, intent_id, "failed", "the node kept changing")
+    _withdraw(ctx, claims, name)
+    raise CordonRefusedError(f"{name} not cordoned: the node kept changing")
 
 
-def _drop(ctx: RunContext, ledger: Ledger, name: str) -> None:
-    """Best effort: a claim not dropped still expires (claims.CLAIM_TTL)."""
+def _claim(ctx: RunContext, claims: NodeClaims, name: str, max_nodes: int, floor: int | str) -> str:
+    """Write a claim that the count after it admits; its resourceVersion, or refused."""
+    kube = claims.kube
+    rng = random.Random(f"{ctx.run_id}/{name}")  # noqa: S311 - jitter, not secrets
+    window = CLAIM_WINDOW if ctx.remaining() is None else min(CLAIM_WINDOW, ctx.remaining() or 0)
+    deadline = time.monotonic() + window
+    attempt = 0
+
+    def judge(nodes: list[dict[str, Any]]) -> None:
+        now = time.time()
+        admit(look(nodes, floor), name, ctx.run_id, max_nodes=max_nodes, now=now, ttl=claims.ttl)
+
+    while True:
+        attempt += 1
+        try:
+            nodes, _ = kube.list("nodes")
+            if claims.clear_expired(nodes):
+                continue
+            judge(nodes)
+            target = next((n for n in nodes if n["metadata"]["name"] == name), None)
+            if target is None:
+                raise ClaimRefusedError(f"node {name} is gone")  # noqa: TRY301
+            version = claims.write(target, ctx.run_id)
+            try:
+                nodes, _ = kube.list("nodes")  # after the write: see every earlier claim
+                while claims.clear_expired(nodes):
+                    nodes, _ = kube.list("nodes")
+                judge(nodes)
+            except (ClaimRefusedError, KubeError):
+                _withdraw(ctx, claims, name)
+                raise
+            mine = next(n for n in nodes if n["metadata"]["name"] == name)
+            if not is_ours(mine, ctx.run_id):
+                raise ClaimRefusedError(f"the claim of {name} was cleared at once")  # noqa: TRY301
+            return str(mine["metadata"].get("resourceVersion") or version)
+        except Conflict:
+            pass  # the node changed between the read and the claim: count again
+        except ClaimRefusedError as exc:
+            if not exc.retry or time.monotonic() > deadline or ctx.disruption_blocked():
+                raise CordonRefusedError(f"{name} not cordoned: {exc}") from None
+        except KubeError as exc:
+            raise CordonRefusedError(f"{name} not cordoned: {exc.message}") from None
+        time.sleep(backoff(rng, attempt))
+
+
+def _still_claimed(kube: Kube, name: str, run_id: str) -> str | None:
+    """The node's resourceVersion if our claim still stands on it (so the cordon may go)."""
     try:
-        ledger.drop(ctx.run_id, {name})
+        node = kube.get("nodes", None, name)
+    except KubeError:
+        return None
+    if is_ours(node, run_id) and RUN_ANNOTATION not in (node["metadata"].get("annotations") or {}):
+        return str(node["metadata"].get("resourceVersion"))
+    return None
+
+
+def _withdraw(ctx: RunContext, claims: NodeClaims, name: str) -> None:
+    """Best effort here: the end of the run withdraws again, and a claim expires."""
+    try:
+        claims.withdraw(name, ctx.run_id)
     except KubeError as exc:
-        ctx.append("errors", f"claim of {name} on {ledger.where} not dropped: {exc.message}")
+        ctx.append("errors", f"claim on {name} not withdrawn: {exc.message}")
 
 
 def uncordon(kube: Kube, name: str, run_id: str) -> bool:
@@ -183,10 +257,17 @@ def uncordon(kube: Kube, name: str, run_id: str) -> bool:
         annotations = node["metadata"].get("annotations") or {}
         if annotations.get(RUN_ANNOTATION) != run_id:
             return False
+        annotations_off: dict[str, None] = {
+            RUN_ANNOTATION: None,
+            AT_ANNOTATION: None,
+            HOLDER_ANNOTATION: None,
+        }
+        if is_ours(node, run_id):
+            annotations_off[CLAIM_ANNOTATION] = None
         body = {
             "metadata": {
                 "resourceVersion": node["metadata"].get("resourceVersion"),
-                "annotations": {RUN_ANNOTATION: None, AT_ANNOTATION: None},
+                "annotations": annotations_off,
             },
             "spec": {"unschedulable": False},
         }
@@ -199,61 +280,45 @@ def uncordon(kube: Kube, name: str, run_id: str) -> bool:
 
 
 def release(ctx: RunContext, *, patience: float | None = None) -> list[str]:
-    """Uncordon every node this run cordoned; journaled under `uncordoned` (or the error).
+    """Uncordon every node this run cordoned and withdraw its claims; journaled under
+    `uncordoned` (or the error).
 
     Runs with the run over: it asks no gate (taking back a cordon is never a disruption).
-    API errors are retried for `patience` seconds (`nodes.release_patience`, cut to the
-    shutdown deadline; a 403 is not retried: it will not change). A cordon sent without an
-    answer (`cordon_uncertain`) may land after the run gave up on it: the release watches for
-    it as long and takes it back when it shows. Then the run's claims are dropped."""
+    Withdrawing a claim is a write to its node, so a cordon request of this run still on the
+    wire can no longer land (it is conditional on the node as the claim left it); one that
+    landed first is found and taken back on the next pass. API errors are retried for
+    `patience` seconds (`nodes.release_patience`), cut to the run's shutdown deadline, read
+    again on every retry (a SIGTERM during the retries bounds them); a 403 is not retried."""
     kube = ctx.kube
     if kube is None:
         return []
     done: list[str] = []
     if patience is None:
         patience = ctx.settings.nodes.release_patience.total_seconds()
-    remaining = ctx.remaining()
-    if remaining is not None:
-        patience = min(patience, max(remaining, 1.0))
     deadline = time.monotonic() + patience
-    awaited = set(ctx.record.get("cordon_uncertain") or [])
+    claims = NodeClaims(kube)
     while True:
         try:
-            ours = [h for h in held(kube) if h.run_id == ctx.run_id]
-            awaited -= {h.node for h in ours}  # it landed: from here on it is only ours
-            done.extend(h.node for h in ours if uncordon(kube, h.node, ctx.run_id))
-            if awaited and time.monotonic() < deadline:
-                time.sleep(0.5)  # an unanswered cordon may still land: look again
-                continue
-            if awaited:
-                ctx.append(
-                    "errors",
-                    f"cordon of {', '.join(sorted(awaited))} got no answer and had not landed "
-                    f"after {patience:.0f}s; if it lands later, a daemon's housekeeping sweep "
-                    "takes it back (a bare run's is reported at the next daemon start)",
-                )
-            else:
-                _drop_all(ctx, kube)
-            break
+            nodes, _ = kube.list("nodes")
+            ours = [h.node for h in _held(nodes) if h.run_id == ctx.run_id]
+            claimed = claimed_by(nodes, ctx.run_id)
+            if not ours and not claimed:
+                break
+            done.extend(n for n in ours if uncordon(kube, n, ctx.run_id))
+            for name in claimed:
+                if not claims.withdraw(name, ctx.run_id):
+                    raise KubeError(f"the claim on {name} could not be withdrawn")  # noqa: TRY301
         except KubeError as exc:
-            if isinstance(exc, Forbidden) or time.monotonic() > deadline:
+            remaining = ctx.remaining()
+            cut = deadline if remaining is None else min(deadline, time.monotonic() + remaining)
+            if isinstance(exc, Forbidden) or time.monotonic() >= cut:
                 ctx.append("errors", f"nodes not uncordoned (still cordoned): {exc.message}")
                 ctx.record["uncordon_failed"] = exc.message
                 break
-            time.sleep(0.5)
+            time.sleep(min(0.5, max(0.0, cut - time.monotonic())))
     for node in done:
         ctx.append("uncordoned", {"node": node, "at": time.time()})
     return done
-
-
-def _drop_all(ctx: RunContext, kube: Kube) -> None:
-    """The run's claims left over (a crash between claim and patch): best effort, they expire."""
-    ledger = Ledger(kube, ctx.settings.kube.namespace)
-    try:
-        if any(c.run_id == ctx.run_id for c in ledger.claims()):
-            ledger.drop(ctx.run_id)
-    except (KubeError, ClaimRefusedError) as exc:
-        ctx.append("errors", f"claims on {ledger.where} not dropped: {exc}")
 
 
 def orphans(kube: Kube, live_runs: set[str]) -> list[Held]:

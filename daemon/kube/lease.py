@@ -70,6 +70,15 @@ class LeaderElector:
         renewed = self._renewed_at
         return renewed is not None and self.monotonic() - renewed < self.renew_deadline
 
+    def holder(self) -> str | None:
+        """Who leads, as last seen: us, the holder of a Lease seen renewed within its
+        duration, or None (unknown or expired)."""
+        if self.is_leader():
+            return self.identity
+        holder = self._observed[0] if self._observed else None
+        fresh = self.monotonic() - self._observed_at < self.lease_duration.total_seconds()
+        return str(holder) if holder and fresh else None
+
     def start(self) -> LeaderElector:
         self._thread.start()
         return self

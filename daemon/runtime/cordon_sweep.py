@@ -4,12 +4,12 @@ A run takes back its cordons when it ends (daemon/engine/cordons.py), retrying f
 time; an API outage longer than that, or a replica killed mid-drill and restarted as a
 follower (interrupted-run recovery waits for leadership), can leave a node cordoned. Every
 housekeeping pass, on every replica, lifts a cordon whose run is in *this* replica's history
-and not live in this process: the run is over (finished or interrupted), so taking its cordon
-back is never a disruption and needs no leadership. Cordons of runs this replica does not
-know (another replica's, an `aftershock run`) are left to their owner and to the start-up
-report (docs/node-drills.md). With one history shared by replicas (RWX), a follower may take
-back the leader's cordon while its drill runs: the sweep errs towards uncordoning, which never
-hurts availability.
+and not live in this process, when that run cannot be live anywhere: its history row says it
+ended, or the replica named on the cordon (`aftershock.io/cordoned-by`) is neither this one
+nor the current leader (only the leader runs drills). With one history shared by replicas
+(RWX), the leader's drill in progress is therefore left alone by the followers. Cordons of
+runs this replica does not know (an `aftershock run`) are left to their owner and to the
+start-up report (docs/node-drills.md).
 """
 
 from __future__ import annotations
@@ -25,8 +25,16 @@ from daemon.store.history import HistoryStore, StoreError
 log = get_logger("aftershock.nodes")
 
 
-def sweep(kube: Kube | None, store: HistoryStore, live_runs: Callable[[], set[str]]) -> list[str]:
-    """The nodes whose leftover cordon was taken back in this pass (errors: next pass)."""
+def sweep(
+    kube: Kube | None,
+    store: HistoryStore,
+    live_runs: Callable[[], set[str]],
+    *,
+    leader: Callable[[], str | None] = lambda: None,
+    me: str = "",
+) -> list[str]:
+    """The nodes whose leftover cordon was taken back in this pass (errors: next pass).
+    `leader`: who leads now as this replica last saw it (None: unknown, or no election)."""
     if kube is None:
         return []
     try:
@@ -39,8 +47,17 @@ def sweep(kube: Kube | None, store: HistoryStore, live_runs: Callable[[], set[st
         if h.run_id in live_runs():
             continue
         try:
-            if store.run(h.run_id) is None:
+            found = store.run(h.run_id)
+            if found is None:
                 continue  # not this replica's run
+            row, _ = found
+            if (
+                row.state == "running"
+                and h.holder
+                and h.holder not in (me, "")
+                and (h.holder == leader())
+            ):
+                continue  # the leader's drill, maybe in progress (a history shared by replicas)
             if cordons.uncordon(kube, h.node, h.run_id):
                 lifted.append(h.node)
                 log.warning(

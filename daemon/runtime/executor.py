@@ -53,8 +53,10 @@ class RunExecutor:
         disruption_check: Callable[[], str | None],
         halted: Callable[[], str | None],
         stopping: threading.Event,
+        holder: str = "",
     ):
         self.settings = settings
+        self.holder = holder  # this replica's identity, named on the cordons its runs make
         self.kube = kube
         self.store = store
         self.pending = pending
@@ -88,6 +90,7 @@ class RunExecutor:
             environ=self.environ,
             budget=budget,
             disruption_check=self.disruption_check,
+            holder=self.holder,
         )
 
     def run(

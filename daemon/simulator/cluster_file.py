@@ -156,6 +156,8 @@ class FaultRule(Strict):
     code: Literal[429, 500, 503, 504] = 500
     retry_after: Annotated[int, Field(ge=0, le=3600)] = 1
     latency: Duration = timedelta(0)
+    # only requests whose JSON body contains this text (a cordon, not a claim, of a node)
+    body_contains: str | None = None
 
 
 class Faults(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -40,7 +41,9 @@ class FaultState:
     def in_outage(self) -> bool:
         return time.monotonic() < self.outage_until
 
-    def verdict(self, verb: str, resource: str, namespace: str) -> tuple[float, ApiError | None]:
+    def verdict(
+        self, verb: str, resource: str, namespace: str, body: Any = None
+    ) -> tuple[float, ApiError | None]:
         """(latency seconds, error to return or None) for one request; raises DropConnection."""
         if self.in_outage():
             raise DropConnection
@@ -50,6 +53,8 @@ class FaultState:
             roll = self._rng.random()
         for rule in rules:
             if not _applies(rule, verb, resource, namespace):
+                continue
+            if rule.body_contains is not None and rule.body_contains not in json.dumps(body):
                 continue
             latency = max(latency, rule.latency.total_seconds())
             if rule.error_rate and roll < rule.error_rate:

@@ -127,7 +127,7 @@ class Handler(BaseHTTPRequestHandler):
                 verb = route.verb
                 label = route.resource.key + (f"/{route.subresource}" if route.subresource else "")
             latency, error = self.server.faults.verdict(
-                verb, label, route.namespace if route else ""
+                verb, label, route.namespace if route else "", body
             )
             if latency:
                 time.sleep(latency)

@@ -1,4 +1,4 @@
-"""`max_nodes` and `min_schedulable_nodes` across processes: the claims Lease
+"""`max_nodes` and `min_schedulable_nodes` across processes: claims on the nodes
 (daemon/engine/claims.py), judged by the simulator's cordon ground truth
 (`/sim/v1/timeline/nodes`: every change of `spec.unschedulable` in apply order)."""
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from daemon.engine.claims import CLAIM_TTL, CLAIMS_ANNOTATION, LEASE
+from daemon.engine.claims import CLAIM_ANNOTATION, CLAIM_TTL
 from tests.integration.test_hostile_node_drills import chaosk8s, hostile_run
 from tests.integration.test_node_drills import annotated, cordoned, drill_cluster, ready
 from tests.integration.test_run_cli import command
@@ -25,7 +25,6 @@ def node_truth(sim) -> dict[str, Any]:
 def cli_settings(**nodes: Any) -> dict[str, Any]:
     return {
         "safety": {"max_percent": 100, "min_ready_replicas": 0, "cooldown": "0s"},
-        "kube": {"namespace": "aftershock"},
         "nodes": {"enabled": True, **nodes},
         "scheduling": {"shutdown_timeout": "3s"},
     }
@@ -87,71 +86,48 @@ def test_cli_runs_started_together_stay_within_the_limits_cluster_wide(
         assert "Traceback" not in out
 
 
-def _write_claims(sim, claims: dict[str, dict[str, Any]]) -> None:
-    body = {
-        "metadata": {"name": LEASE, "annotations": {CLAIMS_ANNOTATION: json.dumps(claims)}},
-        "spec": {},
-    }
-    try:
-        current = sim.coordination.read_namespaced_lease(LEASE, "aftershock")
-    except Exception:  # noqa: BLE001 - absent: create it
-        sim.coordination.create_namespaced_lease("aftershock", body)
-        return
-    body["metadata"]["resourceVersion"] = current.metadata.resource_version
-    sim.coordination.replace_namespaced_lease(LEASE, "aftershock", body)
+def _claim(sim, node: str, text: str) -> None:
+    sim.core.patch_node(node, {"metadata": {"annotations": {CLAIM_ANNOTATION: text}}})
 
 
-def _claims(sim) -> dict[str, Any]:
-    lease = sim.coordination.read_namespaced_lease(LEASE, "aftershock")
-    return json.loads((lease.metadata.annotations or {}).get(CLAIMS_ANNOTATION) or "{}")
+def _claim_on(sim, node: str) -> str | None:
+    annotations = sim.core.read_node(node).metadata.annotations or {}
+    return annotations.get(CLAIM_ANNOTATION)
 
 
-def test_a_claim_left_in_flight_by_a_crashed_process_holds_its_slot_until_it_expires(
-    make_sim,
-) -> None:
-    """A process that claimed node-1 and died before its PATCH answered: its claim counts
-    (the PATCH could still land) until CLAIM_TTL, then it no longer does and is cleared."""
+def test_a_claim_left_by_a_crashed_process_holds_its_slot_until_it_expires(make_sim) -> None:
+    """A process that claimed node-1 and died before its cordon: its claim counts (its
+    request could still land) until CLAIM_TTL; then the next claimer clears it (a write to
+    node-1, so that request can no longer land) and goes ahead."""
     sim = make_sim(drill_cluster())
     ready(sim)
-    _write_claims(sim, {"node-1": {"run": "crashed-run", "at": time.time()}})
+    _claim(sim, "node-1", json.dumps({"run": "crashed-run", "at": time.time()}))
     blocked = hostile_run(sim, cordon_experiment("node-2", 0), run_id="second")
-    assert cordoned(sim) == []
     assert node_truth(sim)["peak_cordoned"] == 0
     failure = json.dumps(blocked.journal["run"])
     assert "max_nodes 1" in failure
     assert "cordon in flight for run crashed-run" in failure
+    assert _claim_on(sim, "node-2") is None  # the refused claimer withdrew its own
 
-    _write_claims(sim, {"node-1": {"run": "crashed-run", "at": time.time() - CLAIM_TTL - 1}})
+    _claim(sim, "node-1", json.dumps({"run": "crashed-run", "at": time.time() - CLAIM_TTL - 1}))
     done = hostile_run(sim, cordon_experiment("node-2", 0), run_id="third")
     assert done.journal["aftershock"].get("cordoned"), done.journal["run"]
     assert node_truth(sim)["peak_cordoned"] == 1
     assert cordoned(sim) == []
-    assert _claims(sim) == {}  # the expired claim went with the next write; ours was dropped
+    assert _claim_on(sim, "node-1") is None  # cleared before it was ignored
+    assert _claim_on(sim, "node-2") is None
 
 
-def test_an_unreadable_claims_lease_refuses_every_cordon_naming_it(make_sim) -> None:
+def test_an_unreadable_claim_refuses_every_cordon_naming_node_and_annotation(make_sim) -> None:
     sim = make_sim(drill_cluster())
     ready(sim)
-    body = {"metadata": {"name": LEASE, "annotations": {CLAIMS_ANNOTATION: "[broken"}}, "spec": {}}
-    sim.coordination.create_namespaced_lease("aftershock", body)
+    _claim(sim, "node-3", "[broken")
     result = hostile_run(sim, cordon_experiment("node-2", 0))
     text = json.dumps(result.journal["run"])
-    assert CLAIMS_ANNOTATION in text, text
-    assert LEASE in text, text
+    assert f"node node-3: annotation {CLAIM_ANNOTATION} cannot be read" in text, text
+    assert "Traceback" not in text
     assert node_truth(sim)["peak_cordoned"] == 0
-
-
-def test_without_aftershocks_namespace_a_cordon_is_refused_naming_the_setting(make_sim) -> None:
-    spec = drill_cluster()
-    spec["namespaces"] = [n for n in spec["namespaces"] if n["name"] != "aftershock"]
-    sim = make_sim(spec)
-    ready(sim)
-    result = hostile_run(sim, cordon_experiment("node-2", 0))
-    text = json.dumps(result.journal["run"])
-    assert f"aftershock/{LEASE}" in text, text
-    assert "kube.namespace" in text, text
-    assert node_truth(sim)["peak_cordoned"] == 0
-    assert result.journal["aftershock"].get("cordoned") is None
+    assert _claim_on(sim, "node-2") is None
 
 
 def test_sigterm_during_an_api_outage_ends_a_cli_run_within_its_shutdown_bound(

@@ -64,11 +64,6 @@ def drill_cluster(nodes: list[dict[str, Any]] | None = None, **extra: Any) -> di
                 "pdbs": [{"name": "webapp", "selector": {"app": "webapp"}, "min_available": 2}],
             },
             *extra.get("namespaces", []),
-            *(
-                []
-                if any(n["name"] == "aftershock" for n in extra.get("namespaces", []))
-                else [{"name": "aftershock", "workloads": []}]  # the claims Lease's home
-            ),
         ],
     }
 

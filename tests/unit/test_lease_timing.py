@@ -123,3 +123,17 @@ def test_a_lease_lost_during_the_pre_kill_halt_read_refuses_the_kill() -> None:
     leading[0] = True
     halting.check_configmap = lambda _max_age=0.0: None
     assert Daemon.disruption_check(daemon) is None  # type: ignore[arg-type]
+
+
+def test_holder_is_who_leads_as_last_seen_and_none_once_that_record_is_stale() -> None:
+    """What a follower's cordon sweep is told: the leader whose drill may be in progress."""
+    clock = Clock()
+    kube = FakeLeases(clock)
+    alpha, beta = elector(kube, "alpha", clock), elector(kube, "beta", clock)
+    assert beta.holder() is None  # nothing seen yet
+    assert alpha.try_acquire_or_renew()
+    assert alpha.holder() == "alpha"
+    assert not beta.try_acquire_or_renew()
+    assert beta.holder() == "alpha"
+    clock.now += 10  # alpha stopped renewing: its record is older than lease_duration
+    assert beta.holder() is None

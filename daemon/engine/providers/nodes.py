@@ -267,11 +267,6 @@ def guarded_nodes(ctx: RunContext, select: _Select, **options: Any) -> dict[str,
         ctx.append("node_drills", record)
         cordoned: list[str] = record["nodes"]
         for name in node_plan.nodes:
-            closed = ctx.disruption_blocked()
-            if closed:
-                raise ActivityFailed(
-                    f"cordon not sent to {name}: {closed}; cordoned before it: {cordoned}"
-                )
             node = next(n for n in candidates if n["metadata"]["name"] == name)
             try:
                 cordons.cordon(
@@ -281,8 +276,12 @@ def guarded_nodes(ctx: RunContext, select: _Select, **options: Any) -> dict[str,
                     max_nodes=settings.max_nodes,
                     min_schedulable_nodes=settings.min_schedulable_nodes,
                 )
-            except cordons.CordonRefusedError as exc:
-                raise ActivityFailed(f"{exc}; cordoned before it: {cordoned}") from None
+            except cordons.CordonRefusedError as exc:  # never half applied: the drill's
+                released = [n for n in cordoned if _release_now(ctx, kube, n)]  # cordons go
+                record["uncordoned_on_failure"] = released
+                raise ActivityFailed(
+                    f"{exc}; cordoned before it: {cordoned}, uncordoned again: {released}"
+                ) from None
             cordoned.append(name)
     if not drill.evict or planned is None:
         return {"nodes": cordoned, "evicted": [], "workloads": []}
