@@ -24,6 +24,7 @@ class NodeDrain(PodEvict):
         Verb("", "nodes", "get"),
         Verb("", "nodes", "list"),
         Verb("", "nodes", "patch"),
+        Verb("", "nodes", "watch"),  # is the cordon still ours? (cordons.watch_ownership)
         Verb("", "pods", "list"),
         Verb("", "pods/eviction", "create"),
     )

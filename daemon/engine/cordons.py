@@ -158,7 +158,7 @@ def cordon(
         }
         sent = time.time()
         try:
-            kube.patch_node(name, body)
+            landed = kube.patch_node(name, body)
         except Conflict:  # the node changed since the claim: is the claim still standing?
             standing = _still_claimed(kube, name, ctx.run_id)
             if standing:
@@ -177,6 +177,7 @@ def cordon(
             raise CordonRefusedError(f"cordon {name}: {exc.message}") from None
         _settle(ctx, intent_id, "done")
         ctx.append("cordoned", {"node": name, "at": time.time(), "sent_at": sent})
+        watch_ownership(ctx, kube, name, str(landed["metadata"].get("resourceVersion")))
         return
     _settle(ctx, intent_id, "failed", "the node kept changing")
     _withdraw(ctx, claims, name)
@@ -279,6 +280,91 @@ def uncordon(kube: Kube, name: str, run_id: str) -> bool:
     raise KubeError(f"uncordon {name}: the node kept changing")
 
 
+def watch_ownership(ctx: RunContext, kube: Kube, name: str, version: str) -> None:
+    """Watch a node this run cordoned until the run is over: if it is seen schedulable
+    while still annotated for this run, someone else (`kubectl uncordon`) took the cordon
+    back, and a cordon found there later (`kubectl cordon`) is theirs: the node goes under
+    `cordons_lifted` and the end of the run only removes our annotations from it. A watch
+    that breaks resumes from a fresh read; a change inside that gap cannot be seen."""
+
+    def follow() -> None:
+        rv = version
+        while not ctx.over.is_set():
+            try:
+                for kind, obj in kube.watch(
+                    "nodes",
+                    None,
+                    resource_version=rv,
+                    field_selector=f"metadata.name={name}",
+                    timeout_seconds=5,
+                ):
+                    rv = str(obj.get("metadata", {}).get("resourceVersion") or rv)
+                    if kind != "BOOKMARK" and _judge_ownership(ctx, name, obj):
+                        return
+                    if ctx.over.is_set():
+                        return
+            except KubeError:
+                try:
+                    node = kube.get("nodes", None, name)
+                except NotFound:
+                    return
+                except KubeError:
+                    if ctx.over.wait(1.0):
+                        return
+                    continue
+                if _judge_ownership(ctx, name, node):
+                    return
+                rv = str(node["metadata"].get("resourceVersion"))
+                if ctx.over.wait(1.0):  # a watch refused (no RBAC) or broken: not a busy loop
+                    return
+
+    threading.Thread(target=follow, name=f"cordon-owner-{name}", daemon=True).start()
+
+
+def _judge_ownership(ctx: RunContext, name: str, node: dict[str, Any]) -> bool:
+    """True when there is nothing more to watch: the node is no longer annotated for this
+    run (its cordon was taken back by aftershock), or it was uncordoned by someone else."""
+    annotations = node.get("metadata", {}).get("annotations") or {}
+    if annotations.get(RUN_ANNOTATION) != ctx.run_id:
+        return True
+    if not bool((node.get("spec") or {}).get("unschedulable")):
+        ctx.append("cordons_lifted", name)
+        ctx.append(
+            "plans",
+            {
+                "uncordon": name,
+                "skipped": "uncordoned by someone else during the run; a "
+                "cordon made there afterwards is theirs",
+            },
+        )
+        return True
+    return False
+
+
+def forget(kube: Kube, name: str, run_id: str) -> None:
+    """Remove this run's annotations from a node whose cordon is no longer ours; its
+    `spec.unschedulable` is left as it is."""
+    for _ in range(5):
+        try:
+            node = kube.get("nodes", None, name)
+        except NotFound:
+            return
+        if (node["metadata"].get("annotations") or {}).get(RUN_ANNOTATION) != run_id:
+            return
+        body = {
+            "metadata": {
+                "resourceVersion": node["metadata"].get("resourceVersion"),
+                "annotations": {RUN_ANNOTATION: None, AT_ANNOTATION: None, HOLDER_ANNOTATION: None},
+            }
+        }
+        try:
+            kube.patch_node(name, body)
+        except Conflict:
+            continue
+        return
+    raise KubeError(f"forget {name}: the node kept changing")
+
+
 def release(ctx: RunContext, *, patience: float | None = None) -> list[str]:
     """Uncordon every node this run cordoned and withdraw its claims; journaled under
     `uncordoned` (or the error).
@@ -304,7 +390,12 @@ def release(ctx: RunContext, *, patience: float | None = None) -> list[str]:
             claimed = claimed_by(nodes, ctx.run_id)
             if not ours and not claimed:
                 break
-            done.extend(n for n in ours if uncordon(kube, n, ctx.run_id))
+            lifted = set(ctx.record.get("cordons_lifted") or [])
+            for name in ours:
+                if name in lifted:  # someone else uncordoned it: whatever cordon is there now
+                    forget(kube, name, ctx.run_id)  # is not ours to lift
+                elif uncordon(kube, name, ctx.run_id):
+                    done.append(name)
             for name in claimed:
                 if not claims.withdraw(name, ctx.run_id):
                     raise KubeError(f"the claim on {name} could not be withdrawn")  # noqa: TRY301

@@ -225,11 +225,6 @@ def test_a_claim_corrupted_mid_run_still_ends_the_run_cleanly_and_uncordons(
 # ------------------------------------------------- invariant 4: never lifts what it did not make
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN LIMIT: kubectl uncordon then cordon during a drill leaves aftershock's "
-    "annotation on the node, and the end of the run lifts the operator's cordon",
-)
 def test_a_human_recordon_after_lifting_aftershocks_cordon_is_not_lifted_by_the_run(
     make_sim,
 ) -> None:
@@ -273,6 +268,7 @@ def test_a_human_recordon_after_lifting_aftershocks_cordon_is_not_lifted_by_the_
         "the operator's cordon of node-2 was lifted by the run",
         [c for c in changes(sim) if c.get("node") == "node-2"],
     )
+    assert annotated(sim) == []  # aftershock let go of node-2: nothing of it is left there
 
 
 # ------------------------------------------------- invariant 1: across processes
