@@ -99,6 +99,7 @@ def main() -> None:
     )
     errors: list[float] = []
     drill_errors: list[float] = []
+    cordon_latency: list[float] = []  # claim, listing, cordon: until the server applied it
     empty = 0
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "cluster.yaml"
@@ -123,6 +124,13 @@ def main() -> None:
                 )
                 result = Runner(ctx, EXPERIMENT).run()
                 record = result.journal["aftershock"]
+                applied = [
+                    c["at"]
+                    for c in control(base, "GET", "/sim/v1/timeline/nodes")["changes"]
+                    if c["cordoned"] and c["by_run"] == ctx.run_id
+                ]
+                started = record["node_drills"][0]["started_at"]
+                cordon_latency.append(min(applied) - started)  # plan done -> cordon applied
                 if result.outcome != "passed":
                     raise SystemExit(f"drill {index}: {result.outcome} {result.reason}")
                 truth = control(base, "GET", "/sim/v1/timeline")["disruptions"]
@@ -154,10 +162,20 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
+    report(errors, drill_errors, cordon_latency, args.drills - empty, empty)
+
+
+def report(
+    errors: list[float],
+    drill_errors: list[float],
+    cordon_latency: list[float],
+    drains: int,
+    empty: int,
+) -> None:
     ms = [e * 1000 for e in errors]
     drill_ms = [e * 1000 for e in drill_errors]
     print(
-        f"node drill recovery accuracy over {args.drills - empty} drains that displaced pods"
+        f"node drill recovery accuracy over {drains} drains that displaced pods"
         f" ({len(ms)} displaced workloads; {empty} drained an already empty node)"
     )
     print(
@@ -167,6 +185,11 @@ def main() -> None:
     print(
         f"all displaced recovered: median {statistics.median(drill_ms):.1f} ms, "
         f"p99 {percentile(drill_ms, 0.99):.1f} ms, max {max(drill_ms):.1f} ms"
+    )
+    latency_ms = [e * 1000 for e in cordon_latency]
+    print(
+        f"cordon latency (drill planned -> cordon applied by the API server, claim included): "
+        f"median {statistics.median(latency_ms):.1f} ms, p99 {percentile(latency_ms, 0.99):.1f} ms"
     )
 
 

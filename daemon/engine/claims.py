@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 CLAIM_ANNOTATION = "aftershock.io/cordon-claim"
 CLAIM_TTL = 180.0  # seconds a claim counts without becoming a cordon (nodes.claim_ttl)
 CLAIM_WINDOW = 10.0  # seconds a claimer keeps trying while other claims are in flight
+MAX_SKEW = 60.0  # a claim dated further ahead than this is no live claimer's: expired
 Node = dict[str, Any]
 
 
@@ -101,8 +102,9 @@ class NodesNow:
 
 
 def expired(claims: list[Claim], now: float, ttl: float = CLAIM_TTL) -> list[Claim]:
-    """Claims that no longer count once cleared (a clock ahead of ours makes a claim younger)."""
-    return [c for c in claims if now - c.at >= ttl]
+    """Claims that no longer count once cleared: older than the TTL, or dated further ahead
+    than any clock we assume (a clock up to MAX_SKEW ahead of ours makes a claim younger)."""
+    return [c for c in claims if now - c.at >= ttl or c.at - now > MAX_SKEW]
 
 
 def admit(
@@ -111,11 +113,14 @@ def admit(
     """Pure: may `run_id` go ahead with its claim of `node`? Counted: aftershock's cordons,
     every fresh claim (this one too, whether written yet or not). Raises ClaimRefusedError,
     with `retry` when only claims in flight made the difference."""
+    gone = expired(nodes.claims, now, ttl)
     others = [
-        c for c in nodes.claims if now - c.at < ttl and not (c.node == node and c.run_id == run_id)
+        c for c in nodes.claims if c not in gone and not (c.node == node and c.run_id == run_id)
     ]
     if node in nodes.held:
         raise ClaimRefusedError(f"node {node} is already cordoned by run {nodes.held[node]}")
+    if node not in nodes.schedulable:
+        raise ClaimRefusedError(f"node {node} is no longer schedulable (cordoned, or not Ready)")
     same = [c for c in others if c.node == node]
     if same:
         raise ClaimRefusedError(
@@ -175,10 +180,11 @@ class NodeClaims:
             },
         )
 
-    def clear_expired(self, nodes: list[Node]) -> bool:
-        """Clear every expired claim (a write, so a late cordon of it gets a 409); True if
-        any was there (list again before judging). Unreadable claims raise."""
-        now = self.clock()
+    def clear_expired(self, nodes: list[Node], now: float) -> bool:
+        """Clear every claim expired at `now` (a write, so a late cordon of it gets a 409);
+        True if any was there: list again, and judge with this same `now` (a claim expiring
+        between the clearing and the judgement would be neither cleared nor counted).
+        Unreadable claims raise."""
         found = False
         for node in nodes:
             claim = read_claim(node)
@@ -192,9 +198,8 @@ class NodeClaims:
         """Remove `run_id`'s claim from node `name`, if it is there; True once it is not.
         Also the fence for this run's own cordon request still on the wire."""
         for _ in range(attempts):
-            try:
-                node = self.kube.get("nodes", None, name)
-            except NotFound:
+            node = read_node(self.kube, name)
+            if node is None:
                 return True
             claim = read_claim(node)
             if claim is None or claim.run_id != run_id:
@@ -205,6 +210,14 @@ class NodeClaims:
                 continue
             return True
         return False
+
+
+def read_node(kube: Kube, name: str) -> Node | None:
+    """One node, read with `list` and a field selector: drills need `list`, `watch` and
+    `patch` on nodes, not `get`, so no read that takes a cordon back can be forbidden where
+    the cordon itself was allowed. None: the node is gone."""
+    nodes, _ = kube.list("nodes", None, field_selector=f"metadata.name={name}")
+    return nodes[0] if nodes else None
 
 
 def backoff(rng: random.Random, attempt: int) -> float:

@@ -36,8 +36,9 @@ from daemon.engine.claims import (
     claimed_by,
     is_ours,
     read_claim,
+    read_node,
 )
-from daemon.kube.errors import Conflict, Forbidden, KubeError, NotFound
+from daemon.kube.errors import Conflict, KubeError
 from daemon.logging import get_logger
 from daemon.records import WorkloadKey
 from daemon.safety.budget import Intent
@@ -67,13 +68,13 @@ class Held:
 def held(kube: Kube) -> list[Held]:
     """Nodes cordoned by aftershock now (cluster-wide, any run, any process)."""
     nodes, _ = kube.list("nodes")
-    return _held(nodes)
+    return held_in(nodes)
 
 
 def look(nodes: list[dict[str, Any]], min_schedulable_nodes: int | str) -> NodesNow:
     """The nodes as a claim is judged (listed after the claim was written)."""
     return NodesNow(
-        {h.node: h.run_id for h in _held(nodes)},
+        {h.node: h.run_id for h in held_in(nodes)},
         [c for c in (read_claim(n) for n in nodes) if c is not None],
         frozenset(n["metadata"]["name"] for n in nodes if schedulable(n)),
         len(nodes),
@@ -81,11 +82,14 @@ def look(nodes: list[dict[str, Any]], min_schedulable_nodes: int | str) -> Nodes
     )
 
 
-def _held(nodes: list[dict[str, Any]]) -> list[Held]:
+def held_in(nodes: list[dict[str, Any]], *, stale: bool = False) -> list[Held]:
+    """Nodes annotated by aftershock and cordoned; with `stale`, those annotated but no
+    longer cordoned (someone else uncordoned them: the annotation claims nothing)."""
     out = []
     for node in nodes:
         annotations = node["metadata"].get("annotations") or {}
-        if RUN_ANNOTATION in annotations:
+        cordoned = bool((node.get("spec") or {}).get("unschedulable"))
+        if RUN_ANNOTATION in annotations and cordoned != stale:
             out.append(
                 Held(
                     node["metadata"]["name"],
@@ -95,6 +99,18 @@ def _held(nodes: list[dict[str, Any]]) -> list[Held]:
                 )
             )
     return sorted(out, key=lambda h: h.node)
+
+
+def cordoned_since(node: dict[str, Any]) -> float | None:
+    """When the node's current cordon began, by the `node.kubernetes.io/unschedulable`
+    taint the node controller adds to a cordoned node (its `timeAdded`); None if unknown."""
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint.get("key") == "node.kubernetes.io/unschedulable" and taint.get("timeAdded"):
+            try:
+                return datetime.fromisoformat(str(taint["timeAdded"])).timestamp()
+            except ValueError:
+                return None
+    return None
 
 
 class CordonRefusedError(Exception):
@@ -116,8 +132,7 @@ def cordon(
         raise CordonRefusedError(f"cordon not sent to {name}: {closed}")
     ctx.append("cordon_intents", name)  # from here on, the end of the run looks for it
     claims = NodeClaims(kube, ttl=ctx.settings.nodes.claim_ttl.total_seconds())
-    version = _claim(ctx, claims, name, max_nodes, min_schedulable_nodes)
-    claimed = time.monotonic()
+    version, claimed = _claim(ctx, claims, name, max_nodes, min_schedulable_nodes)
     try:
         intent_id = ctx.budget.recorder.record_intent(
             Intent(
@@ -164,15 +179,23 @@ def cordon(
             if standing:
                 version = standing
                 continue
-            _settle(ctx, intent_id, "failed", "the claim was cleared before the cordon")
+            _settle(ctx, intent_id, "failed", "claim cleared, or node cordoned by another")
+            _withdraw(ctx, claims, name)
             raise CordonRefusedError(
-                f"{name} not cordoned: its claim was cleared before the cordon landed"
+                f"{name} not cordoned: before the cordon landed, its claim was cleared or "
+                "someone else cordoned the node"
             ) from None
         except KubeError as exc:
-            _settle(ctx, intent_id, "uncertain" if exc.status == 0 else "failed", exc.message)
-            if exc.status == 0:  # may still land: the end of the run withdraws the claim,
-                ctx.append("cordon_uncertain", name)  # which fences it, or takes it back
+            if exc.status == 0:  # no answer: fence it now (withdraw the claim), then look
+                state, late = _settle_unanswered(ctx, claims, name)
+                if late is not None:  # it had landed: ours, as if answered
+                    _settle(ctx, intent_id, "done")
+                    ctx.append("cordoned", {"node": name, "at": time.time(), "sent_at": sent})
+                    watch_ownership(ctx, kube, name, str(late["metadata"]["resourceVersion"]))
+                    return
+                _settle(ctx, intent_id, "failed" if state == "fenced" else state, exc.message)
             else:
+                _settle(ctx, intent_id, "failed", exc.message)
                 _withdraw(ctx, claims, name)
             raise CordonRefusedError(f"cordon {name}: {exc.message}") from None
         _settle(ctx, intent_id, "done")
@@ -184,58 +207,101 @@ def cordon(
     raise CordonRefusedError(f"{name} not cordoned: the node kept changing")
 
 
-def _claim(ctx: RunContext, claims: NodeClaims, name: str, max_nodes: int, floor: int | str) -> str:
-    """Write a claim that the count after it admits; its resourceVersion, or refused."""
+def _claim(
+    ctx: RunContext, claims: NodeClaims, name: str, max_nodes: int, floor: int | str
+) -> tuple[str, float]:
+    """Write a claim that the count after it admits: (the node's resourceVersion as the
+    claim left it, time.monotonic() when it was written), or CordonRefusedError."""
     kube = claims.kube
     rng = random.Random(f"{ctx.run_id}/{name}")  # noqa: S311 - jitter, not secrets
     window = CLAIM_WINDOW if ctx.remaining() is None else min(CLAIM_WINDOW, ctx.remaining() or 0)
     deadline = time.monotonic() + window
+
+    def judged() -> list[dict[str, Any]]:
+        """List, clear what expired, judge: one `now` for the clearing and the judgement."""
+        while True:
+            nodes, _ = kube.list("nodes")
+            now = claims.clock()
+            if not claims.clear_expired(nodes, now):
+                admit(
+                    look(nodes, floor),
+                    name,
+                    ctx.run_id,
+                    max_nodes=max_nodes,
+                    now=now,
+                    ttl=claims.ttl,
+                )
+                return nodes
+
     attempt = 0
-
-    def judge(nodes: list[dict[str, Any]]) -> None:
-        now = time.time()
-        admit(look(nodes, floor), name, ctx.run_id, max_nodes=max_nodes, now=now, ttl=claims.ttl)
-
     while True:
         attempt += 1
         try:
-            nodes, _ = kube.list("nodes")
-            if claims.clear_expired(nodes):
-                continue
-            judge(nodes)
+            nodes = judged()
             target = next((n for n in nodes if n["metadata"]["name"] == name), None)
             if target is None:
                 raise ClaimRefusedError(f"node {name} is gone")  # noqa: TRY301
             version = claims.write(target, ctx.run_id)
+            written = time.monotonic()
             try:
-                nodes, _ = kube.list("nodes")  # after the write: see every earlier claim
-                while claims.clear_expired(nodes):
-                    nodes, _ = kube.list("nodes")
-                judge(nodes)
+                nodes = judged()  # after the write: every earlier claim is seen
             except (ClaimRefusedError, KubeError):
                 _withdraw(ctx, claims, name)
                 raise
-            mine = next(n for n in nodes if n["metadata"]["name"] == name)
-            if not is_ours(mine, ctx.run_id):
-                raise ClaimRefusedError(f"the claim of {name} was cleared at once")  # noqa: TRY301
-            return str(mine["metadata"].get("resourceVersion") or version)
+            mine = next((n for n in nodes if n["metadata"]["name"] == name), None)
+            if mine is None or not is_ours(mine, ctx.run_id):
+                raise ClaimRefusedError(f"the claim of {name} is gone (node deleted or cleared)")  # noqa: TRY301
+            return str(mine["metadata"].get("resourceVersion") or version), written
         except Conflict:
-            pass  # the node changed between the read and the claim: count again
+            retry = True  # the node changed between the read and the claim: count again
+            why = "the node kept changing"
         except ClaimRefusedError as exc:
-            if not exc.retry or time.monotonic() > deadline or ctx.disruption_blocked():
-                raise CordonRefusedError(f"{name} not cordoned: {exc}") from None
+            retry, why = exc.retry, str(exc)
         except KubeError as exc:
             raise CordonRefusedError(f"{name} not cordoned: {exc.message}") from None
+        blocked = ctx.disruption_blocked()
+        if not retry or time.monotonic() > deadline or blocked:
+            raise CordonRefusedError(f"{name} not cordoned: {blocked or why}")
         time.sleep(backoff(rng, attempt))
 
 
-def _still_claimed(kube: Kube, name: str, run_id: str) -> str | None:
-    """The node's resourceVersion if our claim still stands on it (so the cordon may go)."""
+def _settle_unanswered(
+    ctx: RunContext, claims: NodeClaims, name: str
+) -> tuple[str, dict[str, Any] | None]:
+    """A cordon sent without an answer: withdraw its claim, which fences it (it can no
+    longer land), then look. ("landed", node) if the cordon landed first (ours now);
+    ("fenced", None) if it never will; ("uncertain", None) if the API cannot say: the end of
+    the run withdraws and looks again."""
     try:
-        node = kube.get("nodes", None, name)
+        if claims.withdraw(name, ctx.run_id):
+            node = read_node(claims.kube, name)
+            annotations = (node or {}).get("metadata", {}).get("annotations") or {}
+            if (
+                node is not None
+                and annotations.get(RUN_ANNOTATION) == ctx.run_id
+                and (node.get("spec") or {}).get("unschedulable")
+            ):
+                return "landed", node
+            return "fenced", None
+    except KubeError:
+        pass
+    ctx.append("cordon_uncertain", name)
+    return "uncertain", None
+
+
+def _still_claimed(kube: Kube, name: str, run_id: str) -> str | None:
+    """The node's resourceVersion if our claim still stands on it and nobody cordoned it
+    meanwhile (so our cordon may go): never adopt someone else's cordon."""
+    try:
+        node = read_node(kube, name)
     except KubeError:
         return None
-    if is_ours(node, run_id) and RUN_ANNOTATION not in (node["metadata"].get("annotations") or {}):
+    if (
+        node is not None
+        and is_ours(node, run_id)
+        and RUN_ANNOTATION not in (node["metadata"].get("annotations") or {})
+        and schedulable(node)
+    ):
         return str(node["metadata"].get("resourceVersion"))
     return None
 
@@ -251,12 +317,14 @@ def _withdraw(ctx: RunContext, claims: NodeClaims, name: str) -> None:
 def uncordon(kube: Kube, name: str, run_id: str) -> bool:
     """Take back a cordon this run made (and only such a cordon); True if one was taken back."""
     for _ in range(5):
-        try:
-            node = kube.get("nodes", None, name)
-        except NotFound:
+        node = read_node(kube, name)
+        if node is None:
             return False
         annotations = node["metadata"].get("annotations") or {}
         if annotations.get(RUN_ANNOTATION) != run_id:
+            return False
+        if not (node.get("spec") or {}).get("unschedulable"):  # someone else uncordoned it:
+            forget(kube, name, run_id)  # a cordon made there later would not be ours
             return False
         annotations_off: dict[str, None] = {
             RUN_ANNOTATION: None,
@@ -305,14 +373,12 @@ def watch_ownership(ctx: RunContext, kube: Kube, name: str, version: str) -> Non
                         return
             except KubeError:
                 try:
-                    node = kube.get("nodes", None, name)
-                except NotFound:
-                    return
+                    node = read_node(kube, name)
                 except KubeError:
                     if ctx.over.wait(1.0):
                         return
                     continue
-                if _judge_ownership(ctx, name, node):
+                if node is None or _judge_ownership(ctx, name, node):
                     return
                 rv = str(node["metadata"].get("resourceVersion"))
                 if ctx.over.wait(1.0):  # a watch refused (no RBAC) or broken: not a busy loop
@@ -345,9 +411,8 @@ def forget(kube: Kube, name: str, run_id: str) -> None:
     """Remove this run's annotations from a node whose cordon is no longer ours; its
     `spec.unschedulable` is left as it is."""
     for _ in range(5):
-        try:
-            node = kube.get("nodes", None, name)
-        except NotFound:
+        node = read_node(kube, name)
+        if node is None:
             return
         if (node["metadata"].get("annotations") or {}).get(RUN_ANNOTATION) != run_id:
             return
@@ -374,7 +439,8 @@ def release(ctx: RunContext, *, patience: float | None = None) -> list[str]:
     wire can no longer land (it is conditional on the node as the claim left it); one that
     landed first is found and taken back on the next pass. API errors are retried for
     `patience` seconds (`nodes.release_patience`), cut to the run's shutdown deadline, read
-    again on every retry (a SIGTERM during the retries bounds them); a 403 is not retried."""
+    again on every retry (a SIGTERM during the retries bounds them). Nodes someone else
+    uncordoned meanwhile only lose our annotations."""
     kube = ctx.kube
     if kube is None:
         return []
@@ -385,24 +451,14 @@ def release(ctx: RunContext, *, patience: float | None = None) -> list[str]:
     claims = NodeClaims(kube)
     while True:
         try:
-            nodes, _ = kube.list("nodes")
-            ours = [h.node for h in _held(nodes) if h.run_id == ctx.run_id]
-            claimed = claimed_by(nodes, ctx.run_id)
-            if not ours and not claimed:
+            if _release_pass(ctx, kube, claims, done):
                 break
-            lifted = set(ctx.record.get("cordons_lifted") or [])
-            for name in ours:
-                if name in lifted:  # someone else uncordoned it: whatever cordon is there now
-                    forget(kube, name, ctx.run_id)  # is not ours to lift
-                elif uncordon(kube, name, ctx.run_id):
-                    done.append(name)
-            for name in claimed:
-                if not claims.withdraw(name, ctx.run_id):
-                    raise KubeError(f"the claim on {name} could not be withdrawn")  # noqa: TRY301
+            time.sleep(0.05)  # look again: what was done shows in the next listing
         except KubeError as exc:
             remaining = ctx.remaining()
             cut = deadline if remaining is None else min(deadline, time.monotonic() + remaining)
-            if isinstance(exc, Forbidden) or time.monotonic() >= cut:
+            if time.monotonic() >= cut:  # a 403 too is retried: an API server restarting
+                # may answer 403 until its RBAC cache is warm
                 ctx.append("errors", f"nodes not uncordoned (still cordoned): {exc.message}")
                 ctx.record["uncordon_failed"] = exc.message
                 break
@@ -410,6 +466,28 @@ def release(ctx: RunContext, *, patience: float | None = None) -> list[str]:
     for node in done:
         ctx.append("uncordoned", {"node": node, "at": time.time()})
     return done
+
+
+def _release_pass(ctx: RunContext, kube: Kube, claims: NodeClaims, done: list[str]) -> bool:
+    """One look at the nodes: True when nothing of this run is left on any of them."""
+    nodes, _ = kube.list("nodes")
+    ours = [h.node for h in held_in(nodes) if h.run_id == ctx.run_id]
+    claimed = claimed_by(nodes, ctx.run_id)
+    stale = [h.node for h in held_in(nodes, stale=True) if h.run_id == ctx.run_id]
+    if not ours and not claimed and not stale:
+        return True
+    for name in stale:  # uncordoned by someone else: only our annotations go
+        forget(kube, name, ctx.run_id)
+    lifted = set(ctx.record.get("cordons_lifted") or [])
+    for name in ours:
+        if name in lifted:  # someone else uncordoned it: whatever cordon is there now
+            forget(kube, name, ctx.run_id)  # is not ours to lift
+        elif uncordon(kube, name, ctx.run_id):
+            done.append(name)
+    for name in claimed:
+        if not claims.withdraw(name, ctx.run_id):
+            raise KubeError(f"the claim on {name} could not be withdrawn")
+    return False
 
 
 def orphans(kube: Kube, live_runs: set[str]) -> list[Held]:

@@ -174,3 +174,20 @@ def test_claims_that_go_ahead_never_exceed_the_limits(
         assert len(may) <= max_nodes
         if may:
             assert len(NODES) - len(may) >= floor
+
+
+def test_a_claim_dated_beyond_the_clock_skew_ahead_has_expired() -> None:
+    """No live claimer's clock is over MAX_SKEW ahead: such a claim is cleared, not counted."""
+    from daemon.engine.claims import MAX_SKEW
+
+    far = Claim("node-1", "broken-clock", NOW + MAX_SKEW + 1)
+    assert expired([far], NOW) == [far]
+    admit(view({}, [far]), "node-2", "me", max_nodes=1, now=NOW)
+
+
+def test_a_node_no_longer_schedulable_is_not_claimed() -> None:
+    """Someone cordoned it (or it went NotReady) since the plan: never adopt that cordon."""
+    seen = NodesNow({}, [], frozenset(NODES) - {"node-2"}, len(NODES), 0)
+    with pytest.raises(ClaimRefusedError, match="node-2 is no longer schedulable") as refused:
+        admit(seen, "node-2", "me", max_nodes=3, now=NOW)
+    assert refused.value.retry is False

@@ -276,11 +276,12 @@ def guarded_nodes(ctx: RunContext, select: _Select, **options: Any) -> dict[str,
                     max_nodes=settings.max_nodes,
                     min_schedulable_nodes=settings.min_schedulable_nodes,
                 )
-            except cordons.CordonRefusedError as exc:  # never half applied: the drill's
-                released = [n for n in cordoned if _release_now(ctx, kube, n)]  # cordons go
-                record["uncordoned_on_failure"] = released
+            except Exception as exc:  # noqa: BLE001 - never half applied: whatever stopped
+                released = [n for n in cordoned if _release_now(ctx, kube, n)]  # it, the
+                record["uncordoned_on_failure"] = released  # drill's cordons go at once
+                why = str(exc) if isinstance(exc, cordons.CordonRefusedError) else repr(exc)
                 raise ActivityFailed(
-                    f"{exc}; cordoned before it: {cordoned}, uncordoned again: {released}"
+                    f"{why}; cordoned before it: {cordoned}, uncordoned again: {released}"
                 ) from None
             cordoned.append(name)
     if not drill.evict or planned is None:
