@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 
+import pytest
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
@@ -15,6 +17,21 @@ from daemon.observability.metrics import Metrics
 from daemon.scheduling import events
 
 
+@pytest.fixture
+def debug_logging(monkeypatch) -> Iterator[None]:
+    """DEBUG lines reach the capture whatever an earlier test in this worker configured
+    (configure_logging filters by level and caches the module's logger on first use)."""
+    saved = structlog.get_config()
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        cache_logger_on_first_use=False,
+    )
+    monkeypatch.setattr(events, "log", structlog.get_logger("aftershock.scheduler"))
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("debug_logging")
 def test_a_skip_while_the_previous_run_goes_on_is_counted_and_told_once(caplog) -> None:
     metrics = Metrics(CollectorRegistry(), lambda: None)  # type: ignore[arg-type,return-value]
     scheduler = BackgroundScheduler(job_defaults={"max_instances": 1, "coalesce": True})
