@@ -30,6 +30,23 @@ def cli_settings(**nodes: Any) -> dict[str, Any]:
     }
 
 
+def cli_holding_a_cordon(sim, tmp_path, node: str, pause: float) -> subprocess.Popen:
+    """An `aftershock run` process whose cordon of `node` has landed (it holds it `pause` s)."""
+    argv, env = command(
+        sim, tmp_path, cordon_experiment(node, pause), "--no-dry-run", settings=cli_settings()
+    )
+    process = subprocess.Popen(
+        argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 30
+    while node not in annotated(sim):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise AssertionError(f"{node} never cordoned: {process.communicate()}")
+        time.sleep(0.05)
+    return process
+
+
 def cordon_experiment(node: str, pause: float) -> dict[str, Any]:
     action = chaosk8s("cordon_node", name=node)
     action["pauses"] = {"after": pause}
@@ -138,18 +155,8 @@ def test_sigterm_during_an_api_outage_ends_a_cli_run_within_its_shutdown_bound(
     exits well before the outage ends, says the cordon is still there, and exits non-zero."""
     sim = make_sim(drill_cluster())
     ready(sim)
-    argv, env = command(
-        sim, tmp_path, cordon_experiment("node-2", 60), "--no-dry-run", settings=cli_settings()
-    )
-    process = subprocess.Popen(
-        argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = cli_holding_a_cordon(sim, tmp_path, "node-2", 60)
     try:
-        deadline = time.monotonic() + 30
-        while "node-2" not in annotated(sim):
-            assert time.monotonic() < deadline, "never cordoned"
-            assert process.poll() is None, process.communicate()
-            time.sleep(0.05)
         sim.control("POST", "/sim/v1/faults/outage", {"seconds": 60})
         sent = time.monotonic()
         process.send_signal(signal.SIGTERM)

@@ -25,22 +25,29 @@ def _cordon(sim, node: str, run_id: str) -> None:
     )
 
 
+def history(path) -> HistoryStore:
+    return HistoryStore(path, retention=timedelta(days=1), max_runs_per_experiment=10).open()
+
+
+def started(store: HistoryStore, run_id: str, at: float | None = None) -> None:
+    """A drill run's row, as the executor writes it when the run starts."""
+    store.start_run(
+        run_id,
+        "drill",
+        trigger="schedule",
+        dry_run=False,
+        experiment_doc={},
+        started_at=time.time() if at is None else at,
+        settings={},
+    )
+
+
 def test_the_sweep_lifts_only_cordons_of_this_replicas_ended_runs(make_sim, tmp_path) -> None:
     sim = make_sim(drill_cluster())
     ready(sim)
-    store = HistoryStore(
-        tmp_path / "history.db", retention=timedelta(days=1), max_runs_per_experiment=10
-    ).open()
+    store = history(tmp_path / "history.db")
     for run_id in ("ended", "live"):
-        store.start_run(
-            run_id,
-            "drill",
-            trigger="schedule",
-            dry_run=False,
-            experiment_doc={},
-            started_at=time.time(),
-            settings={},
-        )
+        started(store, run_id)
     store.finish_run("ended", outcome="failed", reason="x", journal={}, ended_at=time.time())
     nodes = sorted(n.metadata.name for n in sim.core.list_node().items)
     _cordon(sim, nodes[0], "ended")  # ours, over: the API was down when the run ended

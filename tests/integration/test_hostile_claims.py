@@ -17,7 +17,6 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -28,7 +27,13 @@ import pytest
 from daemon.engine.claims import CLAIM_ANNOTATION
 from daemon.engine.cordons import RUN_ANNOTATION
 from daemon.kube.client import Kube
-from tests.integration.test_hostile_node_drills import chaosk8s, hostile_run, human_cordon
+from tests.integration.test_hostile_node_drills import (
+    OTHER_PROCESS,
+    chaosk8s,
+    hostile_context,
+    hostile_run,
+    human_cordon,
+)
 from tests.integration.test_node_drills import annotated, cordoned, drill_cluster, ready
 
 
@@ -37,11 +42,27 @@ def node_truth(sim) -> dict[str, Any]:
 
 
 def changes(sim) -> list[dict[str, Any]]:
-    truth = node_truth(sim)
-    for key in ("changes", "timeline", "events", "items"):
-        if key in truth:
-            return list(truth[key])
-    raise AssertionError(f"unknown timeline shape: {sorted(truth)}")
+    return list(node_truth(sim)["changes"])
+
+
+def run_holding_a_cordon(sim, node: str, pause: float) -> tuple[threading.Thread, dict]:
+    """A run in a thread whose cordon of `node` has landed (held `pause` s); its result
+    lands in the box under "result"."""
+    action = chaosk8s("cordon_node", name=node)
+    action["pauses"] = {"after": pause}
+    box: dict[str, Any] = {}
+    runner = threading.Thread(
+        target=lambda: box.setdefault(
+            "result", hostile_run(sim, {"title": "t", "description": "d", "method": [action]})
+        ),
+        daemon=True,
+    )
+    runner.start()
+    deadline = time.monotonic() + 20
+    while node not in annotated(sim):
+        assert time.monotonic() < deadline, "never cordoned"
+        time.sleep(0.05)
+    return runner, box
 
 
 def _write_claim(sim, annotation: str, node: str = "node-4") -> None:
@@ -197,20 +218,7 @@ def test_a_claim_corrupted_mid_run_still_ends_the_run_cleanly_and_uncordons(
     Fix direction: parse fails closed on every decoding error; _drop_all catches it."""
     sim = make_sim(drill_cluster())
     ready(sim)
-    action = chaosk8s("cordon_node", name="node-2")
-    action["pauses"] = {"after": 3}
-    box: dict[str, Any] = {}
-    runner = threading.Thread(
-        target=lambda: box.setdefault(
-            "result", hostile_run(sim, {"title": "t", "description": "d", "method": [action]})
-        ),
-        daemon=True,
-    )
-    runner.start()
-    deadline = time.monotonic() + 20
-    while "node-2" not in annotated(sim):
-        assert time.monotonic() < deadline, "never cordoned"
-        time.sleep(0.05)
+    runner, box = run_holding_a_cordon(sim, "node-2", 3)
     _write_claim(sim, '{"run": "x", "at": 1' + "0" * 400 + "}")
     runner.join(40)
     assert not runner.is_alive()
@@ -245,20 +253,7 @@ def test_a_human_recordon_after_lifting_aftershocks_cordon_is_not_lifted_by_the_
     once the node has been seen schedulable while annotated."""
     sim = make_sim(drill_cluster())
     ready(sim)
-    action = chaosk8s("cordon_node", name="node-2")
-    action["pauses"] = {"after": 3}
-    box: dict[str, Any] = {}
-    runner = threading.Thread(
-        target=lambda: box.setdefault(
-            "result", hostile_run(sim, {"title": "t", "description": "d", "method": [action]})
-        ),
-        daemon=True,
-    )
-    runner.start()
-    deadline = time.monotonic() + 20
-    while "node-2" not in annotated(sim):
-        assert time.monotonic() < deadline, "never cordoned"
-        time.sleep(0.05)
+    runner, _box = run_holding_a_cordon(sim, "node-2", 3)
     sim.core.patch_node("node-2", {"spec": {"unschedulable": False}})  # kubectl uncordon
     time.sleep(0.2)
     human_cordon(sim, "node-2")  # kubectl cordon
@@ -273,46 +268,7 @@ def test_a_human_recordon_after_lifting_aftershocks_cordon_is_not_lifted_by_the_
 
 # ------------------------------------------------- invariant 1: across processes
 
-OTHER_NAMESPACE_PROCESS = textwrap.dedent(
-    """
-    import os, sys, time
-    from daemon.catalog.extension import AftershockSettings
-    from daemon.engine.context import RunContext
-    from daemon.engine.runner import Runner
-    from daemon.kube.client import Connection, Kube
-    from daemon.settings import Settings
-
-    import json
-    kubeconfig, signal_file, namespace = sys.argv[1], sys.argv[2], sys.argv[3]
-    node_settings = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
-    original = Kube.patch_node
-
-    def slow_patch(self, name, body):  # a cordon request that is slow on the wire
-        if (body.get("spec") or {}).get("unschedulable"):
-            open(signal_file, "w").close()
-            time.sleep(2.0)
-        return original(self, name, body)
-
-    Kube.patch_node = slow_patch
-    kube = Kube.connect(Connection(kubeconfig=kubeconfig, timeout=5))
-    ctx = RunContext(
-        experiment_id="other", run_id="other-process",
-        settings=Settings(
-            safety={"dry_run": False, "max_percent": 100, "min_ready_replicas": 0,
-                    "cooldown": "0s", "stop_condition_interval": "200ms"},
-            engine={"activity_timeout": "40s"}, nodes={"enabled": True, **node_settings},
-            kube={"namespace": namespace},
-        ),
-        aftershock=AftershockSettings.model_validate({}), kube=kube, seed=1,
-        dry_run=False, environ=dict(os.environ),
-    )
-    action = {"type": "action", "name": "cordon", "pauses": {"after": 4},
-              "provider": {"type": "python", "module": "chaosk8s.node.actions",
-                           "func": "cordon_node", "arguments": {"name": "node-1"}}}
-    result = Runner(ctx, {"title": "t", "description": "d", "method": [action]}).run()
-    print(result.outcome, result.reason, result.journal["run"][0].get("exception"))
-    """
-)
+OTHER_NAMESPACE_PROCESS = OTHER_PROCESS  # argv: kubeconfig, signal file, namespace, limits
 
 
 def test_two_processes_whose_kube_namespace_differs_still_share_max_nodes(
@@ -338,46 +294,35 @@ def test_two_processes_whose_kube_namespace_differs_still_share_max_nodes(
     spec = drill_cluster(namespaces=[{"name": "chaos", "workloads": []}])
     sim = make_sim(spec)
     ready(sim)
-    signal_file = tmp_path / "b-sent"
-    other = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            OTHER_NAMESPACE_PROCESS,
-            sim.sim.kubeconfig,
-            str(signal_file),
-            "chaos",
-        ],
-        cwd=Path.cwd(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not signal_file.exists():
-            assert time.monotonic() < deadline, "the other process never cordoned"
-            assert other.poll() is None, other.communicate()[0]
-            time.sleep(0.02)
-        action = chaosk8s("cordon_node", name="node-2")
-        action["pauses"] = {"after": 4}
-        mine = hostile_run(
-            sim, {"title": "t", "description": "d", "method": [action]}, run_id="this-process"
-        )
-        output = other.communicate(timeout=30)[0]
-    finally:
-        if other.poll() is None:
-            other.kill()
+    mine, output = _race_beside_slow_other(sim, tmp_path, namespace="chaos")
     truth = node_truth(sim)
     assert truth["peak_cordoned"] <= 1, (truth, (mine.outcome, mine.reason), output)
     assert cordoned(sim) == []
 
 
-def _start_slow_other(sim, tmp_path, namespace: str, sleep: float = 2.0) -> tuple[Any, Path]:
+def _start_slow_other(
+    sim,
+    tmp_path,
+    namespace: str = "aftershock",
+    sleep: float = 2.0,
+    *,
+    argv: list[str] | None = None,
+    limits: dict[str, Any] | None = None,
+    prefix: str = "",
+) -> tuple[Any, Path]:
     signal_file = tmp_path / "b-sent"
-    script = OTHER_NAMESPACE_PROCESS.replace("time.sleep(2.0)", f"time.sleep({sleep})")
+    script = prefix + OTHER_NAMESPACE_PROCESS.replace("time.sleep(2.0)", f"time.sleep({sleep})")
+    extra = [json.dumps(limits)] if limits else []
     other = subprocess.Popen(
-        [sys.executable, "-c", script, sim.sim.kubeconfig, str(signal_file), namespace],
+        [
+            sys.executable,
+            "-c",
+            script,
+            sim.sim.kubeconfig,
+            str(signal_file),
+            *(argv or [namespace]),
+            *extra,
+        ],
         cwd=Path.cwd(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -390,6 +335,35 @@ def _start_slow_other(sim, tmp_path, namespace: str, sleep: float = 2.0) -> tupl
             raise AssertionError(f"the other process never cordoned: {other.communicate()[0]}")
         time.sleep(0.02)
     return other, signal_file
+
+
+def _race_beside_slow_other(
+    sim,
+    tmp_path,
+    *,
+    namespace: str = "aftershock",
+    limits: dict[str, Any] | None = None,
+    prefix: str = "",
+    pause: float = 4.0,
+) -> tuple[Any, str]:
+    """Another process claims node-1 and its cordon is slow on the wire (2 s); meanwhile this
+    process cordons node-2 and holds it `pause` s. (this run's result, the other's output)."""
+    argv = [sim.sim.kubeconfig, str(tmp_path / "b-sent"), namespace]
+    other, _ = _start_slow_other(sim, tmp_path, argv=argv[2:], limits=limits, prefix=prefix)
+    try:
+        action = chaosk8s("cordon_node", name="node-2")
+        action["pauses"] = {"after": pause}
+        mine = hostile_run(
+            sim,
+            {"title": "t", "description": "d", "method": [action]},
+            run_id="this-process",
+            nodes=limits,
+        )
+        output = other.communicate(timeout=30)[0]
+    finally:
+        if other.poll() is None:
+            other.kill()
+    return mine, output
 
 
 def test_a_claim_in_flight_whose_time_is_corrupted_to_nan_fails_closed(make_sim, tmp_path) -> None:
@@ -454,23 +428,12 @@ def test_sigterm_while_the_end_of_run_already_retries_through_an_outage_is_bound
     only sends SIGTERM before the release starts.
     Fix direction: re-read ctx.remaining() on every retry of the release loop (and of the
     wait for an unanswered cordon), e.g. deadline = min(deadline, now + ctx.remaining())."""
-    from tests.integration.test_cordon_claims import cli_settings, cordon_experiment
-    from tests.integration.test_run_cli import command
+    from tests.integration.test_cordon_claims import cli_holding_a_cordon
 
     sim = make_sim(drill_cluster())
     ready(sim)
-    argv, env = command(
-        sim, tmp_path, cordon_experiment("node-2", 1), "--no-dry-run", settings=cli_settings()
-    )
-    process = subprocess.Popen(
-        argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = cli_holding_a_cordon(sim, tmp_path, "node-2", 1)
     try:
-        deadline = time.monotonic() + 30
-        while "node-2" not in annotated(sim):
-            assert time.monotonic() < deadline, "never cordoned"
-            assert process.poll() is None, process.communicate()
-            time.sleep(0.05)
         sim.control("POST", "/sim/v1/faults/outage", {"seconds": 40})
         time.sleep(4)  # the pause (1 s) is over: the release is retrying through the outage
         assert process.poll() is None, process.communicate()
@@ -505,26 +468,16 @@ def test_the_sweep_of_a_replica_sharing_the_history_never_lifts_a_live_runs_cord
     Fix direction: lift only cordons of runs whose history row is over (finished, or marked
     interrupted by the replica that recovered it), or record the owning replica/process in
     the annotation and the row and lift only when that owner is provably gone."""
-    from datetime import timedelta
 
     from daemon.kube.client import Connection
     from daemon.runtime.cordon_sweep import sweep
-    from daemon.store.history import HistoryStore
+    from tests.integration.test_cordon_sweep import history, started
 
     sim = make_sim(drill_cluster())
     ready(sim)
-    path = tmp_path / "shared-history.db"
-    store_a = HistoryStore(path, retention=timedelta(days=1), max_runs_per_experiment=10).open()
-    store_b = HistoryStore(path, retention=timedelta(days=1), max_runs_per_experiment=10).open()
-    store_a.start_run(
-        "a-live",
-        "drill",
-        trigger="schedule",
-        dry_run=False,
-        experiment_doc={},
-        started_at=time.time(),
-        settings={},
-    )
+    path = tmp_path / "shared-history.db"  # one history, two replicas (RWX)
+    store_a, store_b = history(path), history(path)
+    started(store_a, "a-live")
     _other_aftershock_cordon(sim, "node-1", "a-live")  # replica A's drill, in progress
     sim.core.patch_node(
         "node-1", {"metadata": {"annotations": {"aftershock.io/cordoned-by": "replica-a"}}}
@@ -571,15 +524,10 @@ def test_a_claim_slower_than_the_cancel_grace_does_not_cordon_after_the_run_ende
     Fix direction: ask ctx.disruption_blocked() (cancellation, run over, stop) again after
     the claim and right before the PATCH, dropping the claim when blocked; and/or append
     `cordon_intents` before claiming so the end of the run waits for it."""
-    import os
 
-    from daemon.catalog.extension import AftershockSettings
     from daemon.engine import cordons
-    from daemon.engine.context import RunContext
     from daemon.engine.runner import Runner
     from daemon.kube.client import Connection
-    from daemon.settings import Settings
-    from tests.integration.engine_helpers import PERMISSIVE
 
     sim = make_sim(drill_cluster())
     ready(sim)
@@ -593,20 +541,7 @@ def test_a_claim_slower_than_the_cancel_grace_does_not_cordon_after_the_run_ende
 
     monkeypatch.setattr(cordons, "_claim", stalled_claim)
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=2))
-    ctx = RunContext(
-        experiment_id="hostile",
-        run_id="stalled-claim",
-        settings=Settings(
-            safety=dict(PERMISSIVE),
-            engine={"activity_timeout": "1s"},
-            nodes={"enabled": True},
-        ),
-        aftershock=AftershockSettings.model_validate({"recovery": {"timeout": "5s"}}),
-        kube=kube,
-        seed=11,
-        dry_run=False,
-        environ=dict(os.environ),
-    )
+    ctx = hostile_context(kube, "stalled-claim", activity_timeout="1s", recovery_timeout="5s")
     document = {
         "title": "t",
         "description": "d",
@@ -627,42 +562,11 @@ def test_a_claim_slower_than_the_cancel_grace_does_not_cordon_after_the_run_ende
 
 # ------------------------------------------------- invariant 1: a paused claimer (SIGSTOP)
 
-PAUSED_PROCESS = textwrap.dedent(
-    """
-    import os, sys, time
-    from daemon.catalog.extension import AftershockSettings
-    from daemon.engine.context import RunContext
-    from daemon.engine.runner import Runner
-    from daemon.kube.client import Connection, Kube
-    from daemon.settings import Settings
-
-    kubeconfig, signal_file = sys.argv[1], sys.argv[2]
-    original = Kube.patch_node
-
-    def patch(self, name, body):  # the claim's age was checked: the PATCH is about to go
-        if (body.get("spec") or {}).get("unschedulable"):
-            open(signal_file, "w").close()
-            time.sleep(1.0)  # SIGSTOP lands here
-        return original(self, name, body)
-
-    Kube.patch_node = patch
-    kube = Kube.connect(Connection(kubeconfig=kubeconfig, timeout=5))
-    ctx = RunContext(
-        experiment_id="other", run_id="paused-process",
-        settings=Settings(
-            safety={"dry_run": False, "max_percent": 100, "min_ready_replicas": 0,
-                    "cooldown": "0s", "stop_condition_interval": "200ms"},
-            engine={"activity_timeout": "600s"}, nodes={"enabled": True, "claim_ttl": "8s"},
-        ),
-        aftershock=AftershockSettings.model_validate({}), kube=kube, seed=1,
-        dry_run=False, environ=dict(os.environ),
-    )
-    action = {"type": "action", "name": "cordon", "pauses": {"after": 2},
-              "provider": {"type": "python", "module": "chaosk8s.node.actions",
-                           "func": "cordon_node", "arguments": {"name": "node-1"}}}
-    result = Runner(ctx, {"title": "t", "description": "d", "method": [action]}).run()
-    print(result.outcome, result.reason, result.journal["run"][0].get("exception"))
-    """
+PAUSED_PROCESS = (  # the other process of OTHER_PROCESS, stopped right before its PATCH
+    OTHER_PROCESS.replace("time.sleep(2.0)", "time.sleep(1.0)  # SIGSTOP lands here")
+    .replace('"activity_timeout": "40s"', '"activity_timeout": "600s"')
+    .replace('"pauses": {"after": 4}', '"pauses": {"after": 2}')
+    .replace('run_id="other-process"', 'run_id="paused-process"')
 )
 
 
@@ -690,7 +594,15 @@ def test_a_claimer_stopped_after_its_age_check_cannot_cordon_beside_a_later_clai
     sim.control("DELETE", "/sim/v1/timeline/nodes")
     signal_file = tmp_path / "about-to-patch"
     other = subprocess.Popen(
-        [sys.executable, "-c", PAUSED_PROCESS, sim.sim.kubeconfig, str(signal_file)],
+        [
+            sys.executable,
+            "-c",
+            PAUSED_PROCESS,
+            sim.sim.kubeconfig,
+            str(signal_file),
+            "aftershock",
+            json.dumps({"claim_ttl": "8s"}),
+        ],
         cwd=Path.cwd(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -752,36 +664,7 @@ def test_a_slow_cordon_from_a_process_whose_clock_differs_still_holds_its_slot(
     ready(sim)
     sim.control("DELETE", "/sim/v1/timeline/nodes")
     skew = f"import time as _t\n_real = _t.time\n_t.time = lambda: _real() + {offset}\n"
-    signal_file = tmp_path / "b-sent"
-    other = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            skew + OTHER_NAMESPACE_PROCESS,
-            sim.sim.kubeconfig,
-            str(signal_file),
-            "aftershock",
-        ],
-        cwd=Path.cwd(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not signal_file.exists():
-            assert time.monotonic() < deadline, "the other process never cordoned"
-            assert other.poll() is None, other.communicate()[0]
-            time.sleep(0.02)
-        action = chaosk8s("cordon_node", name="node-2")
-        action["pauses"] = {"after": 3}
-        mine = hostile_run(
-            sim, {"title": "t", "description": "d", "method": [action]}, run_id="this-process"
-        )
-        output = other.communicate(timeout=30)[0]
-    finally:
-        if other.poll() is None:
-            other.kill()
+    mine, output = _race_beside_slow_other(sim, tmp_path, prefix=skew, pause=3)
     truth = node_truth(sim)
     assert truth["peak_cordoned"] == 1, (truth, (mine.outcome, mine.reason), output)
     assert cordoned(sim) == []
@@ -810,40 +693,7 @@ def test_two_processes_whose_kube_namespace_differs_break_the_floor_for_the_whol
     ready(sim)
     sim.control("DELETE", "/sim/v1/timeline/nodes")
     limits = {"max_nodes": 4, "min_schedulable_nodes": 3}
-    signal_file = tmp_path / "b-sent"
-    other = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            OTHER_NAMESPACE_PROCESS,
-            sim.sim.kubeconfig,
-            str(signal_file),
-            "chaos",
-            json.dumps(limits),
-        ],
-        cwd=Path.cwd(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not signal_file.exists():
-            assert time.monotonic() < deadline, "the other process never cordoned"
-            assert other.poll() is None, other.communicate()[0]
-            time.sleep(0.02)
-        action = chaosk8s("cordon_node", name="node-2")
-        action["pauses"] = {"after": 4}
-        mine = hostile_run(
-            sim,
-            {"title": "t", "description": "d", "method": [action]},
-            run_id="this-process",
-            nodes=limits,
-        )
-        output = other.communicate(timeout=30)[0]
-    finally:
-        if other.poll() is None:
-            other.kill()
+    mine, output = _race_beside_slow_other(sim, tmp_path, namespace="chaos", limits=limits)
     truth = node_truth(sim)
     assert truth["peak_cordoned"] <= 1, (truth, (mine.outcome, mine.reason), output)
     assert cordoned(sim) == []

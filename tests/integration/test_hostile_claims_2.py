@@ -12,8 +12,6 @@ import json
 import os
 import threading
 import time
-from datetime import timedelta
-from typing import Any
 
 from daemon.catalog.extension import AftershockSettings
 from daemon.engine.claims import CLAIM_ANNOTATION
@@ -23,20 +21,9 @@ from daemon.engine.runner import Runner
 from daemon.kube.client import Connection, Kube
 from daemon.settings import Settings
 from tests.integration.engine_helpers import PERMISSIVE
-from tests.integration.test_hostile_node_drills import chaosk8s, hostile_run
+from tests.integration.test_hostile_claims import changes, node_truth
+from tests.integration.test_hostile_node_drills import chaosk8s, hostile_context, hostile_run
 from tests.integration.test_node_drills import cordoned, drill_cluster, ready
-
-
-def node_truth(sim) -> dict[str, Any]:
-    return sim.control("GET", "/sim/v1/timeline/nodes")
-
-
-def changes(sim) -> list[dict[str, Any]]:
-    truth = node_truth(sim)
-    for key in ("changes", "timeline", "events", "items"):
-        if key in truth:
-            return list(truth[key])
-    raise AssertionError(f"unknown timeline shape: {sorted(truth)}")
 
 
 def _journal_text(result) -> str:
@@ -140,23 +127,13 @@ def test_the_cordon_sweep_lifts_an_operators_maintenance_cordon_after_a_manual_u
     timeAdded, or clear stale annotations as soon as the node is seen uncordoned (claims,
     sweep), and never uncordon a node whose cordon postdates the run's end."""
     from daemon.runtime.cordon_sweep import sweep
-    from daemon.store.history import HistoryStore
+    from tests.integration.test_cordon_sweep import history, started
 
     sim = make_sim(drill_cluster())
     ready(sim)
-    store = HistoryStore(
-        tmp_path / "history.db", retention=timedelta(days=1), max_runs_per_experiment=10
-    ).open()
+    store = history(tmp_path / "history.db")
     now = time.time()  # "days later" in the story; here the run ended two minutes ago
-    store.start_run(
-        "ended-run",
-        "drill",
-        trigger="schedule",
-        dry_run=False,
-        experiment_doc={},
-        started_at=now - 180,
-        settings={},
-    )
+    started(store, "ended-run", now - 180)
     store.finish_run(
         "ended-run", outcome="failed", reason="nodes not uncordoned", journal={}, ended_at=now - 120
     )
@@ -230,20 +207,7 @@ def test_a_drill_whose_cordon_answer_is_lost_keeps_the_node_cordoned_for_the_res
         {"verb": "patch", "resource": "nodes", "latency": "3s", "body_contains": "cordoned-by-run"},
     )
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=2))
-    ctx = RunContext(
-        experiment_id="hostile",
-        run_id="lost-answer-drill",
-        settings=Settings(
-            safety=dict(PERMISSIVE),
-            engine={"activity_timeout": "30s"},
-            nodes={"enabled": True},
-        ),
-        aftershock=AftershockSettings.model_validate({"recovery": {"timeout": "5s"}}),
-        kube=kube,
-        seed=11,
-        dry_run=False,
-        environ=dict(os.environ),
-    )
+    ctx = hostile_context(kube, "lost-answer-drill", activity_timeout="30s", recovery_timeout="5s")
     later = chaosk8s("uncordon_node", activity="later", name="node-1")
     later["pauses"] = {"before": 7}
     document = {
@@ -484,22 +448,13 @@ def test_a_follower_that_cannot_see_the_leader_lifts_the_leaders_live_drill_cord
     (or the row is over, or the holder's Lease has been expired for longer than the run's
     maximum duration)."""
     from daemon.runtime.cordon_sweep import sweep
-    from daemon.store.history import HistoryStore
+    from tests.integration.test_cordon_sweep import history, started
 
     sim = make_sim(drill_cluster())
     ready(sim)
-    path = tmp_path / "shared-history.db"
-    store_a = HistoryStore(path, retention=timedelta(days=1), max_runs_per_experiment=10).open()
-    store_b = HistoryStore(path, retention=timedelta(days=1), max_runs_per_experiment=10).open()
-    store_a.start_run(
-        "a-live",
-        "drill",
-        trigger="schedule",
-        dry_run=False,
-        experiment_doc={},
-        started_at=time.time(),
-        settings={},
-    )
+    path = tmp_path / "shared-history.db"  # one history, two replicas (RWX)
+    store_a, store_b = history(path), history(path)
+    started(store_a, "a-live")
     sim.core.patch_node(
         "node-1",
         {

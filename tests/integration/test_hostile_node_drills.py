@@ -31,6 +31,33 @@ from tests.integration.test_node_drills import (
 )
 
 
+def hostile_context(
+    kube: Kube,
+    run_id: str,
+    *,
+    nodes: dict[str, Any] | None = None,
+    safety: dict[str, Any] | None = None,
+    activity_timeout: str = "40s",
+    recovery_timeout: str = "20s",
+    dry_run: bool = False,
+) -> RunContext:
+    """A run's context as the hostile tests drive it: permissive pod limits, drills on."""
+    return RunContext(
+        experiment_id="hostile",
+        run_id=run_id,
+        settings=Settings(
+            safety={**PERMISSIVE, **(safety or {})},
+            engine={"activity_timeout": activity_timeout},
+            nodes={"enabled": True, **(nodes or {})},
+        ),
+        aftershock=AftershockSettings.model_validate({"recovery": {"timeout": recovery_timeout}}),
+        kube=kube,
+        seed=11,
+        dry_run=dry_run,
+        environ=dict(os.environ),
+    )
+
+
 def hostile_run(
     sim,
     document: dict,
@@ -41,20 +68,7 @@ def hostile_run(
     dry_run: bool = False,
 ) -> RunResult:
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
-    ctx = RunContext(
-        experiment_id="hostile",
-        run_id=run_id,
-        settings=Settings(
-            safety={**PERMISSIVE, **(safety or {})},
-            engine={"activity_timeout": "40s"},
-            nodes={"enabled": True, **(nodes or {})},
-        ),
-        aftershock=AftershockSettings.model_validate({"recovery": {"timeout": "20s"}}),
-        kube=kube,
-        seed=11,
-        dry_run=dry_run,
-        environ=dict(os.environ),
-    )
+    ctx = hostile_context(kube, run_id, nodes=nodes, safety=safety, dry_run=dry_run)
     try:
         return Runner(ctx, document).run()
     finally:
@@ -507,20 +521,7 @@ def test_activity_timeout_mid_drain_uncordons(make_sim) -> None:
     time.sleep(1)
     target = node_with(sim, "webapp")
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
-    ctx = RunContext(
-        experiment_id="hostile",
-        run_id="timeout-run",
-        settings=Settings(
-            safety=dict(PERMISSIVE),
-            engine={"activity_timeout": "2s"},
-            nodes={"enabled": True},
-        ),
-        aftershock=AftershockSettings.model_validate({"recovery": {"timeout": "5s"}}),
-        kube=kube,
-        seed=11,
-        dry_run=False,
-        environ=dict(os.environ),
-    )
+    ctx = hostile_context(kube, "timeout-run", activity_timeout="2s", recovery_timeout="5s")
     try:
         result = Runner(ctx, experiment([drain_action(names=[target], timeout="30s")])).run()
     finally:
@@ -630,7 +631,10 @@ OTHER_PROCESS = textwrap.dedent(
     from daemon.kube.client import Connection, Kube
     from daemon.settings import Settings
 
+    import json
     kubeconfig, signal_file = sys.argv[1], sys.argv[2]
+    namespace = sys.argv[3] if len(sys.argv) > 3 else "aftershock"
+    node_settings = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     original = Kube.patch_node
 
     def slow_patch(self, name, body):  # a cordon request that is slow on the wire
@@ -646,7 +650,8 @@ OTHER_PROCESS = textwrap.dedent(
         settings=Settings(
             safety={"dry_run": False, "max_percent": 100, "min_ready_replicas": 0,
                     "cooldown": "0s", "stop_condition_interval": "200ms"},
-            engine={"activity_timeout": "40s"}, nodes={"enabled": True},
+            engine={"activity_timeout": "40s"}, nodes={"enabled": True, **node_settings},
+            kube={"namespace": namespace},
         ),
         aftershock=AftershockSettings.model_validate({}), kube=kube, seed=1,
         dry_run=False, environ=dict(os.environ),
@@ -838,20 +843,7 @@ def test_a_cordon_in_flight_when_the_activity_times_out_is_still_uncordoned(make
     ready(sim)
     faults(sim, {"verb": "patch", "resource": "nodes", "latency": "3s"})
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=10))
-    ctx = RunContext(
-        experiment_id="hostile",
-        run_id="in-flight",
-        settings=Settings(
-            safety=dict(PERMISSIVE),
-            engine={"activity_timeout": "1s"},
-            nodes={"enabled": True},
-        ),
-        aftershock=AftershockSettings.model_validate({"recovery": {"timeout": "5s"}}),
-        kube=kube,
-        seed=11,
-        dry_run=False,
-        environ=dict(os.environ),
-    )
+    ctx = hostile_context(kube, "in-flight", activity_timeout="1s", recovery_timeout="5s")
     document = experiment([chaosk8s("cordon_node", name="node-2")])
     document["steady-state-hypothesis"]["probes"] = []
     try:
@@ -881,20 +873,7 @@ def test_a_cordon_whose_answer_is_lost_is_still_uncordoned_when_it_lands(make_si
     ready(sim)
     faults(sim, {"verb": "patch", "resource": "nodes", "latency": "4s"})
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=2))
-    ctx = RunContext(
-        experiment_id="hostile",
-        run_id="answer-lost",
-        settings=Settings(
-            safety=dict(PERMISSIVE),
-            engine={"activity_timeout": "30s"},
-            nodes={"enabled": True},
-        ),
-        aftershock=AftershockSettings.model_validate({"recovery": {"timeout": "5s"}}),
-        kube=kube,
-        seed=11,
-        dry_run=False,
-        environ=dict(os.environ),
-    )
+    ctx = hostile_context(kube, "answer-lost", activity_timeout="30s", recovery_timeout="5s")
     document = experiment([chaosk8s("cordon_node", name="node-2")])
     document["steady-state-hypothesis"]["probes"] = []
     try:
