@@ -2,8 +2,9 @@
 
 Each test names the invariant it attacks. Judged from the simulator's ground truth
 (`/sim/v1/timeline/nodes`, the Node objects read back through the real client), never from
-aftershock's own journal. Tests that expose a break FAIL against the current code; their
-docstrings say which code path breaks, why, and a fix direction.
+aftershock's own journal. Each docstring's "Break" is what the attack found in the code it
+was written against (the first version of the claims on the nodes) and its fix direction;
+every test holds since, as a guard.
 """
 
 from __future__ import annotations
