@@ -384,7 +384,13 @@ def watch_ownership(ctx: RunContext, kube: Kube, name: str, version: str) -> Non
                 if ctx.over.wait(1.0):  # a watch refused (no RBAC) or broken: not a busy loop
                     return
 
-    threading.Thread(target=follow, name=f"cordon-owner-{name}", daemon=True).start()
+    def guarded() -> None:
+        try:
+            follow()
+        except Exception as exc:  # noqa: BLE001 - e.g. the client closed after the run:
+            log.debug("cordon ownership watch ended", node=name, error=repr(exc))  # quiet
+
+    threading.Thread(target=guarded, name=f"cordon-owner-{name}", daemon=True).start()
 
 
 def _judge_ownership(ctx: RunContext, name: str, node: dict[str, Any]) -> bool:
