@@ -987,18 +987,7 @@ def test_a_drain_in_the_rollbacks_after_a_halt_cordons_nothing(make_sim) -> None
     seen: set[str] = set()
     box: dict[str, RunResult] = {}
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
-    ctx = RunContext(
-        experiment_id="hostile",
-        run_id="halted-rollback",
-        settings=Settings(
-            safety=dict(PERMISSIVE), engine={"activity_timeout": "40s"}, nodes={"enabled": True}
-        ),
-        aftershock=AftershockSettings.model_validate({"recovery": {"timeout": "20s"}}),
-        kube=kube,
-        seed=11,
-        dry_run=False,
-        environ=dict(os.environ),
-    )
+    ctx = hostile_context(kube, "halted-rollback", activity_timeout="40s", recovery_timeout="20s")
     runner = threading.Thread(
         target=lambda: box.setdefault("r", Runner(ctx, experiment([action], [rollback])).run())
     )
@@ -1062,18 +1051,7 @@ def test_an_operator_slower_than_the_recovery_timeout_is_not_recovered(make_sim)
         for p in sim.core.list_namespaced_pod("shop", label_selector="app=kafka").items
     )
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
-    ctx = RunContext(
-        experiment_id="hostile",
-        run_id="slow-operator",
-        settings=Settings(
-            safety=dict(PERMISSIVE), engine={"activity_timeout": "40s"}, nodes={"enabled": True}
-        ),
-        aftershock=AftershockSettings.model_validate({"recovery": {"timeout": "3s"}}),
-        kube=kube,
-        seed=11,
-        dry_run=False,
-        environ=dict(os.environ),
-    )
+    ctx = hostile_context(kube, "slow-operator", activity_timeout="40s", recovery_timeout="3s")
     document = experiment([drain_action(names=[host])])
     document["steady-state-hypothesis"]["probes"] = []
     try:

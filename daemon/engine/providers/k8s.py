@@ -753,7 +753,9 @@ def _verify(ctx: RunContext, kube: Kube, meta: dict[str, Any], *, no_answer: boo
         time.sleep(0.05)
 
 
-def _request(kube: Kube, method: str, meta: dict[str, Any], grace_period: int | None) -> None:
+def apply_disruption(
+    kube: Kube, method: str, meta: dict[str, Any], grace_period: int | None
+) -> None:
     """The disruption named `method` (daemon.disruptions) applies itself."""
     disruptions.get(method).apply(
         kube,
@@ -815,7 +817,7 @@ def _execute(  # noqa: PLR0912, PLR0915 - one act, with its checks and its recor
                 not_sent = closed
                 break
             try:
-                _request(kube, method, meta, grace_period)
+                apply_disruption(kube, method, meta, grace_period)
             except TooManyRequests as exc:
                 _settle(ctx, intent_id, target, "failed", exc.message)
                 if exc.disruption_budget and not killed and not uncertain:

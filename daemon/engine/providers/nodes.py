@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from daemon import disruptions
 from daemon.durations import parse_duration
 from daemon.engine import cordons
 from daemon.engine.budget import Settled
@@ -28,6 +27,7 @@ from daemon.engine.providers.k8s import (
     World,
     _ready_now,
     _start_tracking,
+    apply_disruption,
     build_world,
     journal_plan,
     plan_in_budget,
@@ -314,7 +314,7 @@ def _plan_nodes(
                 pods_by_node[name] = kube.list(
                     "pods", None, field_selector=f"spec.nodeName={name}"
                 )[0]
-        held = cordons.held(kube)
+        held = cordons.held_in(all_nodes)  # the same listing: one read of the nodes
     except KubeError as exc:
         raise ActivityFailed(
             f"could not read the cluster to plan the drill: {exc.message}"
@@ -491,13 +491,7 @@ def _evict_one(
         if closed:
             return "failed", f"not sent: {closed}"
         try:  # the drain's own disruption (daemon/disruptions/nodes.py): an eviction
-            disruptions.get(METHOD).apply(
-                kube,
-                meta["namespace"],
-                meta["name"],
-                uid=str(meta.get("uid") or ""),
-                grace_period=grace_period,
-            )
+            apply_disruption(kube, METHOD, meta, grace_period)
         except NotFound:
             return "done", "already gone"
         except TooManyRequests as exc:
