@@ -1062,6 +1062,12 @@ class Cluster:
         return f"10.244.{(n // 250) % 250}.{n % 250 + 2}"
 
     def _start_termination(self, pod: Obj) -> None:
+        namespace, name, uid = meta(pod)["namespace"], meta(pod)["name"], meta(pod)["uid"]
+        if not pod.get("status", {}).get("containerStatuses"):
+            # Never started (bound, still Pending): the kubelet has no container to stop and
+            # removes the pod at once rather than waiting out the grace period.
+            self.after(0.0, lambda: self._finish_termination(namespace, name, uid))
+            return
         node = pod["spec"].get("nodeName", "")
         for container in pod["spec"].get("containers") or []:
             self.event(pod, "Killing", f"Stopping container {container['name']}", host=node)
@@ -1069,7 +1075,6 @@ class Cluster:
         grace = float(meta(pod).get("deletionGracePeriodSeconds", 30))
         shutdown = self.timing(pod, "shutdown_delay")
         delay = grace if shutdown is None else min(grace, shutdown.total_seconds())
-        namespace, name, uid = meta(pod)["namespace"], meta(pod)["name"], meta(pod)["uid"]
         self.after(delay, lambda: self._finish_termination(namespace, name, uid))
 
     def _finish_termination(self, namespace: str, name: str, uid: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from tests.integration.conftest import wait_for
 from tests.integration.engine_helpers import greeter_experiment, run_experiment, scale_webapp
 from tests.integration.test_engine import evict_method, story
 
@@ -67,6 +68,13 @@ def test_fail_fast_stops_the_method_before_the_next_activity(make_sim) -> None:
     assert (result.journal["status"], result.journal["deviated"]) == ("completed", True)
 
 
+def webapp_settled(sim, replicas: int) -> bool:
+    pods = sim.core.list_namespaced_pod("shop", label_selector="app=webapp").items
+    return len(pods) == replicas and all(
+        p.status.phase == "Running" and p.metadata.deletion_timestamp is None for p in pods
+    )
+
+
 def test_rollback_strategies(sim) -> None:
     for strategy, plays in {
         "default": True,
@@ -75,10 +83,13 @@ def test_rollback_strategies(sim) -> None:
         "deviated": False,
     }.items():
         sim.apps.patch_namespaced_deployment_scale("webapp", "shop", {"spec": {"replicas": 3}})
+        # The last strategy's rollback may have left a fourth pod still Pending; scaled away,
+        # it lingers Pending while it terminates, and pods_in_phase(Running) would err on it.
+        wait_for(lambda: webapp_settled(sim, 3), what="webapp at 3 running pods")
         experiment = greeter_experiment(method=[wait_probe(0)])
         experiment["rollbacks"] = [scale_webapp(4)]
         result = run_experiment(sim, experiment, aftershock={"rollbacks": {"strategy": strategy}})
-        assert result.outcome == "passed"
+        assert result.outcome == "passed", (strategy, result.reason, result.journal)
         played = [r["activity"]["name"] for r in result.journal["rollbacks"]]
         assert played == (["scale-webapp-4"] if plays else []), strategy
         replicas = sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas

@@ -142,6 +142,39 @@ def test_graceful_deletion_reports_not_ready_before_deleted(sim) -> None:
     assert "pod_not_ready_time" in item
 
 
+def test_a_pod_deleted_before_it_started_goes_without_waiting_out_its_grace(make_sim) -> None:
+    spec = shop()
+    spec["timing"]["start_delay"] = "5s"  # bound at once, Pending for five seconds
+    sim = make_sim(spec)
+    sim.apps.patch_namespaced_deployment_scale("greeter", "shop", {"spec": {"replicas": 2}})
+    pending = wait_for(
+        lambda: next(
+            (
+                p
+                for p in _pods(sim, "app=greeter")
+                if p.spec.node_name and not p.status.container_statuses
+            ),
+            None,
+        ),
+        5,
+        "a bound greeter not yet started",
+    )
+    name = pending.metadata.name
+    sim.core.delete_namespaced_pod(name, "shop", grace_period_seconds=30)
+    # No container to stop: the kubelet removes it without the 30 s grace, and never kills.
+    wait_for(
+        lambda: name not in {p.metadata.name for p in sim.core.list_namespaced_pod("shop").items},
+        3,
+        "the never-started pod removed",
+    )
+    reasons = {
+        e.reason
+        for e in sim.core.list_namespaced_event("shop").items
+        if e.involved_object.name == name
+    }
+    assert "Killing" not in reasons
+
+
 def test_terminating_pod_leaves_endpoints_at_once(sim) -> None:
     sim.ready()
     pod = _pods(sim, "app=greeter")[0]
