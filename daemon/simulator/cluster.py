@@ -100,6 +100,17 @@ def template_hash(template: Any) -> str:
     return out
 
 
+STATUS_KINDS = {"Deployment": DEPLOY, "StatefulSet": STS, "DaemonSet": DS}
+
+
+def status_says_ready(obj: Obj) -> bool:
+    """The workload's own status reports every replica ready."""
+    status = obj.get("status") or {}
+    if obj.get("kind") == "DaemonSet":
+        return bool(status.get("numberReady", 0) >= status.get("desiredNumberScheduled", 1))
+    return bool(status.get("readyReplicas", 0) >= int((obj.get("spec") or {}).get("replicas", 1)))
+
+
 def scaled(value: int | str, total: int, round_up: bool) -> int:
     if isinstance(value, int):
         return value
@@ -1457,8 +1468,14 @@ class Cluster:
                 if d.workload_ready_at is None
             ]
             if pending and self.workload_fully_ready(meta(pod)["namespace"], kind, name):
+                resource = STATUS_KINDS.get(kind)
+                owner = resource and self.store.get(resource, meta(pod)["namespace"], name)
                 for item in pending:
                     item.workload_ready_at = now
+                    if owner and status_says_ready(owner):
+                        # Ready in status already (the old pod was still terminating): the
+                        # status says so from this moment, with no write of its own to show it.
+                        item.workload_status_ready_at = now
 
     def _timeline_status_event(self, event: Event) -> None:
         obj = event.obj
@@ -1468,14 +1485,9 @@ class Cluster:
         )
         if not open_items:
             return
-        status = obj.get("status") or {}
-        if kind == "DaemonSet":
-            ready = status.get("numberReady", 0) >= status.get("desiredNumberScheduled", 1)
-        else:
-            ready = status.get("readyReplicas", 0) >= int(
-                (obj.get("spec") or {}).get("replicas", 1)
-            )
-        if ready and self.workload_fully_ready(meta(obj)["namespace"], kind, meta(obj)["name"]):
+        if status_says_ready(obj) and self.workload_fully_ready(
+            meta(obj)["namespace"], kind, meta(obj)["name"]
+        ):
             now = time.time()
             for item in open_items:
                 if item.workload_ready_at is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 from daemon.catalog.extension import AftershockSettings
@@ -86,6 +88,21 @@ def greeter_experiment(
     if extension is not None:
         experiment["extensions"] = [{"name": "aftershock", **extension}]
     return experiment
+
+
+def halted_after(seconds: float) -> Callable[[], str | None]:
+    """A halt switch that flips `seconds` after the run's own start check (its first call,
+    never halted): timed from the run, not from the test, so a slow start on a loaded
+    machine cannot halt the run before it begins."""
+    first: list[float] = []
+
+    def halted() -> str | None:
+        if not first:
+            first.append(time.monotonic())
+            return None
+        return "halted through the API" if time.monotonic() - first[0] > seconds else None
+
+    return halted
 
 
 def run_experiment(

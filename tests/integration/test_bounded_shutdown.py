@@ -59,7 +59,8 @@ def test_sigterm_with_a_hanging_rollback_exits_within_the_bound(make_sim, tmp_pa
     finally:
         daemon.kill()
         silent.close()
-    assert elapsed < BOUND + 1.5, f"shutdown took {elapsed:.1f}s (bound {BOUND}s)"
+    # The bound plus the process's own exit on a loaded machine; never the rollback's 120 s.
+    assert elapsed < BOUND + 4, f"shutdown took {elapsed:.1f}s (bound {BOUND}s)"
     store = HistoryStore(
         tmp_path / "history.db", retention=timedelta(days=1), max_runs_per_experiment=10
     ).open()

@@ -16,6 +16,7 @@ from daemon.engine.claims import CLAIM_ANNOTATION, CLAIM_TTL
 from tests.integration.test_hostile_node_drills import chaosk8s, hostile_run
 from tests.integration.test_node_drills import annotated, cordoned, drill_cluster, ready
 from tests.integration.test_run_cli import command
+from tests.receivers import Answer, receiving
 
 
 def node_truth(sim) -> dict[str, Any]:
@@ -47,10 +48,15 @@ def cli_holding_a_cordon(sim, tmp_path, node: str, pause: float) -> subprocess.P
     return process
 
 
-def cordon_experiment(node: str, pause: float) -> dict[str, Any]:
+def cordon_experiment(node: str, pause: float, barrier: str | None = None) -> dict[str, Any]:
+    """Cordon `node`, hold it `pause` s; with `barrier` (a URL), first wait for its answer."""
     action = chaosk8s("cordon_node", name=node)
     action["pauses"] = {"after": pause}
-    return {"title": f"cordon {node}", "description": "claims", "method": [action]}
+    method = [action]
+    if barrier is not None:
+        wait = {"type": "http", "url": barrier, "method": "POST", "timeout": 60}
+        method.insert(0, {"type": "action", "name": "barrier", "provider": wait})
+    return {"title": f"cordon {node}", "description": "claims", "method": method}
 
 
 @pytest.mark.parametrize(
@@ -72,27 +78,32 @@ def test_cli_runs_started_together_stay_within_the_limits_cluster_wide(
     ready(sim)
     sim.control("DELETE", "/sim/v1/timeline/nodes")
     processes = []
-    for i in range(1, 5):
-        workdir = tmp_path / f"p{i}"
-        workdir.mkdir()
-        argv, env = command(
-            sim,
-            workdir,
-            cordon_experiment(f"node-{i}", 6),  # overlapping, whatever the start-up skew
-            "--no-dry-run",
-            settings=cli_settings(**limits),
-        )
-        processes.append(
-            subprocess.Popen(
-                argv,
-                env=env,
-                cwd=workdir,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
+    # A barrier: each process's first step is a request the receiver holds until all four
+    # have arrived, so the cordons overlap whatever the start-up skew on a loaded machine.
+    with receiving(Answer(200, hang=60)) as barrier:
+        for i in range(1, 5):
+            workdir = tmp_path / f"p{i}"
+            workdir.mkdir()
+            argv, env = command(
+                sim,
+                workdir,
+                cordon_experiment(f"node-{i}", 6, barrier=barrier.url),
+                "--no-dry-run",
+                settings=cli_settings(**limits),
             )
-        )
-    outputs = [p.communicate(timeout=90) for p in processes]
+            processes.append(
+                subprocess.Popen(
+                    argv,
+                    env=env,
+                    cwd=workdir,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        barrier.wait_for(4, timeout=60)
+        barrier.released.set()
+        outputs = [p.communicate(timeout=90) for p in processes]
     truth = node_truth(sim)
     report = [(p.returncode, out[0].strip()) for p, out in zip(processes, outputs, strict=True)]
     assert 1 <= truth["peak_cordoned"] <= most, (truth, report)

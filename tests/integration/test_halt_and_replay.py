@@ -178,7 +178,9 @@ def test_a_trigger_right_after_the_configmap_is_refused(make_sim, tmp_path) -> N
 
 def test_the_configmap_is_read_before_every_kill(make_sim, tmp_path) -> None:
     """Set between two kills of one run: the second is never sent."""
-    experiment = greeter_experiment(method=[kill("webapp"), get_webapp(2), kill("db")])
+    # a long pause between the kills: the ConfigMap lands in it however slow the machine;
+    # the halt cuts it short
+    experiment = greeter_experiment(method=[kill("webapp"), get_webapp(10), kill("db")])
     sim, daemon = halt_daemon(make_sim, tmp_path, experiment)
     try:
         with httpx.Client(base_url=daemon.url, timeout=10) as client:

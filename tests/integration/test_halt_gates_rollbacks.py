@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.integration.engine_helpers import run_experiment
+from tests.integration.engine_helpers import halted_after, run_experiment
 from tests.integration.test_guarded_scale import cluster, replicas, scale, started
 
 KILL_WEB4 = {
@@ -31,15 +31,6 @@ def slow_get(sim) -> dict[str, Any]:
         "provider": {"type": "http", "url": sim.sim.service_url("shop", "webapp"), "timeout": 3},
         "pauses": {"after": 8},
     }
-
-
-def halted_after(seconds: float):
-    started_at = time.monotonic()
-
-    def halted() -> str | None:
-        return "halted through the API" if time.monotonic() - started_at > seconds else None
-
-    return halted
 
 
 def test_halt_refuses_disrupting_rollbacks(make_sim) -> None:

@@ -4,6 +4,7 @@ recovery_unmeasured`, and a delete whose answer was lost is read back before it 
 from __future__ import annotations
 
 from tests.integration.engine_helpers import greeter_experiment, run_experiment
+from tests.integration.test_engine import story
 from tests.integration.test_engine_faults import after_kill, faults
 
 
@@ -15,7 +16,11 @@ def kill_only() -> dict:
     return experiment
 
 
-def test_outage_after_the_kill_is_recovery_unmeasured(sim) -> None:
+def test_outage_after_the_kill_is_recovery_unmeasured(make_sim) -> None:
+    # The replacement takes 3 s to be Ready, so the outage (begun right after the kill) is
+    # sure to come before it, however late the injecting thread runs on a loaded machine.
+    sim = make_sim(story(1, ready_delay="3s"))
+    sim.ready(timeout=20)
     injected = after_kill(
         sim, lambda: sim.control("POST", "/sim/v1/faults/outage", {"seconds": 4.0})
     )

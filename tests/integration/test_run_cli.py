@@ -146,7 +146,7 @@ def test_a_halt_configmap_set_mid_run_stops_the_next_kill(make_sim, tmp_path) ->
     sim.ready()
     experiment = greeter_experiment()
     first = experiment["method"][0]
-    first["pauses"] = {"after": 3}
+    first["pauses"] = {"after": 10}  # the ConfigMap lands in it however slow; the halt cuts it
     experiment["method"].append({**first, "name": "terminate-another-greeter", "pauses": {}})
     argv, env = command(sim, tmp_path, experiment, "--no-dry-run", settings=HALT_SETTINGS)
     process = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)

@@ -193,7 +193,12 @@ def test_watch_resume_after_410(make_sim) -> None:
     assert [(e["type"], e["object"].metadata.name) for e in events] == [("ADDED", "after")]
 
 
-def test_delete_with_grace_period_terminates_then_replaces(sim) -> None:
+def test_delete_with_grace_period_terminates_then_replaces(make_sim) -> None:
+    spec = shop()
+    greeter = next(w for w in spec["namespaces"][0]["workloads"] if w["name"] == "greeter")
+    greeter["timing"] = {"shutdown_delay": "5s"}  # it takes its whole 1 s grace to stop
+    sim = make_sim(spec)
+    sim.ready()
     before = sim.core.list_namespaced_pod("shop", label_selector="app=greeter").items[0]
     sim.core.delete_namespaced_pod(before.metadata.name, "shop", grace_period_seconds=1)
     terminating = sim.core.read_namespaced_pod(before.metadata.name, "shop")

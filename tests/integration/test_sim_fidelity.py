@@ -175,7 +175,11 @@ def test_a_pod_deleted_before_it_started_goes_without_waiting_out_its_grace(make
     assert "Killing" not in reasons
 
 
-def test_terminating_pod_leaves_endpoints_at_once(sim) -> None:
+def test_terminating_pod_leaves_endpoints_at_once(make_sim) -> None:
+    spec = shop()
+    greeter = next(w for w in spec["namespaces"][0]["workloads"] if w["name"] == "greeter")
+    greeter["timing"] = {"shutdown_delay": "5s"}  # still terminating when the test reads it
+    sim = make_sim(spec)
     sim.ready()
     pod = _pods(sim, "app=greeter")[0]
     sim.core.delete_namespaced_pod(pod.metadata.name, "shop", grace_period_seconds=5)

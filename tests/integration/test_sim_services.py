@@ -9,7 +9,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.conftest import FAST_TIMING, wait_for
+from tests.integration.conftest import FAST_TIMING, shop, wait_for
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -55,6 +55,8 @@ def _openfaas() -> dict[str, Any]:
                         "labels": {"faas_function": "planets"},
                         "grace_period": 1,
                         "service": {},
+                        # a replacement is Ready only after the tests' request has landed
+                        "timing": {"ready_delay": "2s"},
                     },
                 ],
             },
@@ -100,7 +102,11 @@ def test_a_missing_dependency_is_named_with_its_namespace(make_sim) -> None:
     assert (status, text.strip()) == (503, "gateway -> service openfaas-fn/nope does not exist")
 
 
-def test_services_count_requests_by_code_in_prometheus_text(sim) -> None:
+def test_services_count_requests_by_code_in_prometheus_text(make_sim) -> None:
+    spec = shop()
+    greeter = next(w for w in spec["namespaces"][0]["workloads"] if w["name"] == "greeter")
+    greeter["timing"] = {"ready_delay": "2s"}  # still down when the request lands
+    sim = make_sim(spec)
     sim.ready()
     url = sim.sim.service_url("shop", "webapp")
     for _ in range(3):

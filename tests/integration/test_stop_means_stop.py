@@ -12,7 +12,7 @@ from daemon.catalog.extension import AftershockSettings
 from daemon.engine.context import RunContext
 from daemon.engine.runner import Runner
 from daemon.kube.client import Connection, Kube
-from tests.integration.engine_helpers import run_experiment, settings
+from tests.integration.engine_helpers import halted_after, run_experiment, settings
 
 KILL = {
     "type": "action",
@@ -37,11 +37,7 @@ def experiment(before: float) -> dict:
 
 @pytest.mark.parametrize("before", [0.3, 1.5])
 def test_halt_during_pauses_before_means_the_provider_is_never_called(sim, before) -> None:
-    started = time.monotonic()
-
-    def halted() -> str | None:  # flips while the activity is in its pause
-        return "halted through the API" if time.monotonic() - started > 0.15 else None
-
+    halted = halted_after(0.15)  # flips while the activity is in its pause
     result = run_experiment(sim, experiment(before), halted=halted)
     assert sim.timeline() == []
     assert (result.outcome, result.reason) == ("aborted", "halted")
