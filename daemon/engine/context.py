@@ -25,6 +25,14 @@ ACTIVITY_CANCELLED: ContextVar[threading.Event | None] = ContextVar(
     "aftershock_activity_cancelled", default=None
 )
 
+# Stop reasons that close the gate before every disruption for the rest of the run, the
+# rollbacks included (docs/running.md): once halted, the lease lost, shutting down or a stop
+# condition fired (or could not be read, fail-closed), a rollback that kills, drains or
+# scales down is not sent; what only restores (scale back up, uncordon) still runs.
+GATE_CLOSING = frozenset(
+    {"halted", "leadership_lost", "shutdown", "stop_condition", "stop_conditions_unavailable"}
+)
+
 
 @dataclass
 class RunContext:
@@ -57,6 +65,9 @@ class RunContext:
     over: threading.Event = field(default_factory=threading.Event)
     stop_reason: str = ""
     stop_detail: str = ""
+    # The first stop that closes the gate for the rest of the run (GATE_CLOSING): kept when
+    # the rollbacks clear `stop` to run, so a disruption among them is still refused.
+    gate_closed: str = ""
     trackers: list[RecoveryTracker] = field(default_factory=list)
     record: dict[str, Any] = field(default_factory=dict)  # the journal's `aftershock` section
     # Called once at the end of every run (success, abort, refusal, halt, shutdown, crash),
@@ -75,6 +86,8 @@ class RunContext:
 
     def request_stop(self, reason: str, detail: str = "") -> None:
         with self.lock:
+            if reason in GATE_CLOSING and not self.gate_closed:
+                self.gate_closed = reason
             if not self.stop.is_set():
                 self.stop_reason, self.stop_detail = reason, detail
                 self.stop.set()
@@ -96,6 +109,8 @@ class RunContext:
         cancelled = self.cancelled()
         if cancelled:
             return cancelled
+        if self.gate_closed:  # stopped for a GATE_CLOSING reason: rollbacks included
+            return self.gate_closed
         if self.stop.is_set():
             return self.stop_reason or "stopped"
         closed = self.disruption_check()

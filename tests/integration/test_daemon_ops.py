@@ -117,10 +117,13 @@ def test_unwritable_history_refuses_runs_and_recovers(make_sim, tmp_path) -> Non
             store._db.execute("PRAGMA query_only=ON")  # SQLite refuses writes from now on
             answer = client.post("/api/v1/experiments/g/runs", headers=AUTH)
             assert answer.status_code == 503
+            assert "recording the start of a run" in answer.json()["detail"]
             assert "readonly" in answer.json()["detail"]
             ready = client.get("/readyz")
             assert ready.status_code == 503
-            assert "recording the start of a run" in ready.json()["detail"]
+            # the latest failure of the history: this start, or housekeeping's probe since
+            assert f"run history {store.path}" in ready.json()["detail"]
+            assert "readonly" in ready.json()["detail"]
             assert sim.timeline() == []  # nothing injected while nothing can be recorded
             store._db.execute("PRAGMA query_only=OFF")  # the disk is back
             wait_for(lambda: client.get("/readyz").status_code == 200, 10, "recovery")

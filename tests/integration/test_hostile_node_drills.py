@@ -1006,6 +1006,43 @@ def test_a_drain_in_the_rollbacks_after_a_halt_cordons_nothing(make_sim) -> None
     assert cordoned(sim) == []
 
 
+def test_a_halt_mid_drain_then_a_drain_in_the_rollbacks_cordons_nothing(make_sim) -> None:
+    """As above, but the halt lands mid-drain (evictions slowed): the method's drain stops
+    part-way and uncordons at once, so max_nodes no longer stands in the way of the
+    rollback's drain; only the closed gate does. Seen under a loaded machine (CI stress)."""
+    from tests.integration.test_engine_faults import faults
+
+    sim = make_sim(drill_cluster())
+    ready(sim)
+    faults(sim, {"verb": "create", "resource": "pods/eviction", "latency": "2s"})
+    action = drain_action(names=["node-1"])
+    action["pauses"] = {"after": 20}
+    rollback = drain_action(names=["node-3"])
+    seen: set[str] = set()
+    box: dict[str, RunResult] = {}
+    kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
+    ctx = hostile_context(kube, "halted-mid-drain", activity_timeout="40s", recovery_timeout="20s")
+    runner = threading.Thread(
+        target=lambda: box.setdefault("r", Runner(ctx, experiment([action], [rollback])).run())
+    )
+    runner.start()
+    deadline = time.monotonic() + 15
+    while "node-1" not in annotated(sim):
+        assert time.monotonic() < deadline, "never cordoned"
+        time.sleep(0.05)
+    ctx.request_stop("halted", "test")
+    faults(sim)
+    while runner.is_alive() and time.monotonic() < deadline + 30:
+        seen.update(cordoned(sim))
+        time.sleep(0.02)
+    runner.join(5)
+    kube.close()
+    assert "node-3" not in seen, box["r"].journal.get("rollbacks")
+    changes = sim.control("GET", "/sim/v1/timeline/nodes")["changes"]
+    assert [c["node"] for c in changes if c.get("cordoned")] == ["node-1"], changes
+    assert cordoned(sim) == []
+
+
 def test_a_background_drain_and_a_pod_kill_share_max_pods(make_sim) -> None:
     """Invariant 3: a drain in the background and a pod kill at the same time, max_pods 2
     for the run: never more than 2 pods disrupted in total (ground truth)."""

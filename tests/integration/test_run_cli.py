@@ -113,6 +113,41 @@ def test_sigterm_mid_run_aborts_plays_rollbacks_and_exits_4(make_sim, tmp_path) 
     assert len(sim.timeline()) == 1
 
 
+def test_sigterm_mid_run_sends_no_rollback_kill(make_sim, tmp_path) -> None:
+    """Shutting down closes the gate for the rest of the run, rollbacks included (as halt
+    and a lost lease do): a rollback that kills is not sent and is recorded failed."""
+    sim = make_sim(story(3))
+    sim.ready()
+    experiment = greeter_experiment()
+    experiment["method"][0]["pauses"] = {"after": 30}
+    rollback_kill = {**experiment["method"][0], "name": "kill-in-rollback", "pauses": {}}
+    experiment["rollbacks"] = [rollback_kill, scale_webapp(5)]
+    argv, env = command(
+        sim,
+        tmp_path,
+        experiment,
+        "--no-dry-run",
+        settings={"safety": {"max_percent": 100, "min_ready_replicas": 0, "cooldown": "0s"}},
+    )
+    process = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        # recovered first, so nothing but the gate can refuse the rollback's kill
+        wait_for(lambda: [d for d in sim.timeline() if d["workload_ready_at"]], 20, "recovery")
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 4, out
+    assert len(sim.timeline()) == 1  # ground truth: only the method's kill
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["aftershock"]["reason"] == "shutdown"
+    kill, scale = journal["rollbacks"]
+    assert kill["status"] == "failed", kill
+    assert "shutdown" in kill["exception"][-1], kill["exception"]
+    assert scale["status"] == "succeeded"  # what only restores still runs
+    assert sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas == 5
+
+
 HALT = {"metadata": {"name": "aftershock-halt"}, "data": {"halted": "true", "reason": "freeze"}}
 HALT_SETTINGS = {
     "safety": {"max_percent": 100, "min_ready_replicas": 0, "cooldown": "0s"},

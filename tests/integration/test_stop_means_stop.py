@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
 from daemon.catalog.extension import AftershockSettings
-from daemon.engine.context import RunContext
+from daemon.engine.context import GATE_CLOSING, RunContext
 from daemon.engine.runner import Runner
 from daemon.kube.client import Connection, Kube
+from tests.integration.conftest import wait_for
 from tests.integration.engine_helpers import halted_after, run_experiment, settings
 
 KILL = {
@@ -88,3 +90,42 @@ def test_a_closed_gate_is_checked_before_the_provider(sim) -> None:
         kube.close()
     assert sim.timeline() == []
     assert (result.outcome, result.reason) == ("aborted", "leadership_lost")
+
+
+@pytest.mark.parametrize("reason", sorted(GATE_CLOSING))
+def test_a_stop_that_closes_the_gate_keeps_rollbacks_from_disrupting(sim, reason) -> None:
+    """Rollbacks clear the run's stop to run at all; the gate must stay closed for them:
+    their kill is not sent (ground truth), recorded failed with the reason."""
+    kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
+    ctx = RunContext(
+        experiment_id="t",
+        run_id="t-run",
+        settings=settings(),
+        aftershock=AftershockSettings(),
+        kube=kube,
+        seed=1,
+        dry_run=False,
+        environ={},
+    )
+    document = {
+        "title": "stop, then a rollback that kills",
+        "description": "d",
+        "method": [{**KILL, "pauses": {"after": 30}}],
+        "rollbacks": [{**KILL, "name": "kill-in-rollback"}],
+    }
+    box: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: box.setdefault("r", Runner(ctx, document).run()))
+    runner.start()
+    try:
+        # recovered first, so nothing but the gate can refuse the rollback's kill
+        wait_for(lambda: [d for d in sim.timeline() if d["workload_ready_at"]], 20, "recovery")
+        ctx.request_stop(reason, "test")
+        runner.join(30)
+    finally:
+        ctx.request_stop("shutdown", "test over")
+        runner.join(30)
+        kube.close()
+    assert len(sim.timeline()) == 1, sim.timeline()
+    (rollback,) = box["r"].journal["rollbacks"]
+    assert rollback["status"] == "failed", rollback
+    assert reason in rollback["exception"][-1], rollback["exception"]
