@@ -10,6 +10,7 @@ import time
 import traceback
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as wait_futures
 from typing import Any
 
 from daemon.catalog import providers as provider_registry
@@ -125,21 +126,39 @@ class Activities:
         self, provider: dict[str, Any], timeout: float, wanted: float, phase: str, name: Any
     ) -> dict[str, Any]:
         """The provider call itself, in a daemon thread, and what its failure means."""
-        state, ctx = self.state, self.state.ctx
+        ctx = self.state.ctx
         token = threading.Event()
+        began = time.monotonic()
         future = spawn(providers.call, ctx, provider, timeout, token=token)
+        cut = self._wait(future, began + timeout, phase)
+        if cut is None:
+            return self._answer(future)
+        finished = self._cancel(future, token, provider)
+        waited = time.monotonic() - began
+        if cut not in ("timeout", "deadline") and finished and future.done():
+            return self._answer(future)  # stopped: a disrupting provider met the closed gate
+        if cut == "timeout" and timeout >= wanted and finished:
+            return {
+                "status": "failed",
+                "exception": [
+                    "chaoslib.exceptions.ActivityFailed: activity took too long to complete\n"
+                ],
+            }
+        ctx.append("abandoned", {"phase": phase, "activity": name})
+        why = {
+            "deadline": f"abandoned after {waited:.1f}s: the run's shutdown bound was reached",
+            "timeout": f"abandoned after {timeout:.1f}s: the run's shutdown bound was reached"
+            if timeout < wanted
+            else f"timed out after {timeout:.1f}s and still running once cancelled",
+        }.get(cut, f"abandoned after {waited:.1f}s: the run was stopped ({cut})")
+        return {"status": "failed", "exception": [f"aftershock.Abandoned: {why}\n"]}
+
+    def _answer(self, future: Future[Any]) -> dict[str, Any]:
+        """A finished provider call's record: its output, or what its failure means."""
+        state, ctx = self.state, self.state.ctx
         try:
-            return {"output": future.result(timeout=timeout), "status": "succeeded"}
-        except FutureTimeout:
-            finished = self._cancel(future, token, provider)
-            if timeout < wanted or not finished:
-                ctx.append("abandoned", {"phase": phase, "activity": name})
-                why = (
-                    f"abandoned after {timeout:.1f}s: the run's shutdown bound was reached"
-                    if timeout < wanted
-                    else f"timed out after {timeout:.1f}s and still running once cancelled"
-                )
-                return {"status": "failed", "exception": [f"aftershock.Abandoned: {why}\n"]}
+            return {"output": future.result(), "status": "succeeded"}
+        except FutureTimeout:  # the provider's own TimeoutError: as chaoslib, a timeout
             return {
                 "status": "failed",
                 "exception": [
@@ -165,6 +184,24 @@ class Activities:
                 "status": "failed",
                 "exception": traceback.format_exception(type(exc), exc, exc.__traceback__),
             }
+
+    def _wait(self, future: Future[Any], limit: float, phase: str) -> str | None:
+        """Wait for the provider's answer (None) or until the wait is cut: "timeout" (the
+        activity's), "deadline" (the run's shutdown bound, set after the activity began), or,
+        outside the rollbacks (which must still play), the reason the run was stopped: the
+        pending activity is abandoned at once (docs/running.md)."""
+        ctx = self.state.ctx
+        while True:
+            if ctx.stop.is_set() and phase != "rollback":
+                return ctx.stop_reason or "stopped"
+            deadline = ctx.deadline
+            end = limit if deadline is None else min(limit, deadline)
+            left = end - time.monotonic()
+            if left <= 0:
+                return "timeout" if end == limit else "deadline"
+            done, _ = wait_futures([future], timeout=min(left, 0.1))
+            if done:
+                return None
 
     def _cancel(
         self, future: Future[Any], token: threading.Event, provider: dict[str, Any]

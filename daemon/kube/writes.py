@@ -71,14 +71,21 @@ class KubeWrites:
     def create_event(self, namespace: str, body: dict[str, Any]) -> None:
         self.call("create", "events", self.core.create_namespaced_event, namespace, body)
 
-    def scale_deployment(self, namespace: str, name: str, replicas: int) -> dict[str, Any]:
+    def scale_deployment(
+        self, namespace: str, name: str, replicas: int, resource_version: str | None = None
+    ) -> dict[str, Any]:
+        """With `resource_version`, conditional: Conflict (409) if the Deployment changed
+        since it was read, so a scale judged on one replica count never lands on another."""
+        body: dict[str, Any] = {"spec": {"replicas": replicas}}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         result: dict[str, Any] = self.call(
             "patch",
             "deployments/scale",
             self.apps.patch_namespaced_deployment_scale,
             name,
             namespace,
-            {"spec": {"replicas": replicas}},
+            body,
         )
         return result
 

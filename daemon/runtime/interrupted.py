@@ -137,12 +137,17 @@ class InterruptedRuns:
         try:
             recorded = self.store.run_settings(run_id)
             spent = self.store.disruptions(run_id)
+            closed = self.store.run_gate_closed(run_id)
         except StoreError as exc:
-            recorded, spent = None, None
+            recorded, spent, closed = None, None, ""
             log.error("cannot read the interrupted run's limits or intents", error=str(exc))
         budget, aftershock, problem = replay_budget(
             self.store, self.executor.budget_lock, recorded, document, spent
         )
         if problem:
             log.error("interrupted run: disrupting rollbacks refused", detail=problem)
-        return self.executor.new_context(experiment_id, run_id, aftershock, budget, dry_run=dry_run)
+        ctx = self.executor.new_context(experiment_id, run_id, aftershock, budget, dry_run=dry_run)
+        if closed:  # stopped for good before the crash: its rollbacks only restore
+            ctx.gate_closed = closed
+            log.warning("interrupted run had stopped: disrupting rollbacks refused", reason=closed)
+        return ctx

@@ -22,7 +22,7 @@ from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed
 from daemon.engine.providers.k8s import Refused, build_world, journal_plan, plan_in_budget
 from daemon.kube.client import Kube
-from daemon.kube.errors import KubeError, NotFound
+from daemon.kube.errors import Conflict, KubeError, NotFound
 from daemon.labels import to_string
 from daemon.records import WorkloadKey
 from daemon.safety.budget import admit
@@ -38,6 +38,7 @@ from daemon.safety.limits import effective_limits
 
 SCALE_UP_FACTOR = 2
 SCALE_UP_STEP = 5
+SCALE_ATTEMPTS = 3  # a scale that met a changed Deployment is judged again, this many times
 
 
 def scale_up_ceiling(first: int, scaled_from: int = 0) -> int:
@@ -58,9 +59,24 @@ def _replicas(value: Any) -> int:
     return number
 
 
+class DeploymentChangedError(Exception):
+    """The Deployment changed between the read the scale was judged on and the request."""
+
+
 def scale_deployment(ctx: RunContext, name: str, replicas: Any, ns: str = "default") -> None:
-    """chaosk8s's signature; everything goes through the guard (the registry test checks)."""
-    guarded_scale(ctx, ns, name, _replicas(replicas))
+    """chaosk8s's signature; everything goes through the guard (the registry test checks).
+    A scale that met a changed Deployment is judged again on what it is now."""
+    wanted = _replicas(replicas)
+    for _ in range(SCALE_ATTEMPTS):
+        try:
+            guarded_scale(ctx, ns, name, wanted)
+        except DeploymentChangedError:
+            continue
+        return
+    raise ActivityFailed(
+        f"scale {ns}/{name} to {wanted} not sent: the Deployment kept changing while it was "
+        f"judged ({SCALE_ATTEMPTS} attempts)"
+    )
 
 
 def guarded_scale(ctx: RunContext, ns: str, name: str, wanted: int) -> None:
@@ -75,6 +91,7 @@ def guarded_scale(ctx: RunContext, ns: str, name: str, wanted: int) -> None:
         except KubeError as exc:
             raise ActivityFailed(f"could not read Deployment {ns}/{name}: {exc.message}") from None
         current = int((deployment.get("spec") or {}).get("replicas", 1))
+        version = str(deployment["metadata"].get("resourceVersion") or "")
         key: WorkloadKey = records.WorkloadKey(ns, "Deployment", name)
         ctx.budget.ledger.first_seen.setdefault(key, current)
         limits = effective_limits(
@@ -88,9 +105,9 @@ def guarded_scale(ctx: RunContext, ns: str, name: str, wanted: int) -> None:
         if excluded is not None:
             _refuse(ctx, request, key, *excluded)
         if wanted >= current:
-            _scale_up(ctx, kube, key, current, wanted, request)
+            _scale_up(ctx, kube, key, (current, version), wanted, request)
             return
-        _scale_down(ctx, kube, key, current, wanted, request, limits)
+        _scale_down(ctx, kube, key, (current, version), wanted, request, limits)
 
 
 def _namespace_labels(ctx: RunContext, kube: Kube, ns: str) -> dict[str, str]:
@@ -115,10 +132,11 @@ def _scale_up(
     ctx: RunContext,
     kube: Kube,
     key: WorkloadKey,
-    current: int,
+    read: tuple[int, str],
     wanted: int,
     request: dict[str, Any],
 ) -> None:
+    current = read[0]
     subject = str(records.WorkloadKey(*key))
     ledger = ctx.budget.ledger
     first = ledger.first_seen.get(key, current)
@@ -144,18 +162,19 @@ def _scale_up(
         if ctx.dry_run:
             ctx.append("dry_run_actions", f"scale deployment {key[0]}/{key[2]} to {wanted}")
         return
-    _send(ctx, kube, key, current, wanted, intents=[])
+    _send(ctx, kube, key, read, wanted, intents=[])
 
 
 def _scale_down(
     ctx: RunContext,
     kube: Kube,
     key: WorkloadKey,
-    current: int,
+    read: tuple[int, str],
     wanted: int,
     request: dict[str, Any],
     limits: Limits,
 ) -> None:
+    current = read[0]
     ns, _, name = key
     count = current - wanted
     try:
@@ -215,33 +234,34 @@ def _scale_down(
         for target in result.targets
     ]
     targets = list(zip(intents, result.targets, strict=True))
-    _send(ctx, kube, key, current, wanted, intents=targets)
+    _send(ctx, kube, key, read, wanted, intents=targets)
 
 
 def _send(
     ctx: RunContext,
     kube: Kube,
     key: WorkloadKey,
-    current: int,
+    read: tuple[int, str],
     wanted: int,
     *,
     intents: list[tuple[int, Any]],
 ) -> None:
     """Ask the gate (a scale-down, which has intents) or the cancellation (a scale-up), send
-    the scale, read it back when the answer is unclear, settle the intents."""
+    the scale conditional on the Deployment as it was read (`read`: replicas and
+    resourceVersion), read it back when the answer is unclear, settle the intents."""
+    current, version = read
     ns, _, name = key
     closed = ctx.disruption_blocked() if wanted < current else ctx.cancelled()
     if closed:  # as close to the request as possible, after the intents were written
-        for intent_id, target in intents:
-            uid = str(target.pod["metadata"].get("uid", ""))
-            problem = ctx.budget.settle(intent_id, key, uid, "failed", f"not sent: {closed}")
-            if problem:
-                ctx.append("errors", problem)
+        _settle_all(ctx, key, intents, "failed", f"not sent: {closed}")
         raise ActivityFailed(f"scale {ns}/{name} {current} -> {wanted} not sent: {closed}")
     state: Settled = "done"
     error = ""
     try:
-        kube.scale_deployment(ns, name, wanted)
+        kube.scale_deployment(ns, name, wanted, resource_version=version or None)
+    except Conflict:  # nothing applied: judge again on the Deployment as it is now
+        _settle_all(ctx, key, intents, "failed", "not applied: the Deployment changed since read")
+        raise DeploymentChangedError(f"{ns}/{name}") from None
     except KubeError as exc:
         error = exc.message
         try:
@@ -251,16 +271,7 @@ def _send(
             state = "done" if now_replicas == wanted else "failed"
         except KubeError:
             state = "uncertain"
-    for intent_id, target in intents:
-        problem = ctx.budget.settle(
-            intent_id,
-            key,
-            str(target.pod["metadata"].get("uid", "")),
-            state,
-            error,
-        )
-        if problem:
-            ctx.append("errors", problem)
+    _settle_all(ctx, key, intents, state, error)
     if state != "failed":
         ctx.budget.ledger.scaled_from.setdefault(key, current)
         for _, target in intents:
@@ -282,3 +293,17 @@ def _send(
             f"scale {ns}/{name} to {wanted}: {error}; whether it was applied could not be "
             "verified (counted against the budget)"
         )
+
+
+def _settle_all(
+    ctx: RunContext,
+    key: WorkloadKey,
+    intents: list[tuple[int, Any]],
+    state: Settled,
+    detail: str,
+) -> None:
+    for intent_id, target in intents:
+        uid = str(target.pod["metadata"].get("uid", ""))
+        problem = ctx.budget.settle(intent_id, key, uid, state, detail)
+        if problem:
+            ctx.append("errors", problem)
