@@ -90,6 +90,22 @@ def greeter_experiment(
     return experiment
 
 
+def plain_context(kube: Kube, **fields: Any) -> RunContext:
+    """A run's context with the permissive test settings, for tests that drive Runner."""
+    values: dict[str, Any] = {
+        "experiment_id": "t",
+        "run_id": "t-run",
+        "settings": settings(),
+        "aftershock": AftershockSettings(),
+        "kube": kube,
+        "seed": 1,
+        "dry_run": False,
+        "environ": {},
+        **fields,
+    }
+    return RunContext(**values)
+
+
 def halted_after(seconds: float) -> Callable[[], str | None]:
     """A halt switch that flips `seconds` after the run's own start check (its first call,
     never halted): timed from the run, not from the test, so a slow start on a loaded

@@ -53,8 +53,11 @@ def get_webapp(pause: float) -> dict:
     }
 
 
-def serve_config(sim, tmp_path: Path, experiment: dict) -> Path:
-    catalog = write_catalog(tmp_path / "catalog", {"x": experiment})
+def serve_config(
+    sim, tmp_path: Path, experiment: dict, experiment_id: str = "x", **groups: dict
+) -> Path:
+    """`aftershock serve` settings on one experiment; `groups` replace whole settings groups."""
+    catalog = write_catalog(tmp_path / "catalog", {experiment_id: experiment})
     (tmp_path / "token").write_text(TOKEN)
     config = tmp_path / "settings.yaml"
     config.write_text(
@@ -76,6 +79,7 @@ def serve_config(sim, tmp_path: Path, experiment: dict) -> Path:
                 },
                 "leader": {"lease_duration": "3s", "renew_deadline": "2s", "retry_period": "500ms"},
                 "logging": {"format": "json"},
+                **groups,
             }
         )
     )

@@ -21,19 +21,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-import yaml
 
-from daemon.catalog.extension import AftershockSettings
-from daemon.engine.context import RunContext
 from daemon.engine.runner import Runner
 from daemon.kube.client import Connection, Kube
 from daemon.store.history import HistoryStore
 from tests.integration.conftest import wait_for
-from tests.integration.daemon_helpers import TOKEN, cluster, write_catalog
-from tests.integration.engine_helpers import scale_webapp, settings
+from tests.integration.daemon_helpers import TOKEN, cluster
+from tests.integration.engine_helpers import plain_context, scale_webapp
 from tests.integration.test_daemon_restart import start_serve
 from tests.integration.test_engine import story
 from tests.integration.test_engine_faults import faults
+from tests.integration.test_halt_and_replay import serve_config
 from tests.integration.test_run_cli import command
 
 KILL_WEBAPP = {
@@ -101,33 +99,9 @@ class Hold:
 
 
 def _serve_config(sim, tmp_path: Path, experiment: dict, **groups: dict) -> Path:
-    catalog = write_catalog(tmp_path / "catalog", {"gate": experiment})
-    (tmp_path / "token").write_text(TOKEN)
-    config = tmp_path / "settings.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "safety": {
-                    "dry_run": False,
-                    "max_percent": 100,
-                    "min_ready_replicas": 0,
-                    "cooldown": "0s",
-                },
-                "catalog": {"path": str(catalog)},
-                "store": {"path": str(tmp_path / "history.db")},
-                "api": {"host": "127.0.0.1", "token_file": str(tmp_path / "token")},
-                "kube": {
-                    "mode": "kubeconfig",
-                    "kubeconfig": str(sim.sim.kubeconfig),
-                    "namespace": "aftershock",
-                },
-                "leader": {"lease_duration": "3s", "renew_deadline": "2s", "retry_period": "500ms"},
-                "logging": {"format": "json", "level": "DEBUG"},
-                **groups,
-            }
-        )
+    return serve_config(
+        sim, tmp_path, experiment, "gate", logging={"format": "json", "level": "DEBUG"}, **groups
     )
-    return config
 
 
 def test_shutdown_then_sigkill_during_rollbacks_replays_a_rollback_kill(make_sim, tmp_path) -> None:
@@ -310,16 +284,7 @@ def test_a_restoring_rollback_scale_lands_as_a_scale_down_after_the_stop(sim) ->
     refused). Never send a replicas value without knowing it is not below the live one."""
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=10))
     assert sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas == 3
-    ctx = RunContext(
-        experiment_id="t",
-        run_id="t-run",
-        settings=settings(),
-        aftershock=AftershockSettings(),
-        kube=kube,
-        seed=1,
-        dry_run=False,
-        environ={},
-    )
+    ctx = plain_context(kube)
     document = {
         "title": "scale down, halted, the rollback restores",
         "description": "d",

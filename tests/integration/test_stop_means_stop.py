@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from daemon.catalog.extension import AftershockSettings
-from daemon.engine.context import GATE_CLOSING, RunContext
+from daemon.engine.context import GATE_CLOSING
 from daemon.engine.runner import Runner
 from daemon.kube.client import Connection, Kube
 from tests.integration.conftest import wait_for
-from tests.integration.engine_helpers import halted_after, run_experiment, settings
+from tests.integration.engine_helpers import halted_after, plain_context, run_experiment
 
 KILL = {
     "type": "action",
@@ -49,16 +48,7 @@ def test_halt_during_pauses_before_means_the_provider_is_never_called(sim, befor
 
 def test_a_signal_during_pauses_before_means_the_provider_is_never_called(sim) -> None:
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
-    ctx = RunContext(
-        experiment_id="t",
-        run_id="t-run",
-        settings=settings(),
-        aftershock=AftershockSettings(),
-        kube=kube,
-        seed=1,
-        dry_run=False,
-        environ={},
-    )
+    ctx = plain_context(kube)
     timer = threading.Timer(0.2, ctx.request_stop, args=("shutdown", "SIGINT"))
     timer.start()
     try:
@@ -73,15 +63,8 @@ def test_a_signal_during_pauses_before_means_the_provider_is_never_called(sim) -
 def test_a_closed_gate_is_checked_before_the_provider(sim) -> None:
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
     started = time.monotonic()
-    ctx = RunContext(
-        experiment_id="t",
-        run_id="t-run",
-        settings=settings(),
-        aftershock=AftershockSettings(),
-        kube=kube,
-        seed=1,
-        dry_run=False,
-        environ={},
+    ctx = plain_context(
+        kube,
         disruption_check=lambda: "leadership_lost" if time.monotonic() - started > 0.1 else None,
     )
     try:
@@ -97,16 +80,7 @@ def test_a_stop_that_closes_the_gate_keeps_rollbacks_from_disrupting(sim, reason
     """Rollbacks clear the run's stop to run at all; the gate must stay closed for them:
     their kill is not sent (ground truth), recorded failed with the reason."""
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=5))
-    ctx = RunContext(
-        experiment_id="t",
-        run_id="t-run",
-        settings=settings(),
-        aftershock=AftershockSettings(),
-        kube=kube,
-        seed=1,
-        dry_run=False,
-        environ={},
-    )
+    ctx = plain_context(kube)
     document = {
         "title": "stop, then a rollback that kills",
         "description": "d",
