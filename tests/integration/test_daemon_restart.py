@@ -23,6 +23,16 @@ from tests.integration.test_engine import story
 AFTERSHOCK = Path(sys.executable).parent / "aftershock"
 
 
+def assert_only_interrupted(path: Path, run_id: str) -> None:
+    """The history holds exactly one interrupted (still `running`) run: `run_id`."""
+    store = HistoryStore(path, retention=timedelta(days=1), max_runs_per_experiment=10).open()
+    try:
+        ((row, _doc),) = store.interrupted()
+        assert row.id == run_id
+    finally:
+        store.close()
+
+
 def start_serve(sim, config: Path, log: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "WEBAPP_URL": sim.sim.service_url("shop", "webapp")}
     handle = log.open("a")
@@ -95,12 +105,7 @@ def test_sigkill_mid_run_then_restart(make_sim, tmp_path) -> None:
     finally:
         first.kill()
 
-    store = HistoryStore(
-        tmp_path / "history.db", retention=timedelta(days=1), max_runs_per_experiment=10
-    ).open()
-    ((row, _doc),) = store.interrupted()
-    assert row.id == run_id
-    store.close()
+    assert_only_interrupted(tmp_path / "history.db", run_id)
 
     second, url = start_serve(sim, config, tmp_path / "second.log")
     try:

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import threading
 import time
-from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -24,11 +23,10 @@ import httpx
 
 from daemon.engine.runner import Runner
 from daemon.kube.client import Connection, Kube
-from daemon.store.history import HistoryStore
 from tests.integration.conftest import wait_for
 from tests.integration.daemon_helpers import TOKEN, cluster
 from tests.integration.engine_helpers import plain_context, scale_webapp
-from tests.integration.test_daemon_restart import start_serve
+from tests.integration.test_daemon_restart import assert_only_interrupted, start_serve
 from tests.integration.test_engine import story
 from tests.integration.test_engine_faults import faults
 from tests.integration.test_halt_and_replay import serve_config
@@ -98,6 +96,20 @@ class Hold:
         self.server.server_close()
 
 
+def scale_down_then_wait(before: int) -> tuple[Hold, dict]:
+    """Scale webapp down by one, then wait in a harmless action held by the returned server
+    (60 s timeout); the rollback scales it back to `before`."""
+    hold = Hold()
+    wait = hold.action()
+    wait["provider"]["timeout"] = 60
+    return hold, {
+        "title": "gate",
+        "description": "d",
+        "method": [scale_webapp(before - 1), {**wait, "name": "harmless-slow-check"}],
+        "rollbacks": [scale_webapp(before)],
+    }
+
+
 def _serve_config(sim, tmp_path: Path, experiment: dict, **groups: dict) -> Path:
     return serve_config(
         sim, tmp_path, experiment, "gate", logging={"format": "json", "level": "DEBUG"}, **groups
@@ -164,12 +176,7 @@ def test_shutdown_then_sigkill_during_rollbacks_replays_a_rollback_kill(make_sim
         hold.release.set()  # from here on the endpoint answers at once
     assert [e["pod"].startswith("greeter-") for e in sim.timeline()] == [True]  # the gate held
 
-    store = HistoryStore(
-        tmp_path / "history.db", retention=timedelta(days=1), max_runs_per_experiment=10
-    ).open()
-    ((row, _doc),) = store.interrupted()
-    assert row.id == run_id
-    store.close()
+    assert_only_interrupted(tmp_path / "history.db", run_id)
 
     second, url = start_serve(sim, config, tmp_path / "second.log")
     try:
@@ -218,15 +225,7 @@ def test_sigterm_during_a_harmless_wait_leaves_the_scale_down_behind(make_sim, t
     sim.ready()
     before = sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas
     assert before >= 2
-    hold = Hold()
-    wait = hold.action()
-    wait["provider"]["timeout"] = 60
-    experiment = {
-        "title": "gate",
-        "description": "d",
-        "method": [scale_webapp(before - 1), {**wait, "name": "harmless-slow-check"}],
-        "rollbacks": [scale_webapp(before)],
-    }
+    hold, experiment = scale_down_then_wait(before)
     argv, env = command(
         sim,
         tmp_path,
@@ -366,15 +365,7 @@ def test_serve_shutdown_abandons_the_run_and_its_scale_down_stays_for_good(
     sim.ready()
     before = sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas
     assert before >= 2
-    hold = Hold()
-    wait = hold.action()
-    wait["provider"]["timeout"] = 60
-    experiment = {
-        "title": "gate",
-        "description": "d",
-        "method": [scale_webapp(before - 1), {**wait, "name": "harmless-slow-check"}],
-        "rollbacks": [scale_webapp(before)],
-    }
+    hold, experiment = scale_down_then_wait(before)
     config = _serve_config(sim, tmp_path, experiment, scheduling={"shutdown_timeout": "4s"})
     first, url = start_serve(sim, config, tmp_path / "first.log")
     try:
