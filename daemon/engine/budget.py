@@ -33,8 +33,6 @@ class DisruptionRecorder(Protocol):
 
     def settle_disruption(self, intent_id: int, state: Settled, detail: str = "") -> None: ...
 
-    def record_gate_closed(self, run_id: str, reason: str) -> None: ...
-
 
 @dataclass
 class MemoryRecorder:
@@ -66,9 +64,6 @@ class MemoryRecorder:
         del detail
         intent, _ = self.rows[intent_id]
         self.rows[intent_id] = (intent, state)
-
-    def record_gate_closed(self, run_id: str, reason: str) -> None:
-        del run_id, reason  # nothing outlives the process: no replay to tell
 
 
 @dataclass

@@ -32,6 +32,8 @@ ACTIVITY_CANCELLED: ContextVar[threading.Event | None] = ContextVar(
 GATE_CLOSING = frozenset(
     {"halted", "leadership_lost", "shutdown", "stop_condition", "stop_conditions_unavailable"}
 )
+# The gate of an interrupted run's rollbacks replayed after a crash: closed from the start.
+REPLAY_GATE = "interrupted: replayed after a crash, only what restores is sent"
 
 
 @dataclass
@@ -85,18 +87,12 @@ class RunContext:
         self.rng = random.Random(self.seed)  # noqa: S311 - seeded so a run's choices can be replayed
 
     def request_stop(self, reason: str, detail: str = "") -> None:
-        closing = False
         with self.lock:
             if reason in GATE_CLOSING and not self.gate_closed:
-                self.gate_closed, closing = reason, True
+                self.gate_closed = reason
             if not self.stop.is_set():
                 self.stop_reason, self.stop_detail = reason, detail
                 self.stop.set()
-        if closing:  # durable, so a replay of the rollbacks after a crash stays closed too
-            try:
-                self.budget.recorder.record_gate_closed(self.run_id, reason)
-            except Exception as exc:  # noqa: BLE001 - the stop itself must never fail
-                self.append("errors", f"why the run stopped could not be recorded: {exc}")
 
     def cancelled(self) -> str | None:
         """Has the activity running in this thread timed out, or the run ended? Asked right

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from daemon.engine import cordons
-from daemon.engine.context import RunContext
+from daemon.engine.context import REPLAY_GATE, RunContext
 from daemon.engine.redact import redact_journal, sensitive_values
 from daemon.engine.runner import Runner
 from daemon.logging import get_logger, run_context
@@ -137,9 +137,8 @@ class InterruptedRuns:
         try:
             recorded = self.store.run_settings(run_id)
             spent = self.store.disruptions(run_id)
-            closed = self.store.run_gate_closed(run_id)
         except StoreError as exc:
-            recorded, spent, closed = None, None, ""
+            recorded, spent = None, None
             log.error("cannot read the interrupted run's limits or intents", error=str(exc))
         budget, aftershock, problem = replay_budget(
             self.store, self.executor.budget_lock, recorded, document, spent
@@ -147,7 +146,8 @@ class InterruptedRuns:
         if problem:
             log.error("interrupted run: disrupting rollbacks refused", detail=problem)
         ctx = self.executor.new_context(experiment_id, run_id, aftershock, budget, dry_run=dry_run)
-        if closed:  # stopped for good before the crash: its rollbacks only restore
-            ctx.gate_closed = closed
-            log.warning("interrupted run had stopped: disrupting rollbacks refused", reason=closed)
+        # After a crash the replay only restores (scale back up, uncordon): whatever stopped
+        # the run for good before the crash (a halt, a lost lease, a stop condition) may not
+        # have been recorded, and the replica that ran it may still be alive, frozen.
+        ctx.gate_closed = REPLAY_GATE
         return ctx

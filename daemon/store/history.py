@@ -39,8 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     ended_at REAL,
     experiment_doc TEXT NOT NULL,      -- the experiment as run (rollbacks for interrupted runs)
     journal TEXT,
-    settings TEXT,                     -- its aftershock settings as run (limits for a replay)
-    gate_closed TEXT                   -- why it stopped for good (halted, shutdown, ...)
+    settings TEXT                      -- its aftershock settings as run (limits for a replay)
 );
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment, started_at);
 CREATE TABLE IF NOT EXISTS disruptions (
@@ -59,10 +58,7 @@ CREATE INDEX IF NOT EXISTS disruptions_by_time ON disruptions (at);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Columns added after the first release; an older history file gets them on open.
-RUN_MIGRATIONS = {
-    "settings": "ALTER TABLE runs ADD COLUMN settings TEXT",
-    "gate_closed": "ALTER TABLE runs ADD COLUMN gate_closed TEXT",
-}
+RUN_MIGRATIONS = {"settings": "ALTER TABLE runs ADD COLUMN settings TEXT"}
 MIGRATIONS = {
     "state": "ALTER TABLE disruptions ADD COLUMN state TEXT NOT NULL DEFAULT 'done'",
     "uid": "ALTER TABLE disruptions ADD COLUMN uid TEXT NOT NULL DEFAULT ''",
@@ -234,15 +230,6 @@ class HistoryStore(HistoryReads):
             db.execute(
                 "UPDATE disruptions SET state=?, detail=? WHERE rowid=?",
                 (state, detail[:500], intent_id),
-            )
-
-    def record_gate_closed(self, run_id: str, reason: str) -> None:
-        """The run stopped for a reason that closes its gate for good (RunContext.request_stop):
-        kept so that a replay of its rollbacks after a crash sends no disruption either."""
-        with self._tx("recording why a run stopped") as db:
-            db.execute(
-                "UPDATE runs SET gate_closed=? WHERE id=? AND gate_closed IS NULL",
-                (reason[:100], run_id),
             )
 
     def settle_pending(self, run_id: str, detail: str) -> int:

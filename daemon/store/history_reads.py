@@ -63,12 +63,6 @@ class HistoryReads:
         value = json.loads(found[0])
         return value if isinstance(value, dict) else None
 
-    def run_gate_closed(self, run_id: str) -> str:
-        """Why the run stopped for good ('' when it did not, or was never recorded)."""
-        with self._tx("reading why a run stopped") as db:
-            found = db.execute("SELECT gate_closed FROM runs WHERE id=?", (run_id,)).fetchone()
-        return str(found[0]) if found is not None and found[0] else ""
-
     def runs(self, experiment: str | None = None, limit: int = 50) -> list[RunRow]:
         query = f"SELECT {_COLUMNS} FROM runs"  # noqa: S608 - constant column list
         args: tuple[Any, ...] = ()

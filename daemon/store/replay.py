@@ -37,9 +37,6 @@ class RefusingRecorder:
     def settle_disruption(self, intent_id: int, state: Settled, detail: str = "") -> None:
         self.inner.settle_disruption(intent_id, state, detail)
 
-    def record_gate_closed(self, run_id: str, reason: str) -> None:
-        self.inner.record_gate_closed(run_id, reason)
-
 
 def run_limits(
     recorded: dict[str, Any] | None, document: dict[str, Any]

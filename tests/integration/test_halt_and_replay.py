@@ -13,6 +13,7 @@ import httpx
 import pytest
 import yaml
 
+from daemon.engine.context import REPLAY_GATE
 from daemon.safety.budget import Intent
 from daemon.store.history import HistoryStore
 from tests.integration.conftest import wait_for
@@ -90,7 +91,8 @@ def serve_config(
 def test_a_crash_does_not_reset_the_budget_nor_skip_the_halt(make_sim, tmp_path, variant) -> None:
     """Method: kill one greeter, then a GET that pauses 30 s; rollback: kill one db pod.
     SIGKILL during the pause, restart: the replayed rollback must respect the run's max_pods 1
-    (one pod already spent before the crash) and a halt ConfigMap set while it was down."""
+    (one pod already spent before the crash) and a halt ConfigMap set while it was down. (A
+    replay sends no disruption at all now, REPLAY_GATE; the max_pods plan refuses first.)"""
     spec = story(3, ready_delay="300ms")
     spec["namespaces"] += cluster()["namespaces"][1:]
     sim = make_sim(spec)
@@ -130,10 +132,10 @@ def test_a_crash_does_not_reset_the_budget_nor_skip_the_halt(make_sim, tmp_path,
             if variant == "max_pods":  # refused by the run's own limit, its pod already spent
                 assert rollback["status"] == "failed", rollback
                 assert "max_pods" in rollback["exception"][0], rollback
-            else:  # not sent: the switch was read before the replay; never "succeeded"
+            else:  # not sent, never "succeeded": a replay only restores (and it is halted)
                 assert rollback["status"] == "failed", rollback
                 assert "not sent" in rollback["exception"][-1], rollback
-                assert "halted" in rollback["exception"][-1], rollback
+                assert REPLAY_GATE in rollback["exception"][-1], rollback
             time.sleep(1)
             timeline = sim.timeline()
             assert [d["workload_name"] for d in timeline] == ["greeter"], timeline

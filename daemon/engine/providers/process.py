@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
+from daemon.engine.context import ACTIVITY_CANCELLED
 from daemon.engine.errors import ActivityFailed
 
 if TYPE_CHECKING:
     from daemon.engine.context import RunContext
 
 
-def run_process(provider: dict[str, Any], timeout: float, allowlist: list[str]) -> dict[str, Any]:
+def run_process(
+    provider: dict[str, Any],
+    timeout: float,
+    allowlist: list[str],
+    over: threading.Event | None = None,
+) -> dict[str, Any]:
     path = str(provider["path"])
     if path not in allowlist:
         raise ActivityFailed(
@@ -34,21 +42,48 @@ def run_process(provider: dict[str, Any], timeout: float, allowlist: list[str]) 
         ]
     else:
         argv = [str(a) for a in arguments]
+    limit = time.monotonic() + float(provider.get("timeout") or timeout)
     try:
-        completed = subprocess.run(  # noqa: S603 - allow-listed executable, no shell
+        child = subprocess.Popen(  # noqa: S603 - allow-listed executable, no shell
             [executable, *argv],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=provider.get("timeout") or timeout,
-            check=False,
         )
-    except subprocess.TimeoutExpired:
-        raise ActivityFailed("activity took too long to complete") from None
     except OSError as exc:
         raise ActivityFailed(f"process {path!r} could not run: {exc}") from None
-    return {"status": completed.returncode, "stdout": completed.stdout, "stderr": completed.stderr}
+    with child:
+        # Polled, not one blocking wait: an activity cancelled (its timeout, the run stopped or
+        # over) kills its process, which must not go on acting after the run let it go.
+        while True:
+            try:
+                stdout, stderr = child.communicate(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                why = _cancelled(over)
+                if why is None and time.monotonic() < limit:
+                    continue
+                child.kill()
+                child.communicate()
+                raise ActivityFailed(
+                    "activity took too long to complete"
+                    if why is None
+                    else f"process killed: {why}"
+                ) from None
+    return {"status": child.returncode, "stdout": stdout, "stderr": stderr}
+
+
+def _cancelled(over: threading.Event | None) -> str | None:
+    token = ACTIVITY_CANCELLED.get()
+    if token is not None and token.is_set():
+        return "the activity was cancelled"
+    if over is not None and over.is_set():
+        return "the run is over"
+    return None
 
 
 def process_provider(ctx: RunContext, provider: dict[str, Any], timeout: float) -> dict[str, Any]:
     """The registry's calling convention for a non-Python provider (provider_spec)."""
-    return run_process(provider, timeout, list(ctx.settings.safety.process_allowlist))
+    return run_process(
+        provider, timeout, list(ctx.settings.safety.process_allowlist), over=ctx.over
+    )

@@ -268,7 +268,10 @@ def _send(
             now_replicas = int(
                 (kube.get("deployments", ns, name).get("spec") or {}).get("replicas", -1)
             )
-            state = "done" if now_replicas == wanted else "failed"
+            if now_replicas == wanted:
+                state = "done"
+            else:  # refused; or no answer (status 0): it may still land, so it counts
+                state = "uncertain" if exc.status == 0 else "failed"
         except KubeError:
             state = "uncertain"
     _settle_all(ctx, key, intents, state, error)
