@@ -72,13 +72,17 @@ class KubeWrites:
         self.call("create", "events", self.core.create_namespaced_event, namespace, body)
 
     def scale_deployment(
-        self, namespace: str, name: str, replicas: int, resource_version: str | None = None
+        self, namespace: str, name: str, replicas: int, expect: int | None = None
     ) -> dict[str, Any]:
-        """With `resource_version`, conditional: Conflict (409) if the Deployment changed
-        since it was read, so a scale judged on one replica count never lands on another."""
-        body: dict[str, Any] = {"spec": {"replicas": replicas}}
-        if resource_version:
-            body["metadata"] = {"resourceVersion": resource_version}
+        """With `expect`, conditional on the replica count (a JSON patch whose `test` fails
+        with 422 Invalid if spec.replicas is no longer `expect`): a scale judged on one count
+        never lands on another, while writes that leave the count alone do not stop it."""
+        body: Any = {"spec": {"replicas": replicas}}
+        if expect is not None:
+            body = [
+                {"op": "test", "path": "/spec/replicas", "value": expect},
+                {"op": "replace", "path": "/spec/replicas", "value": replicas},
+            ]
         result: dict[str, Any] = self.call(
             "patch",
             "deployments/scale",

@@ -4,11 +4,11 @@ condition, nothing of that run may disrupt the cluster again, in any phase, incl
 rollbacks replayed after a crash. Each test here was one break found by an independent
 hostile review, judged from the simulator's ground truth (`sim.timeline()`, replicas read
 back), never from aftershock's journal. All four are fixed; the tests stay as guards:
-1. the replay reads why the run stopped (`runs.gate_closed`) and keeps its gate closed;
+1. a replay after a crash only restores (`REPLAY_GATE`: its gate is closed from the start);
 2./4. a stop abandons the pending activity at once and the shutdown bound cuts any wait
    (`Activities._wait`), so the rollbacks that restore play within the bound;
-3. a scale is conditional on the Deployment's resourceVersion as judged, and judged again
-   on a 409 (`providers/scale.py`)."""
+3. a scale is conditional on the replica count it was judged on (a JSON patch `test`), and
+   judged again when that changed (`providers/scale.py`)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from daemon.engine.context import RunContext
 from daemon.engine.errors import ActivityFailed
 from daemon.engine.providers.k8s import Refused, build_world, journal_plan, plan_in_budget
 from daemon.kube.client import Kube
-from daemon.kube.errors import Conflict, KubeError, NotFound
+from daemon.kube.errors import Conflict, Invalid, KubeError, NotFound
 from daemon.labels import to_string
 from daemon.records import WorkloadKey
 from daemon.safety.budget import admit
@@ -91,7 +91,6 @@ def guarded_scale(ctx: RunContext, ns: str, name: str, wanted: int) -> None:
         except KubeError as exc:
             raise ActivityFailed(f"could not read Deployment {ns}/{name}: {exc.message}") from None
         current = int((deployment.get("spec") or {}).get("replicas", 1))
-        version = str(deployment["metadata"].get("resourceVersion") or "")
         key: WorkloadKey = records.WorkloadKey(ns, "Deployment", name)
         ctx.budget.ledger.first_seen.setdefault(key, current)
         limits = effective_limits(
@@ -105,9 +104,9 @@ def guarded_scale(ctx: RunContext, ns: str, name: str, wanted: int) -> None:
         if excluded is not None:
             _refuse(ctx, request, key, *excluded)
         if wanted >= current:
-            _scale_up(ctx, kube, key, (current, version), wanted, request)
+            _scale_up(ctx, kube, key, current, wanted, request)
             return
-        _scale_down(ctx, kube, key, (current, version), wanted, request, limits)
+        _scale_down(ctx, kube, key, current, wanted, request, limits)
 
 
 def _namespace_labels(ctx: RunContext, kube: Kube, ns: str) -> dict[str, str]:
@@ -132,11 +131,10 @@ def _scale_up(
     ctx: RunContext,
     kube: Kube,
     key: WorkloadKey,
-    read: tuple[int, str],
+    current: int,
     wanted: int,
     request: dict[str, Any],
 ) -> None:
-    current = read[0]
     subject = str(records.WorkloadKey(*key))
     ledger = ctx.budget.ledger
     first = ledger.first_seen.get(key, current)
@@ -162,19 +160,18 @@ def _scale_up(
         if ctx.dry_run:
             ctx.append("dry_run_actions", f"scale deployment {key[0]}/{key[2]} to {wanted}")
         return
-    _send(ctx, kube, key, read, wanted, intents=[])
+    _send(ctx, kube, key, current, wanted, intents=[])
 
 
 def _scale_down(
     ctx: RunContext,
     kube: Kube,
     key: WorkloadKey,
-    read: tuple[int, str],
+    current: int,
     wanted: int,
     request: dict[str, Any],
     limits: Limits,
 ) -> None:
-    current = read[0]
     ns, _, name = key
     count = current - wanted
     try:
@@ -234,22 +231,21 @@ def _scale_down(
         for target in result.targets
     ]
     targets = list(zip(intents, result.targets, strict=True))
-    _send(ctx, kube, key, read, wanted, intents=targets)
+    _send(ctx, kube, key, current, wanted, intents=targets)
 
 
 def _send(
     ctx: RunContext,
     kube: Kube,
     key: WorkloadKey,
-    read: tuple[int, str],
+    current: int,
     wanted: int,
     *,
     intents: list[tuple[int, Any]],
 ) -> None:
     """Ask the gate (a scale-down, which has intents) or the cancellation (a scale-up), send
-    the scale conditional on the Deployment as it was read (`read`: replicas and
-    resourceVersion), read it back when the answer is unclear, settle the intents."""
-    current, version = read
+    the scale conditional on the replica count it was judged on (`current`), read it back
+    when the answer is unclear, settle the intents."""
     ns, _, name = key
     closed = ctx.disruption_blocked() if wanted < current else ctx.cancelled()
     if closed:  # as close to the request as possible, after the intents were written
@@ -258,9 +254,9 @@ def _send(
     state: Settled = "done"
     error = ""
     try:
-        kube.scale_deployment(ns, name, wanted, resource_version=version or None)
-    except Conflict:  # nothing applied: judge again on the Deployment as it is now
-        _settle_all(ctx, key, intents, "failed", "not applied: the Deployment changed since read")
+        kube.scale_deployment(ns, name, wanted, expect=current)
+    except (Conflict, Invalid):  # its replicas changed: nothing applied, judge again
+        _settle_all(ctx, key, intents, "failed", "not applied: the replicas changed since read")
         raise DeploymentChangedError(f"{ns}/{name}") from None
     except KubeError as exc:
         error = exc.message
