@@ -154,6 +154,10 @@ class RecoveryTracker:
     def stop(self) -> None:
         self._stop.set()
 
+    def running(self) -> bool:
+        """Still watching (not yet recovered, timed out or stopped)."""
+        return self._thread.is_alive()
+
     def wait(self, timeout: float | None = None) -> RecoveryResult:
         self._thread.join(
             timeout=max(0.0, self.deadline - time.monotonic() + 1) if timeout is None else timeout

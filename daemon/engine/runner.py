@@ -257,6 +257,13 @@ class Runner:
         ctx = self.ctx
         results = []
         for tracker in ctx.trackers:
+            # In slices: a stop (halt, shutdown) or a deadline that comes during the wait
+            # ends it too, keeping what was seen, as one that came before it does.
+            while not ctx.stop.is_set() and tracker.running():
+                remaining = ctx.remaining()
+                if remaining is not None and remaining <= 0:
+                    break
+                tracker.wait(0.2 if remaining is None else min(0.2, remaining))
             if ctx.stop.is_set():
                 tracker.stop()
             remaining = ctx.remaining()
