@@ -10,7 +10,6 @@ import time
 import traceback
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures import wait as wait_futures
 from typing import Any
 
 from daemon.catalog import providers as provider_registry
@@ -20,7 +19,7 @@ from daemon.engine.providers.k8s import Refused
 from daemon.engine.run_state import RunState
 from daemon.engine.stop_monitor import StopMonitor
 from daemon.engine.substitution import substitute
-from daemon.engine.threads import failed_record, iso, spawn, wait_seconds
+from daemon.engine.threads import failed_record, iso, spawn, wait_cut, wait_seconds
 from daemon.outcomes import Outcome
 
 # Providers a timed-out activity's cancellation waits for.
@@ -61,6 +60,8 @@ class Activities:
             return closed
         if phase == "method" and ctx.aftershock.stop_conditions:
             verdict = self.stops.once()
+            if ctx.stop.is_set():  # stopped while the conditions were read (the check was cut)
+                return ctx.stop_reason or "stopped"
             if verdict is not None:
                 ctx.request_stop(verdict[1], "checked before the activity")
                 return verdict[1]
@@ -130,7 +131,9 @@ class Activities:
         token = threading.Event()
         began = time.monotonic()
         future = spawn(providers.call, ctx, provider, timeout, token=token)
-        cut = self._wait(future, began + timeout, phase)
+        # Outside the rollbacks (which must still play) a stop abandons the pending activity
+        # at once (docs/running.md); the shutdown bound cuts every wait, rollbacks' too.
+        cut = wait_cut(future, ctx, began + timeout, on_stop=phase != "rollback")
         if cut is None:
             return self._answer(future)
         finished = self._cancel(future, token, provider)
@@ -184,24 +187,6 @@ class Activities:
                 "status": "failed",
                 "exception": traceback.format_exception(type(exc), exc, exc.__traceback__),
             }
-
-    def _wait(self, future: Future[Any], limit: float, phase: str) -> str | None:
-        """Wait for the provider's answer (None) or until the wait is cut: "timeout" (the
-        activity's), "deadline" (the run's shutdown bound, set after the activity began), or,
-        outside the rollbacks (which must still play), the reason the run was stopped: the
-        pending activity is abandoned at once (docs/running.md)."""
-        ctx = self.state.ctx
-        while True:
-            if ctx.stop.is_set() and phase != "rollback":
-                return ctx.stop_reason or "stopped"
-            deadline = ctx.deadline
-            end = limit if deadline is None else min(limit, deadline)
-            left = end - time.monotonic()
-            if left <= 0:
-                return "timeout" if end == limit else "deadline"
-            done, _ = wait_futures([future], timeout=min(left, 0.1))
-            if done:
-                return None
 
     def _cancel(
         self, future: Future[Any], token: threading.Event, provider: dict[str, Any]

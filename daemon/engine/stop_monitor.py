@@ -9,7 +9,7 @@ import time
 from daemon.engine.errors import ActivityFailed
 from daemon.engine.providers.prometheus import condition_true
 from daemon.engine.run_state import RunState
-from daemon.engine.threads import iso
+from daemon.engine.threads import iso, spawn, wait_cut
 from daemon.outcomes import Outcome
 from daemon.records import StopConditionCheck
 
@@ -42,10 +42,13 @@ class StopMonitor:
                 "no Prometheus URL (settings prometheus.url)",
             )
         else:
+            timeout = ctx.settings.prometheus.timeout.total_seconds()
+            answer = spawn(condition_true, str(url), query, timeout)
+            cut = wait_cut(answer, ctx, time.monotonic() + timeout + 1.0)  # a stop cuts it
             try:
-                true, detail = condition_true(
-                    str(url), query, ctx.settings.prometheus.timeout.total_seconds()
-                )
+                if cut is not None:
+                    raise ActivityFailed(f"not answered: the check was cut ({cut})")  # noqa: TRY301
+                true, detail = answer.result()
                 check.result, check.detail = ("true" if true else "false"), detail
             except ActivityFailed as exc:
                 check.result, check.detail = "unavailable", str(exc)

@@ -7,10 +7,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon.engine.context import ACTIVITY_CANCELLED
+
+if TYPE_CHECKING:
+    from daemon.engine.context import RunContext
 
 
 def iso(moment: float) -> str:
@@ -29,6 +33,25 @@ def failed_record(activity: dict[str, Any], message: str) -> dict[str, Any]:
         "duration": 0.0,
         "exception": [f"{message}\n"],
     }
+
+
+def wait_cut(
+    future: Future[Any], ctx: RunContext, limit: float, *, on_stop: bool = True
+) -> str | None:
+    """Wait for `future` (None) or until the wait is cut: "timeout" at `limit` (monotonic),
+    "deadline" at the run's shutdown bound (which a signal may set after the wait began), or,
+    with `on_stop`, the reason the run was stopped. Never one blocking wait: each is a slice."""
+    while True:
+        if on_stop and ctx.stop.is_set():
+            return ctx.stop_reason or "stopped"
+        deadline = ctx.deadline
+        end = limit if deadline is None else min(limit, deadline)
+        left = end - time.monotonic()
+        if left <= 0:
+            return "timeout" if end == limit else "deadline"
+        done, _ = wait_futures([future], timeout=min(left, 0.1))
+        if done:
+            return None
 
 
 def spawn(fn: Callable[..., Any], *args: Any, token: threading.Event | None = None) -> Future[Any]:
