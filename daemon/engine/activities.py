@@ -200,11 +200,9 @@ class Activities:
         spec = provider_registry.spec_for(provider)
         if spec is None or spec.guard not in DISRUPTING_GUARDS:
             return True  # it cannot disrupt: chaoslib's rule, the run moves on
-        try:
-            future.exception(timeout=self.state.bounded(self.state.cancel_grace()))
-        except FutureTimeout:
-            return False
-        return True
+        # Sliced: a shutdown bound set during the grace (SIGTERM) cuts it too.
+        limit = time.monotonic() + self.state.cancel_grace()
+        return wait_cut(future, self.state.ctx, limit, on_stop=False) is None
 
     # ------------------------------------------------------------------ the method
 
