@@ -96,6 +96,32 @@ class Hold:
         self.server.server_close()
 
 
+def bounded_cli(
+    sim, tmp_path: Path, experiment: dict, bound: int, **groups: dict
+) -> tuple[list[str], dict[str, str]]:
+    """`aftershock run --no-dry-run` with permissive limits and a shutdown bound of `bound` s."""
+    return command(
+        sim,
+        tmp_path,
+        experiment,
+        "--no-dry-run",
+        settings={
+            "safety": {"max_percent": 100, "min_ready_replicas": 0, "cooldown": "0s"},
+            "scheduling": {"shutdown_timeout": f"{bound}s"},
+            **groups,
+        },
+    )
+
+
+def serve_story(make_sim):
+    """The shop with an `aftershock` namespace (the daemon's Lease), fast readiness, ready."""
+    spec = story(3, ready_delay="300ms")
+    spec["namespaces"] += cluster()["namespaces"][1:]
+    sim = make_sim(spec)
+    sim.ready()
+    return sim
+
+
 def scale_down_then_wait(before: int) -> tuple[Hold, dict]:
     """Scale webapp down by one, then wait in a harmless action held by the returned server
     (60 s timeout); the rollback scales it back to `before`."""
@@ -136,10 +162,7 @@ def test_shutdown_then_sigkill_during_rollbacks_replays_a_rollback_kill(make_sim
     journal field written by request_stop/stop_runs, or at least "rollbacks started under a
     closed gate"), and seed `ctx.gate_closed` from it in replay_context; a run interrupted
     while its gate state cannot be read should replay only restoring rollbacks."""
-    spec = story(3, ready_delay="300ms")
-    spec["namespaces"] += cluster()["namespaces"][1:]
-    sim = make_sim(spec)
-    sim.ready()
+    sim = serve_story(make_sim)
     hold = Hold()
     experiment = {
         "title": "gate",
@@ -226,16 +249,7 @@ def test_sigterm_during_a_harmless_wait_leaves_the_scale_down_behind(make_sim, t
     before = sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas
     assert before >= 2
     hold, experiment = scale_down_then_wait(before)
-    argv, env = command(
-        sim,
-        tmp_path,
-        experiment,
-        "--no-dry-run",
-        settings={
-            "safety": {"max_percent": 100, "min_ready_replicas": 0, "cooldown": "0s"},
-            "scheduling": {"shutdown_timeout": "3s"},
-        },
-    )
+    argv, env = bounded_cli(sim, tmp_path, experiment, 3)
     process = subprocess.Popen(
         argv, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -359,10 +373,7 @@ def test_serve_shutdown_abandons_the_run_and_its_scale_down_stays_for_good(
     Fix direction: on a stop, do not wait for an activity that cannot disrupt; keep part of
     the bound for the rollbacks; a run abandoned at the bound with rollbacks unplayed must
     stay `running` (or be marked for replay) so the next leader restores what it can."""
-    spec = story(3, ready_delay="300ms")
-    spec["namespaces"] += cluster()["namespaces"][1:]
-    sim = make_sim(spec)
-    sim.ready()
+    sim = serve_story(make_sim)
     before = sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas
     assert before >= 2
     hold, experiment = scale_down_then_wait(before)

@@ -27,12 +27,19 @@ from daemon.engine.context import RunContext
 from daemon.engine.runner import Runner
 from daemon.kube.client import Connection, Kube
 from tests.integration.conftest import wait_for
-from tests.integration.daemon_helpers import TOKEN, cluster, write_catalog
+from tests.integration.daemon_helpers import TOKEN, write_catalog
 from tests.integration.engine_helpers import scale_webapp, settings
 from tests.integration.test_daemon_restart import start_serve
 from tests.integration.test_engine import story
 from tests.integration.test_engine_faults import faults
-from tests.integration.test_hostile_gate import KILL_GREETER, KILL_WEBAPP, Hold, _serve_config
+from tests.integration.test_hostile_gate import (
+    KILL_GREETER,
+    KILL_WEBAPP,
+    Hold,
+    _serve_config,
+    bounded_cli,
+    serve_story,
+)
 from tests.integration.test_run_cli import command
 
 EMPTY_VECTOR = {"status": "success", "data": {"resultType": "vector", "result": []}}
@@ -197,16 +204,7 @@ def test_sigterm_during_the_recovery_wait_overruns_the_bound(make_sim, tmp_path)
         "method": [scale_webapp(before - 1), KILL_GREETER],
         "rollbacks": [scale_webapp(before)],
     }
-    argv, env = command(
-        sim,
-        tmp_path,
-        experiment,
-        "--no-dry-run",
-        settings={
-            "safety": {"max_percent": 100, "min_ready_replicas": 0, "cooldown": "0s"},
-            "scheduling": {"shutdown_timeout": "3s"},
-        },
-    )
+    argv, env = bounded_cli(sim, tmp_path, experiment, 3)
     log = (tmp_path / "run.log").open("w")
     process = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log)
     try:
@@ -340,10 +338,7 @@ def test_replay_opens_the_gate_when_the_stop_could_not_be_recorded(make_sim, tmp
     its gate as closed unless the run is known to have been open (e.g. write `gate_closed`
     = "crashed" at run start and clear it only at a clean end; or retry the record until it
     lands before the rollbacks start and refuse disrupting rollbacks while it has not)."""
-    spec = story(3, ready_delay="300ms")
-    spec["namespaces"] += cluster()["namespaces"][1:]
-    sim = make_sim(spec)
-    sim.ready()
+    sim = serve_story(make_sim)
     hold = Hold()
     experiment = {
         "title": "gate",
@@ -437,10 +432,7 @@ def test_sigterm_while_the_history_is_busy_overruns_the_bound(make_sim, tmp_path
     off the shutdown path (the run's own thread, or the pending-writes queue) under the
     deadline; a record that cannot land in time must leave the replay fail-closed (see
     test_replay_opens_the_gate_when_the_stop_could_not_be_recorded)."""
-    spec = story(3, ready_delay="300ms")
-    spec["namespaces"] += cluster()["namespaces"][1:]
-    sim = make_sim(spec)
-    sim.ready()
+    sim = serve_story(make_sim)
     experiments = {
         "one": {
             "title": "one",
@@ -518,10 +510,7 @@ def test_serve_abandons_a_run_in_its_stop_condition_check_and_never_restores(
     Fix direction: make the stop-condition check a wait cut by the stop and the deadline
     (as Activities._wait); and a run abandoned at the bound with its rollbacks unplayed must
     stay `running` (replayed by the next leader), not be recorded finished."""
-    spec = story(3, ready_delay="300ms")
-    spec["namespaces"] += cluster()["namespaces"][1:]
-    sim = make_sim(spec)
-    sim.ready()
+    sim = serve_story(make_sim)
     before = _replicas(sim)
     prom = SlowPrometheus(answered=2)  # the preflight and the check before the scale-down
     experiment = {
@@ -600,10 +589,7 @@ def test_sigterm_during_a_replay_overruns_the_bound(make_sim, tmp_path) -> None:
     Fix direction: register the replay as a run (ActiveRuns, with its context) so stop_runs
     gives it the shutdown deadline, or run it off the elector's thread under the same
     bound; bound LeaderElector.stop's join by the shutdown deadline."""
-    spec = story(3, ready_delay="300ms")
-    spec["namespaces"] += cluster()["namespaces"][1:]
-    sim = make_sim(spec)
-    sim.ready()
+    sim = serve_story(make_sim)
     hold = Hold()
     experiment = {
         "title": "gate",
@@ -672,10 +658,7 @@ def test_a_new_leader_replays_the_live_run_of_the_replica_that_lost_the_lease(
     holder (leader identity) and a heartbeat with the run, and replay another replica's run
     only once that holder provably cannot act; and a run whose holder lost the lease is
     stopped for `leadership_lost`: its replayed rollbacks only restore (gate closed)."""
-    spec = story(3, ready_delay="300ms")
-    spec["namespaces"] += cluster()["namespaces"][1:]
-    sim = make_sim(spec)
-    sim.ready()
+    sim = serve_story(make_sim)
     experiment = {
         "title": "gate",
         "description": "d",
@@ -736,10 +719,7 @@ def test_a_replayed_rollback_scales_up_past_the_runs_bound(make_sim, tmp_path) -
     Fix direction: record `first_seen` (and `scaled_from`) durably with the run's first scale
     (as intents are), and seed the replay's ledger from them; without them, a replayed
     scale-up may only go back to what the run scaled down from."""
-    spec = story(3, ready_delay="300ms")
-    spec["namespaces"] += cluster()["namespaces"][1:]
-    sim = make_sim(spec)
-    sim.ready()
+    sim = serve_story(make_sim)
     assert _replicas(sim) == 3
     experiment = {
         "title": "gate",
@@ -879,16 +859,7 @@ def test_sigterm_during_a_slow_kill_leaves_the_scale_down_behind(make_sim, tmp_p
         "method": [scale_webapp(before - 1), KILL_GREETER],
         "rollbacks": [scale_webapp(before)],
     }
-    argv, env = command(
-        sim,
-        tmp_path,
-        experiment,
-        "--no-dry-run",
-        settings={
-            "safety": {"max_percent": 100, "min_ready_replicas": 0, "cooldown": "0s"},
-            "scheduling": {"shutdown_timeout": "5s"},
-        },
-    )
+    argv, env = bounded_cli(sim, tmp_path, experiment, 5)
     faults(sim, {"verb": "delete", "resource": "pods", "latency": "30s"})
     log = (tmp_path / "run.log").open("w")
     process = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log)
@@ -1011,17 +982,7 @@ def test_sigterm_during_the_cancel_grace_overruns_the_bound(make_sim, tmp_path) 
         "description": "d",
         "method": [{**KILL_GREETER, "timeout": 2}],
     }
-    argv, env = command(
-        sim,
-        tmp_path,
-        experiment,
-        "--no-dry-run",
-        settings={
-            "safety": {"max_percent": 100, "min_ready_replicas": 0, "cooldown": "0s"},
-            "scheduling": {"shutdown_timeout": "3s"},
-            "kube": {"request_timeout": "30s"},
-        },
-    )
+    argv, env = bounded_cli(sim, tmp_path, experiment, 3, kube={"request_timeout": "30s"})
     faults(sim, {"verb": "delete", "resource": "pods", "latency": "60s"})
     log = (tmp_path / "run.log").open("w")
     process = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log)
