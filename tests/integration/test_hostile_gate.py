@@ -122,6 +122,29 @@ def serve_story(make_sim):
     return sim
 
 
+def trigger(client: httpx.Client) -> httpx.Response:
+    """Start a run of the `gate` experiment through the API (202)."""
+    answer = client.post(
+        "/api/v1/experiments/gate/runs", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert answer.status_code == 202, answer.text
+    return answer
+
+
+def lead_for_a_while(sim, config: Path, log: Path) -> None:
+    """Another `aftershock serve` on the same history leads for 3 s (an interrupted run is
+    replayed as soon as it leads), then is stopped."""
+    second, url = start_serve(sim, config, log)
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
+            time.sleep(3)
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    finally:
+        second.kill()
+
+
 def scale_down_then_wait(before: int) -> tuple[Hold, dict]:
     """Scale webapp down by one, then wait in a harmless action held by the returned server
     (60 s timeout); the rollback scales it back to `before`."""
@@ -183,10 +206,7 @@ def test_shutdown_then_sigkill_during_rollbacks_replays_a_rollback_kill(make_sim
     try:
         with httpx.Client(base_url=url, timeout=10) as client:
             wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            answer = client.post(
-                "/api/v1/experiments/gate/runs", headers={"Authorization": f"Bearer {TOKEN}"}
-            )
-            assert answer.status_code == 202, answer.text
+            answer = trigger(client)
             run_id = answer.json()["run_id"]
             wait_for(sim.timeline, 15, "the method's kill")
         stopped_at = time.time()
@@ -382,10 +402,7 @@ def test_serve_shutdown_abandons_the_run_and_its_scale_down_stays_for_good(
     try:
         with httpx.Client(base_url=url, timeout=10) as client:
             wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            answer = client.post(
-                "/api/v1/experiments/gate/runs", headers={"Authorization": f"Bearer {TOKEN}"}
-            )
-            assert answer.status_code == 202, answer.text
+            trigger(client)
         assert hold.arrived.wait(30), "the method did not reach its slow check"
         assert sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas == before - 1
         first.send_signal(signal.SIGTERM)
@@ -394,15 +411,9 @@ def test_serve_shutdown_abandons_the_run_and_its_scale_down_stays_for_good(
         first.kill()
         hold.release.set()
 
-    second, url = start_serve(sim, config, tmp_path / "second.log")
     try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            time.sleep(3)  # an interrupted run would be replayed as soon as it leads
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+        lead_for_a_while(sim, config, tmp_path / "second.log")
     finally:
-        second.kill()
         hold.close()
     replicas = sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas
     assert replicas == before, f"webapp left at {replicas} of {before} replicas for good"

@@ -38,7 +38,9 @@ from tests.integration.test_hostile_gate import (
     Hold,
     _serve_config,
     bounded_cli,
+    lead_for_a_while,
     serve_story,
+    trigger,
 )
 from tests.integration.test_run_cli import command
 
@@ -358,10 +360,7 @@ def test_replay_opens_the_gate_when_the_stop_could_not_be_recorded(make_sim, tmp
     try:
         with httpx.Client(base_url=url, timeout=10) as client:
             wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            answer = client.post(
-                "/api/v1/experiments/gate/runs", headers={"Authorization": f"Bearer {TOKEN}"}
-            )
-            assert answer.status_code == 202, answer.text
+            answer = trigger(client)
             run_id = answer.json()["run_id"]
             wait_for(sim.timeline, 15, "the method's kill")
         # Another process holds the history's write lock while the stop arrives.
@@ -538,10 +537,7 @@ def test_serve_abandons_a_run_in_its_stop_condition_check_and_never_restores(
     try:
         with httpx.Client(base_url=url, timeout=10) as client:
             wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            answer = client.post(
-                "/api/v1/experiments/gate/runs", headers={"Authorization": f"Bearer {TOKEN}"}
-            )
-            assert answer.status_code == 202, answer.text
+            trigger(client)
         assert prom.held.wait(30), "the run did not reach its second stop-condition check"
         assert _replicas(sim) == before - 1
         first.send_signal(signal.SIGTERM)
@@ -550,15 +546,9 @@ def test_serve_abandons_a_run_in_its_stop_condition_check_and_never_restores(
         first.kill()
         prom.release.set()
 
-    second, url = start_serve(sim, config, tmp_path / "second.log")
     try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            time.sleep(3)  # an interrupted run would be replayed as soon as it leads
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+        lead_for_a_while(sim, config, tmp_path / "second.log")
     finally:
-        second.kill()
         prom.close()
     replicas = _replicas(sim)
     assert replicas == before, f"webapp left at {replicas} of {before} replicas for good"
@@ -609,10 +599,7 @@ def test_sigterm_during_a_replay_overruns_the_bound(make_sim, tmp_path) -> None:
     try:
         with httpx.Client(base_url=url, timeout=10) as client:
             wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            answer = client.post(
-                "/api/v1/experiments/gate/runs", headers={"Authorization": f"Bearer {TOKEN}"}
-            )
-            assert answer.status_code == 202, answer.text
+            trigger(client)
             wait_for(sim.timeline, 15, "the method's kill")
         first.send_signal(signal.SIGKILL)  # a crash mid-run: the run stays `running`
         first.wait(timeout=10)
@@ -672,10 +659,7 @@ def test_a_new_leader_replays_the_live_run_of_the_replica_that_lost_the_lease(
         with httpx.Client(base_url=a_url, timeout=10) as client:
             wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "A leads")
             b, b_url = start_serve(sim, config, tmp_path / "b.log")
-            answer = client.post(
-                "/api/v1/experiments/gate/runs", headers={"Authorization": f"Bearer {TOKEN}"}
-            )
-            assert answer.status_code == 202, answer.text
+            trigger(client)
             wait_for(sim.timeline, 15, "the method's kill")
         frozen_at = time.time()
         a.send_signal(signal.SIGSTOP)
@@ -732,10 +716,7 @@ def test_a_replayed_rollback_scales_up_past_the_runs_bound(make_sim, tmp_path) -
     try:
         with httpx.Client(base_url=url, timeout=10) as client:
             wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            answer = client.post(
-                "/api/v1/experiments/gate/runs", headers={"Authorization": f"Bearer {TOKEN}"}
-            )
-            assert answer.status_code == 202, answer.text
+            answer = trigger(client)
             run_id = answer.json()["run_id"]
             wait_for(lambda: _replicas(sim) == 6, 15, "the method's scale-up")
         first.send_signal(signal.SIGKILL)
