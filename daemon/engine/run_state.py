@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -134,9 +135,12 @@ class RunState:
         return seconds if remaining is None else min(seconds, remaining)
 
     def pause(self, seconds: Any) -> None:
-        wait = self.bounded(wait_seconds(seconds))
-        if wait > 0:
-            self.ctx.stop.wait(wait)
+        """Until the pause is over or the run stops. In slices: a signal handler runs only
+        in the main thread and only between waits, so one long wait could hold SIGTERM
+        back for the whole pause (seen once under load: 30 s)."""
+        end = time.monotonic() + self.bounded(wait_seconds(seconds))
+        while (left := end - time.monotonic()) > 0 and not self.ctx.stop.wait(min(left, 0.25)):
+            pass
 
     def cancel_grace(self) -> float:
         """How long a cancelled provider may take to finish: its in-flight request, reading
