@@ -131,6 +131,23 @@ def trigger(client: httpx.Client) -> httpx.Response:
     return answer
 
 
+def replay_on_restart(sim, config: Path, log: Path, run_id: str) -> None:
+    """Another `aftershock serve` on the same history: it replays the interrupted run
+    `run_id` (recorded done), then is stopped."""
+    second, url = start_serve(sim, config, log)
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            wait_for(
+                lambda: client.get(f"/api/v1/runs/{run_id}").json()["state"] == "done",
+                40,
+                "the interrupted run's replay",
+            )
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    finally:
+        second.kill()
+
+
 def lead_for_a_while(sim, config: Path, log: Path) -> None:
     """Another `aftershock serve` on the same history leads for 3 s (an interrupted run is
     replayed as soon as it leads), then is stopped."""

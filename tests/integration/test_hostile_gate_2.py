@@ -39,6 +39,7 @@ from tests.integration.test_hostile_gate import (
     _serve_config,
     bounded_cli,
     lead_for_a_while,
+    replay_on_restart,
     serve_story,
     trigger,
 )
@@ -385,18 +386,9 @@ def test_replay_opens_the_gate_when_the_stop_could_not_be_recorded(make_sim, tmp
     # the replay now sends no disruption at all, whatever was or was not recorded.)
 
     restarted_at = time.time()
-    second, url = start_serve(sim, config, tmp_path / "second.log")
     try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            wait_for(
-                lambda: client.get(f"/api/v1/runs/{run_id}").json()["state"] == "done",
-                40,
-                "the interrupted run's replay",
-            )
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+        replay_on_restart(sim, config, tmp_path / "second.log", run_id)
     finally:
-        second.kill()
         hold.close()
     late = [e for e in sim.timeline() if e["requested_at"] >= stopped_at]
     assert late == [], (
@@ -724,18 +716,7 @@ def test_a_replayed_rollback_scales_up_past_the_runs_bound(make_sim, tmp_path) -
     finally:
         first.kill()
 
-    second, url = start_serve(sim, config, tmp_path / "second.log")
-    try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            wait_for(
-                lambda: client.get(f"/api/v1/runs/{run_id}").json()["state"] == "done",
-                40,
-                "the interrupted run's replay",
-            )
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
-    finally:
-        second.kill()
+    replay_on_restart(sim, config, tmp_path / "second.log", run_id)
     replicas = _replicas(sim)
     assert replicas <= 8, f"webapp scaled to {replicas} by the run; its scale-up bound is 8"
 
