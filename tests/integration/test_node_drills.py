@@ -277,7 +277,7 @@ def test_two_drills_at_once_the_second_is_refused_by_max_nodes(make_sim) -> None
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     first_action = drain_action(count=1)
-    first_action["pauses"] = {"after": 3}
+    first_action["pauses"] = {"after": 8}  # the first drill holds its node while the second runs
     results: dict[str, RunResult] = {}
     first = threading.Thread(
         target=lambda: results.setdefault(
@@ -286,8 +286,21 @@ def test_two_drills_at_once_the_second_is_refused_by_max_nodes(make_sim) -> None
     )
     first.start()
     wait_for(lambda: annotated(sim), 10, "the first drill's cordon")
-    ready(sim)  # its pods moved: the second run's hypothesis holds before it
-    assert annotated(sim)  # still held: the first run pauses 3 s after its drain
+    (held,) = annotated(sim)
+    # the claim comes before the evictions: wait until the drain emptied the node (DaemonSet
+    # pods stay), then for the replacements, so the second run's hypothesis holds before it
+    wait_for(
+        lambda: {
+            (p.metadata.labels or {}).get("app")
+            for p in sim.core.list_namespaced_pod("shop").items
+            if p.spec.node_name == held
+        }
+        <= {"agent"},
+        15,
+        "the first drill's node drained",
+    )
+    ready(sim)
+    assert annotated(sim) == [held]  # still held: the first run pauses 8 s after its drain
     results["second"] = run_drill(sim, experiment([drain_action(count=1)]), run_id="second")
     first.join(30)
     done.set()
