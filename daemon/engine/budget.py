@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 
 from daemon.engine.errors import Unrecorded
 from daemon.records import WorkloadKey
-from daemon.safety.budget import Intent, Ledger, merged_history
+from daemon.safety.budget import Intent, Ledger, ScaleBase, merged_history
 from daemon.safety.guard import History
 
 Settled = Literal["done", "failed", "uncertain"]
@@ -33,6 +33,8 @@ class DisruptionRecorder(Protocol):
 
     def settle_disruption(self, intent_id: int, state: Settled, detail: str = "") -> None: ...
 
+    def record_scale_base(self, run_id: str, workload: WorkloadKey, base: ScaleBase) -> None: ...
+
 
 @dataclass
 class MemoryRecorder:
@@ -40,6 +42,7 @@ class MemoryRecorder:
 
     base: History = field(default_factory=History)
     rows: dict[int, tuple[Intent, str]] = field(default_factory=dict)
+    bases: dict[tuple[str, WorkloadKey], ScaleBase] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def guard_history(self, now: datetime) -> History:
@@ -64,6 +67,9 @@ class MemoryRecorder:
         del detail
         intent, _ = self.rows[intent_id]
         self.rows[intent_id] = (intent, state)
+
+    def record_scale_base(self, run_id: str, workload: WorkloadKey, base: ScaleBase) -> None:
+        self.bases.setdefault((run_id, workload), base)
 
 
 @dataclass
@@ -113,6 +119,22 @@ class RunBudget:
             ) from None
         self.ledger.spend(workload, now, uid)
         return intent_id
+
+    def scale_base(self, run_id: str, workload: WorkloadKey, scaled_from: int) -> None:
+        """Before the run's first scale of a Deployment is sent, make its scale-up bound's base
+        durable (the replicas the run first read, and those it scales from), so a replay after
+        a crash bounds its scale-ups as the run did; raises `Unrecorded` (nothing sent). Once
+        the run has scaled it, the base is already recorded and nothing is written."""
+        if workload in self.ledger.scaled_from:
+            return
+        base = ScaleBase(self.ledger.first_seen.get(workload, scaled_from), scaled_from)
+        try:
+            self.recorder.record_scale_base(run_id, workload, base)
+        except Exception as exc:  # noqa: BLE001 - any recorder failure fails closed
+            raise Unrecorded(
+                f"the replicas {workload[0]}/{workload[2]} is scaled from could not be recorded "
+                f"({exc}); the scale was not sent"
+            ) from None
 
     def settle(
         self,

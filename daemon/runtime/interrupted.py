@@ -132,16 +132,18 @@ class InterruptedRuns:
     ) -> RunContext:
         """The interrupted run's rollbacks play under that run's own limits (recorded with it,
         never the catalog's current version nor the defaults) and its own ledger, seeded from
-        its intents: the whole run, before and after the crash, spends one budget. When the
-        limits cannot be established, disrupting rollbacks are refused (nothing is sent)."""
+        its intents and scale bases: the whole run, before and after the crash, spends one
+        budget and keeps one scale-up bound. When the limits cannot be established, disrupting
+        rollbacks are refused (nothing is sent)."""
         try:
             recorded = self.store.run_settings(run_id)
             spent = self.store.disruptions(run_id)
+            bases = self.store.scale_bases(run_id)
         except StoreError as exc:
-            recorded, spent = None, None
+            recorded, spent, bases = None, None, None
             log.error("cannot read the interrupted run's limits or intents", error=str(exc))
         budget, aftershock, problem = replay_budget(
-            self.store, self.executor.budget_lock, recorded, document, spent
+            self.store, self.executor.budget_lock, recorded, document, spent, bases=bases
         )
         if problem:
             log.error("interrupted run: disrupting rollbacks refused", detail=problem)

@@ -30,6 +30,14 @@ class Intent:
     at: float
 
 
+@dataclass(frozen=True)
+class ScaleBase:
+    """The base of a run's scale-up bound for one Deployment, recorded before its first scale."""
+
+    first_seen: int  # the replicas the run first read
+    scaled_from: int  # the replicas before the run's first scale was sent
+
+
 @dataclass
 class Ledger:
     """What one run has disrupted (pending, done or uncertain; failed is given back)."""

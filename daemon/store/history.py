@@ -20,7 +20,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from daemon.safety.budget import Intent
+from daemon.records import WorkloadKey
+from daemon.safety.budget import Intent, ScaleBase
 from daemon.store.history_reads import HistoryReads
 from daemon.store.rows import RunRow, StoreError
 
@@ -56,6 +57,14 @@ CREATE TABLE IF NOT EXISTS disruptions (
 );
 CREATE INDEX IF NOT EXISTS disruptions_by_time ON disruptions (at);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scale_bases (  -- a running run's scale-up bound, for its replay
+    run_id TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,                -- the Deployment
+    first_seen INTEGER NOT NULL,       -- the replicas the run first read
+    scaled_from INTEGER NOT NULL,      -- the replicas its first scale was sent from
+    PRIMARY KEY (run_id, namespace, name)
+);
 """
 # Columns added after the first release; an older history file gets them on open.
 RUN_MIGRATIONS = {"settings": "ALTER TABLE runs ADD COLUMN settings TEXT"}
@@ -186,6 +195,7 @@ class HistoryStore(HistoryReads):
                 " WHERE id=?",
                 (outcome, reason, ended_at, json.dumps(journal, default=str), run_id),
             )
+            db.execute("DELETE FROM scale_bases WHERE run_id=?", (run_id,))
             db.executemany(
                 "INSERT INTO disruptions (run_id, namespace, kind, workload, pod, method, at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -232,6 +242,17 @@ class HistoryStore(HistoryReads):
                 (state, detail[:500], intent_id),
             )
 
+    def record_scale_base(self, run_id: str, workload: WorkloadKey, base: ScaleBase) -> None:
+        """Before a run's first scale of a Deployment: the base of its scale-up bound, so the
+        replay of its rollbacks after a crash cannot compound the run's own scale-ups. The
+        first record of a run and Deployment stays; the run's end deletes them."""
+        namespace, _, name = workload
+        with self._tx("recording the replicas a scale starts from") as db:
+            db.execute(
+                "INSERT OR IGNORE INTO scale_bases VALUES (?, ?, ?, ?, ?)",
+                (run_id, namespace, name, base.first_seen, base.scaled_from),
+            )
+
     def settle_pending(self, run_id: str, detail: str) -> int:
         """Intents a crash left unsettled become `uncertain`: still counted, and said so."""
         with self._tx("settling pending intents") as db:
@@ -262,6 +283,10 @@ class HistoryStore(HistoryReads):
                 (self.max_runs,),
             ).rowcount
             db.execute("DELETE FROM disruptions WHERE at < ?", (now - keep,))
+            db.execute(
+                "DELETE FROM scale_bases WHERE run_id NOT IN"
+                " (SELECT id FROM runs WHERE state='running')"
+            )
         return int(removed)
 
     def set_state(self, key: str, value: Any) -> None:

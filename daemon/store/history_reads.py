@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from daemon.records import WorkloadKey
+from daemon.safety.budget import ScaleBase
 from daemon.safety.guard import History
 from daemon.store.rows import _COLUMNS, RunRow, _records, _row
 
@@ -45,6 +46,18 @@ class HistoryReads:
         with self._tx("listing disruptions") as db:
             rows = db.execute(query + " ORDER BY at, rowid", args).fetchall()
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def scale_bases(self, run_id: str) -> dict[WorkloadKey, ScaleBase]:
+        """The scale-up bound's base of every Deployment the run scaled (its replay's)."""
+        with self._tx("reading a run's scale bases") as db:
+            rows = db.execute(
+                "SELECT namespace, name, first_seen, scaled_from FROM scale_bases WHERE run_id=?",
+                (run_id,),
+            ).fetchall()
+        return {
+            WorkloadKey(str(ns), "Deployment", str(name)): ScaleBase(int(first), int(scaled))
+            for ns, name, first, scaled in rows
+        }
 
     def interrupted(self) -> list[tuple[RunRow, dict[str, Any]]]:
         with self._tx("reading interrupted runs") as db:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from daemon.catalog.extension import AftershockExtension, AftershockSettings
 from daemon.engine.budget import DisruptionRecorder, RunBudget, Settled
 from daemon.records import WorkloadKey
-from daemon.safety.budget import Intent, Ledger
+from daemon.safety.budget import Intent, Ledger, ScaleBase
 from daemon.safety.guard import History
 
 
@@ -36,6 +36,12 @@ class RefusingRecorder:
 
     def settle_disruption(self, intent_id: int, state: Settled, detail: str = "") -> None:
         self.inner.settle_disruption(intent_id, state, detail)
+
+    def record_scale_base(self, run_id: str, workload: WorkloadKey, base: ScaleBase) -> None:
+        """Refused too: a Deployment the run had not scaled before the crash (else its base
+        would be seeded and nothing written) is not scaled by a replay that cannot judge."""
+        del run_id, base
+        raise RuntimeError(f"{self.why} (scale {workload[0]}/{workload[2]})")
 
 
 def run_limits(
@@ -64,9 +70,16 @@ def run_limits(
     return None, "the run's limits were not recorded with it"
 
 
-def seeded_ledger(rows: list[dict[str, Any]]) -> Ledger:
-    """What the run disrupted before the crash: every intent not known to have failed."""
+def seeded_ledger(
+    rows: list[dict[str, Any]], bases: dict[WorkloadKey, ScaleBase] | None = None
+) -> Ledger:
+    """What the run disrupted before the crash: every intent not known to have failed; and
+    the base of the scale-up bound of every Deployment it scaled, so the replay's bound is
+    the run's own, not one computed from replicas the run already scaled up."""
     ledger = Ledger()
+    for key, base in (bases or {}).items():
+        ledger.first_seen[key] = base.first_seen
+        ledger.scaled_from[key] = base.scaled_from
     for row in rows:
         if row.get("state") == "failed":
             continue
@@ -81,9 +94,12 @@ def replay_budget(
     recorded: dict[str, Any] | None,
     document: dict[str, Any],
     spent: list[dict[str, Any]] | None,
+    *,
+    bases: dict[WorkloadKey, ScaleBase] | None = None,
 ) -> tuple[RunBudget, AftershockSettings, str]:
     """(budget, settings, problem): problem is '' when the replay may disrupt within limits.
-    `spent` None means the run's intents could not be read: disruptions are refused too."""
+    `spent` None means the run's intents (and scale bases) could not be read: disruptions
+    and scale-ups of Deployments without a base are refused too."""
     settings, problem = run_limits(recorded, document)
     if spent is None:
         problem = problem or "the run's earlier disruptions could not be read"
@@ -94,8 +110,8 @@ def replay_budget(
         )
         refusing = RefusingRecorder(recorder, why)
         return (
-            RunBudget(refusing, lock=lock, ledger=seeded_ledger(spent or [])),
+            RunBudget(refusing, lock=lock, ledger=seeded_ledger(spent or [], bases)),
             settings or AftershockSettings(),
             problem,
         )
-    return RunBudget(recorder, lock=lock, ledger=seeded_ledger(spent or [])), settings, ""
+    return RunBudget(recorder, lock=lock, ledger=seeded_ledger(spent or [], bases)), settings, ""

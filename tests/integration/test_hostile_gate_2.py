@@ -3,8 +3,8 @@
 test_hostile_gate.py. Each test is one break, judged from the simulator's ground truth
 (`sim.timeline()`, replicas read back with the kubernetes client, process exit times), never
 from aftershock's journal. They failed on the code they were written against: each docstring
-says the attack, where it broke, the evidence and a direction for the fix. Nine are fixed and
-stay as guards; four are known limits, kept as strict xfails (their reasons say why) and
+says the attack, where it broke, the evidence and a direction for the fix. Ten are fixed and
+stay as guards; three are known limits, kept as strict xfails (their reasons say why) and
 listed in docs/safety.md ("Known limits of the gate")."""
 
 from __future__ import annotations
@@ -671,11 +671,6 @@ def test_a_new_leader_replays_the_live_run_of_the_replica_that_lost_the_lease(
     assert late == [], f"disrupted after the run's replica lost its lease: {late}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit: the replicas a run first saw (the scale-up bound's base) live in "
-    "memory; a replay bounds its scale-ups from what it reads itself",
-)
 def test_a_replayed_rollback_scales_up_past_the_runs_bound(make_sim, tmp_path) -> None:
     """Attack: a run scales webapp up 3 -> 6 (its scale-up bound: max(2 x 3, 3 + 5) = 8 from
     the 3 replicas it first saw); its rollback asks for 12, which the run itself refuses

@@ -7,11 +7,13 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from daemon.engine.budget import RunBudget
 from daemon.safety.budget import Intent
 from daemon.store.history import HistoryStore, StoreError
 from tests.integration.conftest import shop
-from tests.integration.engine_helpers import run_experiment
+from tests.integration.engine_helpers import run_experiment, scale_webapp
 
 WEB4 = ("shop", "Deployment", "web4")
 
@@ -144,6 +146,34 @@ def test_intent_that_cannot_be_written_means_nothing_is_disrupted(make_sim, tmp_
     assert sim.timeline() == []
     assert (result.outcome, result.reason) == ("failed", "history_unavailable")
     assert "disk full" in result.journal["aftershock"]["error"]
+    store.close()
+
+
+@pytest.mark.parametrize("replicas", [6, 2], ids=["up", "down"])
+def test_a_scale_whose_base_cannot_be_written_is_not_sent(make_sim, tmp_path, replicas) -> None:
+    """A run's first scale of a Deployment is sent only once the base of its scale-up bound
+    is in the history (a replay after a crash bounds its scale-ups by it): when the disk
+    refuses, neither a scale-up nor a scale-down leaves, and the run ends failed as for an
+    intent that cannot be written. Ground truth: the replicas read back, no pod deleted."""
+
+    class FullDisk(HistoryStore):
+        def record_scale_base(self, run_id, workload, base) -> None:
+            raise StoreError("disk full")
+
+    store = FullDisk(
+        tmp_path / "h.db", retention=timedelta(days=1), max_runs_per_experiment=5
+    ).open()
+    sim = make_sim(four_replicas())
+    sim.ready()
+    result = run_experiment(
+        sim, experiment([scale_webapp(replicas, "web4")]), budget=RunBudget(store)
+    )
+    assert sim.apps.read_namespaced_deployment("web4", "shop").spec.replicas == 4
+    assert sim.timeline() == []
+    assert (result.outcome, result.reason) == ("failed", "history_unavailable")
+    assert "disk full" in result.journal["aftershock"]["error"]
+    # a scale-down's intents (one per pod it would remove) are given back: it disrupted nothing
+    assert [r["state"] for r in store.disruptions()] == ["failed"] * max(0, 4 - replicas)
     store.close()
 
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from daemon.safety.budget import Intent
+from daemon.records import WorkloadKey
+from daemon.safety.budget import Intent, ScaleBase
 from daemon.store.history import HistoryStore, StoreError
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC).timestamp()
@@ -148,3 +149,24 @@ def test_a_run_keeps_the_settings_it_started_with(tmp_path) -> None:
     assert s.run_settings("r1") == {"blast_radius": {"max_pods": 1}}
     assert s.run_settings("r2") is None
     assert s.run_settings("missing") is None
+
+
+def test_a_runs_scale_bases_outlive_a_reopen_and_end_with_the_run(tmp_path) -> None:
+    """The scale-up bound's base is durable while the run runs (its replay reads it), the
+    first record per Deployment wins, and the run's end (or pruning) removes it."""
+    s = store(tmp_path)
+    start(s, "r1", T0)
+    start(s, "r2", T0)
+    web = WorkloadKey("shop", "Deployment", "web")
+    s.record_scale_base("r1", web, ScaleBase(first_seen=3, scaled_from=3))
+    s.record_scale_base("r1", web, ScaleBase(first_seen=6, scaled_from=6))  # later: ignored
+    s.record_scale_base("r2", web, ScaleBase(first_seen=4, scaled_from=5))
+    s.close()
+    s = store(tmp_path)
+    assert s.scale_bases("r1") == {web: ScaleBase(3, 3)}
+    assert s.scale_bases("r2") == {web: ScaleBase(4, 5)}
+    s.finish_run("r1", outcome="passed", reason="", journal={}, ended_at=T0 + 5)
+    assert s.scale_bases("r1") == {}
+    s.record_scale_base("gone", web, ScaleBase(1, 1))  # a run row pruned away
+    s.prune(T0 + 10)
+    assert (s.scale_bases("gone"), s.scale_bases("r2")) == ({}, {web: ScaleBase(4, 5)})

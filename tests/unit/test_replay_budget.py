@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from daemon.catalog.extension import AftershockExtension, AftershockSettings
-from daemon.engine.budget import MemoryRecorder
+from daemon.engine.budget import MemoryRecorder, RunBudget
 from daemon.engine.errors import Unrecorded
+from daemon.safety.budget import ScaleBase
 from daemon.store.replay import replay_budget, run_limits, seeded_ledger
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
@@ -76,3 +77,38 @@ def test_known_limits_spend_from_the_seeded_ledger() -> None:
     assert (problem, settings.blast_radius.max_pods, budget.ledger.total) == ("", 1, 1)
     budget.intent("r1", WEB, pod="web-b", uid="b", method="delete", now=NOW)
     assert budget.ledger.total == 2
+
+
+def test_the_replay_keeps_the_runs_scale_up_bound() -> None:
+    """A replay's scale-up bound comes from the replicas the run first saw (recorded before
+    its first scale), never from replicas the run itself already scaled up."""
+    bases = {WEB: ScaleBase(first_seen=3, scaled_from=2)}
+    budget, _, problem = replay_budget(MemoryRecorder(), threading.RLock(), {}, {}, [], bases=bases)
+    assert problem == ""
+    assert (budget.ledger.first_seen, budget.ledger.scaled_from) == ({WEB: 3}, {WEB: 2})
+    budget.scale_base("r1", WEB, 6)  # already scaled by the run: nothing written
+    assert budget.recorder.bases == {}  # type: ignore[attr-defined]
+
+
+def test_a_replay_that_cannot_judge_scales_no_deployment_the_run_did_not_scale() -> None:
+    budget, _, problem = replay_budget(
+        MemoryRecorder(), threading.RLock(), None, {"title": "t"}, [], bases={}
+    )
+    assert problem
+    with pytest.raises(Unrecorded, match="not replayed"):
+        budget.scale_base("r1", WEB, 3)
+
+
+def test_a_scale_base_is_written_once_before_the_first_scale() -> None:
+    recorder = MemoryRecorder()
+    budget = RunBudget(recorder)
+    budget.ledger.first_seen[WEB] = 3
+    budget.scale_base("r1", WEB, 4)  # someone scaled it to 4 since the run first read it
+    assert recorder.bases == {("r1", WEB): ScaleBase(first_seen=3, scaled_from=4)}
+
+    class Broken(MemoryRecorder):
+        def record_scale_base(self, run_id, workload, base) -> None:
+            raise OSError("disk full")
+
+    with pytest.raises(Unrecorded, match="disk full"):
+        RunBudget(Broken()).scale_base("r1", WEB, 3)
