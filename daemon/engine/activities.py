@@ -24,6 +24,9 @@ from daemon.outcomes import Outcome
 
 # Providers a timed-out activity's cancellation waits for.
 DISRUPTING_GUARDS = ("pods", "scale", "nodes")
+# At shutdown, the part of the time left that a cancelled provider may take to answer; the
+# rest is kept for the rollbacks that restore (a scale back up, an uncordon).
+CANCEL_SHARE = 0.5
 
 
 class Activities:
@@ -200,9 +203,10 @@ class Activities:
         spec = provider_registry.spec_for(provider)
         if spec is None or spec.guard not in DISRUPTING_GUARDS:
             return True  # it cannot disrupt: chaoslib's rule, the run moves on
-        # Sliced: a shutdown bound set during the grace (SIGTERM) cuts it too.
+        # Sliced: a shutdown bound set during the grace (SIGTERM) cuts it too, and the grace
+        # takes at most half of the time left before it: the rest is the rollbacks'.
         limit = time.monotonic() + self.state.cancel_grace()
-        return wait_cut(future, self.state.ctx, limit, on_stop=False) is None
+        return wait_cut(future, self.state.ctx, limit, on_stop=False, share=CANCEL_SHARE) is None
 
     # ------------------------------------------------------------------ the method
 

@@ -36,16 +36,27 @@ def failed_record(activity: dict[str, Any], message: str) -> dict[str, Any]:
 
 
 def wait_cut(
-    future: Future[Any], ctx: RunContext, limit: float, *, on_stop: bool = True
+    future: Future[Any],
+    ctx: RunContext,
+    limit: float,
+    *,
+    on_stop: bool = True,
+    share: float = 1.0,
 ) -> str | None:
     """Wait for `future` (None) or until the wait is cut: "timeout" at `limit` (monotonic),
     "deadline" at the run's shutdown bound (which a signal may set after the wait began), or,
-    with `on_stop`, the reason the run was stopped. Never one blocking wait: each is a slice."""
+    with `on_stop`, the reason the run was stopped. Never one blocking wait: each is a slice.
+    `share`: the part of the time left before the bound, as first seen, this wait may take
+    (the rest is kept for what must still happen, such as the rollbacks that restore)."""
+    cut: float | None = None
     while True:
         if on_stop and ctx.stop.is_set():
             return ctx.stop_reason or "stopped"
         deadline = ctx.deadline
-        end = limit if deadline is None else min(limit, deadline)
+        if deadline is not None and cut is None:
+            now = time.monotonic()
+            cut = now + max(0.0, deadline - now) * share
+        end = limit if deadline is None or cut is None else min(limit, cut, deadline)
         left = end - time.monotonic()
         if left <= 0:
             return "timeout" if end == limit else "deadline"

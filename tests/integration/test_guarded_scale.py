@@ -3,6 +3,8 @@ A scale-down by N is N pods of that Deployment disrupted; a scale-up is bounded.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from tests.integration.conftest import shop
@@ -162,3 +164,50 @@ def test_scale_up_is_bounded_per_run_not_per_request(make_sim) -> None:
     )
     assert result.outcome == "passed", result.journal["aftershock"]
     assert replicas(sim, "one", "shop") == 6
+
+
+def test_a_scale_up_does_not_wait_for_a_kill_hanging_in_its_request(make_sim) -> None:
+    """A kill holds the budget lock (shared by every run of the daemon) across its request;
+    a scale-up spends no budget and must not wait for it: a rollback that restores replicas
+    cannot be held back by a DELETE an overloaded API server sits on. Ground truth: web4's
+    replicas, read back while the greeter DELETE is still held at the server."""
+    sim = started(make_sim)
+    kill_greeter = {
+        "type": "action",
+        "name": "kill-greeter",
+        "background": True,
+        "provider": {
+            "type": "python",
+            "module": "aftershock.pods",
+            "func": "kill",
+            "arguments": {"ns": "shop", "label_selector": "app=greeter", "mode": "one"},
+        },
+    }
+    up = {**scale("web4", 6), "pauses": {"before": 1}}  # the DELETE is in flight by then
+    restored: list[int] = []  # pods deleted (ground truth) when web4 was seen scaled up
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set() and not restored:
+            if replicas(sim, "web4", "shop") == 6:
+                restored.append(len(sim.timeline()))
+            time.sleep(0.05)
+
+    sim.control(
+        "PUT",
+        "/sim/v1/faults",
+        {"rules": [{"verb": "delete", "resource": "pods", "latency": "8s"}]},
+    )
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        result = run_experiment(sim, experiment(kill_greeter, up), kube_timeout=20)
+    finally:
+        done.set()
+        sim.control("PUT", "/sim/v1/faults", {"rules": []})
+        watcher.join(5)
+    assert replicas(sim, "web4", "shop") == 6
+    # scaled up before the server applied the held DELETE (applied later: the kill succeeded)
+    assert restored == [0], (restored, result.journal["aftershock"].get("errors"))
+    assert len(sim.timeline()) == 1
+    assert result.outcome == "passed", result.journal["aftershock"]

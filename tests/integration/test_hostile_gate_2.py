@@ -3,8 +3,8 @@
 test_hostile_gate.py. Each test is one break, judged from the simulator's ground truth
 (`sim.timeline()`, replicas read back with the kubernetes client, process exit times), never
 from aftershock's journal. They failed on the code they were written against: each docstring
-says the attack, where it broke, the evidence and a direction for the fix. Ten are fixed and
-stay as guards; three are known limits, kept as strict xfails (their reasons say why) and
+says the attack, where it broke, the evidence and a direction for the fix. Eleven are fixed and
+stay as guards; two are known limits, kept as strict xfails (their reasons say why) and
 listed in docs/safety.md ("Known limits of the gate")."""
 
 from __future__ import annotations
@@ -778,11 +778,6 @@ def test_a_scale_down_with_no_answer_is_not_counted_and_the_run_exceeds_max_pods
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit: a kill holds the run's budget lock across its request and read-back, "
-    "so a restoring rollback scale waits for it and the bound can run out first",
-)
 def test_sigterm_during_a_slow_kill_leaves_the_scale_down_behind(make_sim, tmp_path) -> None:
     """Attack: `aftershock run` scales webapp 3 -> 2, then kills a greeter pod; the API
     server is slow on pod DELETE (30 s: an overloaded apiserver or a slow admission

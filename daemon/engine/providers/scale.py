@@ -82,33 +82,58 @@ def scale_deployment(ctx: RunContext, name: str, replicas: Any, ns: str = "defau
 
 
 def guarded_scale(ctx: RunContext, ns: str, name: str, wanted: int) -> None:
-    """Plan and act under the run budget's lock: refuse, scale up within bounds, or scale
-    down as a disruption of that many pods."""
+    """Refuse, scale up within bounds, or scale down as a disruption of that many pods.
+
+    A scale-down plans and acts under the run budget's lock. A scale-up spends no budget, so
+    it never waits for that lock, which a kill (of this run or, in the daemon, of another)
+    holds across its request: a restoring rollback must not wait for a DELETE that hangs.
+    Both are conditional on the replicas they were judged on, so a scale-down landing in
+    between makes the scale-up judged again."""
     kube = ctx.require_kube()
-    with ctx.budget.lock:
-        try:
-            deployment = kube.get("deployments", ns, name)
-        except NotFound:
-            raise ActivityFailed(f"Deployment {ns}/{name} was not found") from None
-        except KubeError as exc:
-            raise ActivityFailed(f"could not read Deployment {ns}/{name}: {exc.message}") from None
-        current = int((deployment.get("spec") or {}).get("replicas", 1))
-        key: WorkloadKey = records.WorkloadKey(ns, "Deployment", name)
-        ctx.budget.ledger.first_seen.setdefault(key, current)
-        limits = effective_limits(
-            ctx.settings.safety, ctx.aftershock.blast_radius, ctx.settings.kube.namespace
-        )
-        namespace_labels = _namespace_labels(ctx, kube, ns)
-        request = {"mode": "scale", "value": wanted, "order": "", "method": "scale"}
-        excluded = workload_exclusion(
-            ns, {}, deployment["metadata"].get("labels") or {}, namespace_labels, limits
-        )
-        if excluded is not None:
-            _refuse(ctx, request, key, *excluded)
-        if wanted >= current:
-            _scale_up(ctx, kube, key, current, wanted, request)
-            return
-        _scale_down(ctx, kube, key, current, wanted, request, limits)
+    key: WorkloadKey = records.WorkloadKey(ns, "Deployment", name)
+    deployment, current = _current(kube, ns, name)
+    if wanted >= current:  # judged on this read, without the lock
+        _judge(ctx, kube, key, deployment, current, wanted)
+        return
+    with ctx.budget.lock:  # a scale-down: read again, under the lock, and judge on that
+        deployment, current = _current(kube, ns, name)
+        _judge(ctx, kube, key, deployment, current, wanted)
+
+
+def _current(kube: Kube, ns: str, name: str) -> tuple[dict[str, Any], int]:
+    try:
+        deployment = kube.get("deployments", ns, name)
+    except NotFound:
+        raise ActivityFailed(f"Deployment {ns}/{name} was not found") from None
+    except KubeError as exc:
+        raise ActivityFailed(f"could not read Deployment {ns}/{name}: {exc.message}") from None
+    return deployment, int((deployment.get("spec") or {}).get("replicas", 1))
+
+
+def _judge(
+    ctx: RunContext,
+    kube: Kube,
+    key: WorkloadKey,
+    deployment: dict[str, Any],
+    current: int,
+    wanted: int,
+) -> None:
+    ns = key[0]
+    ctx.budget.ledger.first_seen.setdefault(key, current)
+    limits = effective_limits(
+        ctx.settings.safety, ctx.aftershock.blast_radius, ctx.settings.kube.namespace
+    )
+    namespace_labels = _namespace_labels(ctx, kube, ns)
+    request = {"mode": "scale", "value": wanted, "order": "", "method": "scale"}
+    excluded = workload_exclusion(
+        ns, {}, deployment["metadata"].get("labels") or {}, namespace_labels, limits
+    )
+    if excluded is not None:
+        _refuse(ctx, request, key, *excluded)
+    if wanted >= current:
+        _scale_up(ctx, kube, key, current, wanted, request)
+        return
+    _scale_down(ctx, kube, key, current, wanted, request, limits)
 
 
 def _namespace_labels(ctx: RunContext, kube: Kube, ns: str) -> dict[str, str]:
