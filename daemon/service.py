@@ -236,6 +236,7 @@ class Daemon:
         listeners have queued, release the lease; all within `scheduling.shutdown_timeout`."""
         bound = self.settings.scheduling.shutdown_timeout.total_seconds()
         deadline = time.monotonic() + bound
+        self.store.deadline = deadline  # no history write waits past the bound
         self._stopping.set()
         self.launcher.shutdown()
         # Every wait of the run (pauses, providers, rollbacks, recovery) is cut to this,

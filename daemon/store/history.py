@@ -75,6 +75,17 @@ MIGRATIONS = {
 }
 
 
+# How long a transaction waits for the write lock another process holds (a backup, an
+# operator's sqlite3): retried in slices, so a shutdown deadline set meanwhile cuts it.
+BUSY_PATIENCE = 5.0
+BUSY_SLICE_MS = 50  # SQLite's own busy wait within one attempt
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED} or "locked" in str(exc)
+
+
 class HistoryStore(HistoryReads):
     """The connection, the schema and the writes; the reads are HistoryReads'."""
 
@@ -85,6 +96,9 @@ class HistoryStore(HistoryReads):
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self.error = ""  # last failure, for /readyz; cleared by the next success
+        # The shutdown bound (monotonic), once set: no transaction waits past it, for the
+        # lock of another process or of another thread of this one (docs/daemon.md).
+        self.deadline: float | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -104,6 +118,7 @@ class HistoryStore(HistoryReads):
             for column, statement in RUN_MIGRATIONS.items():
                 if column not in run_columns:
                     db.execute(statement)
+            db.execute(f"PRAGMA busy_timeout={BUSY_SLICE_MS}")  # then sliced: see _begin
         except (sqlite3.Error, OSError) as exc:
             self.error = f"cannot open run history {self.path}: {exc}"
             raise StoreError(self.error) from None
@@ -111,19 +126,38 @@ class HistoryStore(HistoryReads):
         return self
 
     def close(self) -> None:
-        with self._lock:
+        """Close, unless a transaction still holds the connection at the shutdown bound (the
+        process is exiting: SQLite rolls an unfinished transaction back)."""
+        if not self._lock.acquire(timeout=self._patience()):
+            return
+        try:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+        finally:
+            self._lock.release()
+
+    def _limit(self) -> float:
+        limit = time.monotonic() + BUSY_PATIENCE
+        return limit if self.deadline is None else min(limit, self.deadline)
+
+    def _patience(self) -> float:
+        return max(0.0, self._limit() - time.monotonic())
 
     @contextmanager
     def _tx(self, what: str) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        limit = self._limit()
+        if not self._lock.acquire(timeout=max(0.0, limit - time.monotonic())):
+            self.error = f"run history {self.path}: {what} failed: another write held it " + (
+                "until the shutdown bound" if self.deadline is not None else "too long"
+            )
+            raise StoreError(self.error)
+        try:
             if self._db is None:
                 self.error = f"run history {self.path} is not open"
                 raise StoreError(self.error)
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._begin(self._db, limit)
                 yield self._db
                 self._db.execute("COMMIT")
             except (sqlite3.Error, OSError, TypeError, ValueError) as exc:
@@ -132,6 +166,21 @@ class HistoryStore(HistoryReads):
                 self.error = f"run history {self.path}: {what} failed: {exc}"
                 raise StoreError(self.error) from None
             self.error = ""
+        finally:
+            self._lock.release()
+
+    def _begin(self, db: sqlite3.Connection, limit: float) -> None:
+        """BEGIN IMMEDIATE, retried while another process holds the write lock, until
+        `limit` (BUSY_PATIENCE, or the shutdown bound if that comes first)."""
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() >= limit:
+                    raise
+                time.sleep(0.02)
+            else:
+                return
 
     def check(self) -> str:
         """'' when the history can be written, else why not (probed with a real write)."""

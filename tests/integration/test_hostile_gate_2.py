@@ -3,8 +3,8 @@
 test_hostile_gate.py. Each test is one break, judged from the simulator's ground truth
 (`sim.timeline()`, replicas read back with the kubernetes client, process exit times), never
 from aftershock's journal. They failed on the code they were written against: each docstring
-says the attack, where it broke, the evidence and a direction for the fix. Eleven are fixed and
-stay as guards; two are known limits, kept as strict xfails (their reasons say why) and
+says the attack, where it broke, the evidence and a direction for the fix. Twelve are fixed and
+stay as guards; one is a known limit, kept as a strict xfail (its reason says why) and
 listed in docs/safety.md ("Known limits of the gate")."""
 
 from __future__ import annotations
@@ -397,11 +397,6 @@ def test_replay_opens_the_gate_when_the_stop_could_not_be_recorded(make_sim, tmp
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit: with the history locked by another process, each history write on "
-    "the shutdown path waits up to SQLite's busy timeout (5 s), not bounded by the deadline",
-)
 def test_sigterm_while_the_history_is_busy_overruns_the_bound(make_sim, tmp_path) -> None:
     """Attack: `aftershock serve` runs two experiments (each killed a pod and waits in its
     method). Another process holds the history's SQLite write lock for 6 s (a backup, an

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -170,3 +173,59 @@ def test_a_runs_scale_bases_outlive_a_reopen_and_end_with_the_run(tmp_path) -> N
     s.record_scale_base("gone", web, ScaleBase(1, 1))  # a run row pruned away
     s.prune(T0 + 10)
     assert (s.scale_bases("gone"), s.scale_bases("r2")) == ({}, {web: ScaleBase(4, 5)})
+
+
+class _held:  # noqa: N801 - reads as a phrase at the call site
+    """Another process's write lock on the history (a backup, an operator's sqlite3), for
+    `seconds` or until closed."""
+
+    def __init__(self, path, seconds: float) -> None:
+        self.other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.other.execute("BEGIN IMMEDIATE")
+        self.timer = threading.Timer(seconds, self.other.execute, ("ROLLBACK",))
+        self.timer.start()
+
+    def close(self) -> None:
+        self.timer.cancel()
+        self.timer.join()
+        self.other.close()  # rolls back a transaction still open
+
+
+def test_a_write_waits_for_another_process_then_lands(tmp_path) -> None:
+    s = store(tmp_path)
+    other = _held(s.path, 0.5)
+    start(s, "r1", T0)  # waits for the lock (BUSY_PATIENCE 5 s), then writes
+    assert [r.id for r in s.runs()] == ["r1"]
+    other.close()
+
+
+def test_no_write_waits_past_the_shutdown_bound(tmp_path) -> None:
+    """At shutdown the daemon sets the bound: a write that meets the history locked by
+    another process, or by a write of its own stuck on it, gives up at the bound (the run
+    row stays `running`: the next start replays it), and close() does not wait either."""
+    s = store(tmp_path)
+    other = _held(s.path, 4)
+    s.deadline = time.monotonic() + 0.5
+    began = time.monotonic()
+    with pytest.raises(StoreError, match="database is locked"):
+        start(s, "r1", T0)
+    assert time.monotonic() - began < 2.5  # the bound, not the 4 s lock
+    s.deadline = time.monotonic() + 0.5
+    failures: list[str] = []
+
+    def stuck_write() -> None:
+        try:
+            start(s, "r2", T0)
+        except StoreError as exc:
+            failures.append(str(exc))
+
+    stuck = threading.Thread(target=stuck_write)
+    stuck.start()
+    time.sleep(0.1)  # r2's write holds this process's connection, waiting for the lock
+    with pytest.raises(StoreError, match=r"until the shutdown bound|database is locked"):
+        start(s, "r3", T0)  # (which message depends on who reaches the bound first)
+    stuck.join(5)
+    assert len(failures) == 1, failures
+    s.close()
+    assert time.monotonic() - began < 3.5  # both bounds of 0.5 s, not the 4 s lock
+    other.close()
