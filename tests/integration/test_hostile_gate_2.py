@@ -31,7 +31,7 @@ from tests.integration.daemon_helpers import TOKEN, write_catalog
 from tests.integration.engine_helpers import scale_webapp, settings
 from tests.integration.test_daemon_restart import start_serve
 from tests.integration.test_engine import story
-from tests.integration.test_engine_faults import faults
+from tests.integration.test_engine_faults import arrival, faults
 from tests.integration.test_hostile_gate import (
     KILL_GREETER,
     KILL_WEBAPP,
@@ -823,11 +823,14 @@ def test_sigterm_during_a_slow_kill_leaves_the_scale_down_behind(make_sim, tmp_p
     }
     argv, env = bounded_cli(sim, tmp_path, experiment, 5)
     faults(sim, {"verb": "delete", "resource": "pods", "latency": "30s"})
+    deleting = arrival(sim, "delete", "pods")
     log = (tmp_path / "run.log").open("w")
     process = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log)
     try:
         wait_for(lambda: _replicas(sim) == before - 1, 30, "the method's scale-down")
-        time.sleep(1.5)  # the greeter DELETE is now held at the API server
+        # The DELETE itself, not a fixed 1.5 s after the scale-down: on a loaded machine the
+        # kill may not be sent yet, and a SIGTERM before it lets the rollback restore (XPASS).
+        assert deleting.wait(30), "the greeter DELETE never reached the API server"
         took = _sigterm_then_maybe_kill(process, patience=20)
     finally:
         process.kill()
