@@ -290,12 +290,14 @@ def test_two_drills_at_once_the_second_is_refused_by_max_nodes(make_sim) -> None
     # the claim comes before the evictions: wait until the drain emptied the node (DaemonSet
     # pods stay), then for the replacements, so the second run's hypothesis holds before it
     wait_for(
-        lambda: {
-            (p.metadata.labels or {}).get("app")
-            for p in sim.core.list_namespaced_pod("shop").items
-            if p.spec.node_name == held
-        }
-        <= {"agent"},
+        lambda: (
+            {
+                (p.metadata.labels or {}).get("app")
+                for p in sim.core.list_namespaced_pod("shop").items
+                if p.spec.node_name == held
+            }
+            <= {"agent"}
+        ),
         15,
         "the first drill's node drained",
     )
