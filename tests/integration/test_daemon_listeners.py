@@ -69,7 +69,16 @@ def test_raising_and_hanging_listeners_never_touch_the_runs(make_sim, tmp_path) 
             assert len(hung) == 1  # still stuck in the first run, all along
             for run in seen[:4]:
                 assert run.outcome is Outcome.PASSED, run.record
-                stored = client.get(f"/api/v1/runs/{run.run_id}").json()
+                # The recorder has its own worker: the history listener (on the core worker)
+                # may write the run's row a moment after the recorder saw it.
+                stored = wait_for(
+                    lambda r=run: (
+                        (s := client.get(f"/api/v1/runs/{r.run_id}").json())["state"] == "done"
+                        and s
+                    ),
+                    10,
+                    f"run {run.run_id} recorded",
+                )
                 assert (stored["state"], stored["outcome"]) == ("done", "passed")
             # The next run fires on time: one interval (1 s) after the previous one ended,
             # with room for a loaded machine, never blocked behind the hanging listener.

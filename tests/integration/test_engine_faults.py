@@ -3,7 +3,9 @@ after reconnecting and re-listing; it never kills more than planned and never ra
 
 from __future__ import annotations
 
+import json
 import threading
+from typing import Any
 
 from tests.integration.conftest import shop, wait_for
 from tests.integration.engine_helpers import greeter_experiment, run_experiment
@@ -12,6 +14,28 @@ from tests.integration.test_engine import evict_method, story
 
 def faults(sim, *rules: dict) -> None:
     sim.control("PUT", "/sim/v1/faults", {"rules": list(rules)})
+
+
+def arrival(sim, verb: str, resource: str, body_contains: str | None = None) -> threading.Event:
+    """Set once a `verb` request on `resource` (as a fault rule names it: "pods", "nodes")
+    reaches the simulated API server, before a latency fault holds it: a request on the
+    wire, which the timeline shows only once applied. The simulator runs in this process,
+    so this sees every client's requests (an `aftershock` subprocess's too)."""
+    seen = threading.Event()
+    state = sim.sim.faults
+    original = state.verdict
+
+    def verdict(v: str, label: str, namespace: str, body: Any = None) -> Any:
+        if (
+            v == verb
+            and resource in (label, label.split("/", maxsplit=1)[0])
+            and (body_contains is None or body_contains in json.dumps(body))
+        ):
+            seen.set()
+        return original(v, label, namespace, body)
+
+    state.verdict = verdict
+    return seen
 
 
 class after_kill:  # noqa: N801 - reads as a phrase at the call site

@@ -728,7 +728,7 @@ def test_a_restarted_daemon_does_not_drop_the_claim_of_a_cordon_still_on_the_wir
     from tests.integration.conftest import wait_for
     from tests.integration.daemon_helpers import write_catalog
     from tests.integration.test_daemon_restart import start_serve
-    from tests.integration.test_engine_faults import faults
+    from tests.integration.test_engine_faults import arrival, faults
     from tests.integration.test_node_drill_restart import AUTH, drill_daemon_config
     from tests.integration.test_node_drills import experiment
 
@@ -761,10 +761,13 @@ def test_a_restarted_daemon_does_not_drop_the_claim_of_a_cordon_still_on_the_wir
                     "body_contains": "unschedulable",
                 },
             )
+            on_the_wire = arrival(sim, "patch", "nodes", "unschedulable")
             answer = client.post("/api/v1/experiments/drill/runs", headers=AUTH)
             assert answer.status_code == 202, answer.text
             wait_for(claimed, 15, "the daemon's claim of node-1")
-            time.sleep(1.5)  # the intent is recorded and the PATCH is on the wire
+            # the intent is recorded and the PATCH is on the wire: seen at the server, not
+            # assumed 1.5 s after the claim (a SIGKILL before it would test nothing)
+            assert on_the_wire.wait(15), "the daemon's cordon never reached the API server"
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:

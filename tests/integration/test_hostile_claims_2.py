@@ -572,7 +572,7 @@ def test_a_claim_that_expires_between_the_expiry_sweep_and_the_judgement_is_igno
          under claim_ttl before its second listing. Its own pause check
          (`time.monotonic() - claimed > ttl / 2` in cordon()) starts only after _claim()
          returns, so this pause is not seen.
-      4. B lists, runs clear_expired(): A's claim is ~2.7 s old, not expired, not cleared.
+      4. B lists, runs clear_expired(): A's claim is ~2.5 s old, not expired, not cleared.
          B is then descheduled until just past its expiry, a few hundred ms (the GIL's 5 ms
          switch interval among the daemon's threads, on a loaded node, gives the same at a
          smaller scale) and judges.
@@ -632,7 +632,10 @@ def test_a_claim_that_expires_between_the_expiry_sweep_and_the_judgement_is_igno
             threading.Thread(target=a_cordon, args=(version,), daemon=True).start()
             time.sleep(0.2)  # A's request is on the wire
             answer = original_write(self, node, run_id)
-            time.sleep(max(0.0, a_claim["at"] + ttl - 0.3 - time.time()))  # B paused
+            # B paused. Its next listing must see A's claim (ttl - 1, ttl) s old (see
+            # clear_expired below): aim at the middle, 0.5 s of slack either side for that
+            # listing on a loaded machine (ttl - 0.3 left 0.3 s, else "did not happen")
+            time.sleep(max(0.0, a_claim["at"] + ttl - 0.5 - time.time()))
             return answer
         return original_write(self, node, run_id)
 

@@ -28,7 +28,7 @@ from tests.integration.daemon_helpers import TOKEN, cluster
 from tests.integration.engine_helpers import plain_context, scale_webapp
 from tests.integration.test_daemon_restart import assert_only_interrupted, start_serve
 from tests.integration.test_engine import story
-from tests.integration.test_engine_faults import faults
+from tests.integration.test_engine_faults import arrival, faults
 from tests.integration.test_halt_and_replay import serve_config
 from tests.integration.test_run_cli import command
 
@@ -359,19 +359,24 @@ def test_a_restoring_rollback_scale_lands_as_a_scale_down_after_the_stop(sim) ->
             20,
             "the method's scale-down",
         )
-        # only the rollback's request (replicas 3) is slow: 6 s at the API server
+        # only the rollback's request (replicas 3) is slow: 6 s at the API server. The scale
+        # is a JSON patch (a `test` of the replicas read, then the `replace`): matched on
+        # the replace, as '"replicas": 3' (a merge patch's body) no longer matched anything
+        restoring = '"/spec/replicas", "value": 3}]'
         faults(
             sim,
             {
                 "verb": "patch",
                 "resource": "deployments.apps/scale",
-                "body_contains": '"replicas": 3',
+                "body_contains": restoring,
                 "latency": "6s",
             },
         )
+        held = arrival(sim, "patch", "deployments.apps/scale", restoring)
         ctx.request_stop("halted", "test: API halt")
         assert rollback_started.wait(20), "the rollbacks did not start"
-        time.sleep(2)  # the rollback read 2 replicas and its PATCH is held at the server
+        # the rollback read 2 replicas and its PATCH is held at the server (not a fixed 2 s)
+        assert held.wait(20), "the rollback's scale never reached the API server"
         sim.apps.patch_namespaced_deployment_scale("webapp", "shop", {"spec": {"replicas": 5}})
         assert sim.apps.read_namespaced_deployment("webapp", "shop").spec.replicas == 5
         runner.join(30)

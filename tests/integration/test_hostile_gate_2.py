@@ -31,7 +31,7 @@ from tests.integration.daemon_helpers import TOKEN, write_catalog
 from tests.integration.engine_helpers import scale_webapp, settings
 from tests.integration.test_daemon_restart import start_serve
 from tests.integration.test_engine import story
-from tests.integration.test_engine_faults import faults
+from tests.integration.test_engine_faults import arrival, faults
 from tests.integration.test_hostile_gate import (
     KILL_GREETER,
     KILL_WEBAPP,
@@ -284,15 +284,17 @@ def test_a_restoring_scale_never_lands_while_the_deployment_metadata_changes(sim
             seen.add(_replicas(sim))
             time.sleep(0.2)
 
+    restoring = '"/spec/replicas", "value": 3}]'  # the JSON patch's replace (not a merge patch)
     faults(
         sim,
         {
             "verb": "patch",
             "resource": "deployments.apps/scale",
-            "body_contains": '"replicas": 3',
+            "body_contains": restoring,
             "latency": "1s",
         },
     )
+    slow = arrival(sim, "patch", "deployments.apps/scale", restoring)
     box: dict = {}
     churner = threading.Thread(target=churn, daemon=True)
     try:
@@ -312,6 +314,7 @@ def test_a_restoring_scale_never_lands_while_the_deployment_metadata_changes(sim
         ctx.request_stop("shutdown", "test over")
         kube.close()
     replicas = _replicas(sim)
+    assert slow.is_set(), "the restoring scale was never slowed: the attack did not happen"
     assert seen <= {2, 3}, f"someone else changed the replicas: {seen}"
     assert replicas == 3, (
         f"webapp left at {replicas} of 3 replicas (replicas seen meanwhile: {sorted(seen)}): "
@@ -750,21 +753,24 @@ def test_a_scale_down_with_no_answer_is_not_counted_and_the_run_exceeds_max_pods
         "description": "d",
         "method": [scale_webapp(2), KILL_GREETER],
     }
+    scale_down = '"/spec/replicas", "value": 2}]'  # the JSON patch's replace (not a merge patch)
     faults(
         sim,
         {
             "verb": "patch",
             "resource": "deployments.apps/scale",
-            "body_contains": '"replicas": 2',
+            "body_contains": scale_down,
             "latency": "4s",
         },
     )
+    slow = arrival(sim, "patch", "deployments.apps/scale", scale_down)
     try:
         result = Runner(ctx, document).run()
         time.sleep(4)  # the scale's latency at the server is over: it has landed
     finally:
         faults(sim)
         kube.close()
+    assert slow.is_set(), "the scale-down was never slowed: the attack did not happen"
     deleted = sim.timeline()
     scaled_away = 3 - _replicas(sim)
     assert len(deleted) + scaled_away <= 1, (
@@ -808,11 +814,14 @@ def test_sigterm_during_a_slow_kill_leaves_the_scale_down_behind(make_sim, tmp_p
     }
     argv, env = bounded_cli(sim, tmp_path, experiment, 5)
     faults(sim, {"verb": "delete", "resource": "pods", "latency": "30s"})
+    deleting = arrival(sim, "delete", "pods")
     log = (tmp_path / "run.log").open("w")
     process = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log)
     try:
         wait_for(lambda: _replicas(sim) == before - 1, 30, "the method's scale-down")
-        time.sleep(1.5)  # the greeter DELETE is now held at the API server
+        # The DELETE itself, not a fixed 1.5 s after the scale-down: on a loaded machine the
+        # kill may not be sent yet, and a SIGTERM before it lets the rollback restore (XPASS).
+        assert deleting.wait(30), "the greeter DELETE never reached the API server"
         took = _sigterm_then_maybe_kill(process, patience=20)
     finally:
         process.kill()

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.integration.cdp import Browser
+from tests.integration.conftest import wait_for
 from tests.integration.test_status_page_browser import browser, png_summary
 
 AFTERSHOCK = Path(sys.executable).parent / "aftershock"
@@ -60,7 +61,20 @@ def demo() -> Iterator[str]:
         else:
             pytest.fail(f"the demo did not show passed and deviated runs: {lines}")
         url = next(line.split()[-1] for line in lines if line.startswith("status page:"))
-        yield url.rstrip("/")
+        url = url.rstrip("/")
+
+        def outcomes(**params: str) -> set[str]:
+            runs = httpx.get(f"{url}/api/v1/runs", params=params, timeout=10).json()["runs"]
+            return {r["outcome"] for r in runs}
+
+        # The lines come from the printer listener, the history rows from another worker:
+        # the tests read the history, so wait until it holds the runs the lines showed.
+        wait_for(
+            lambda: "deviated" in outcomes(experiment="greeter-kill") and "passed" in outcomes(),
+            30,
+            "the passed and deviated runs in the history",
+        )
+        yield url
     finally:
         process.kill()
         process.wait(timeout=30)
