@@ -148,7 +148,7 @@ class Daemon:
             halt_loaded=lambda: self.halting.loaded,
             load_halt=self.halting.load,
             recovery_due=lambda: not self.recovery.done and self.is_leader(),
-            recover=self.recovery.recover_once,
+            recover=self.recovery.begin,
             sweep_cordons=lambda: (
                 cordon_sweep.sweep(
                     self.kube,
@@ -241,14 +241,17 @@ class Daemon:
         self.launcher.shutdown()
         # Every wait of the run (pauses, providers, rollbacks, recovery) is cut to this,
         # leaving a margin to journal it (I9).
-        runs = self.runs.stop_runs("shutdown", "SIGTERM", deadline=deadline - min(2.0, bound * 0.2))
+        cut = deadline - min(2.0, bound * 0.2)
+        runs = self.runs.stop_runs("shutdown", "SIGTERM", deadline=cut)
+        self.recovery.stop("shutdown", "SIGTERM", deadline=cut)  # a replay playing, likewise
         for run in runs.values():
             run.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.recovery.join(deadline)
         self.abandoned = [run_id for run_id, run in runs.items() if run.thread.is_alive()]
         for run_id in self.abandoned:
             self.executor.abandon(run_id, runs[run_id].context)
         if self.elector is not None:
-            self.elector.stop(release=True)
+            self.elector.stop(release=True, deadline=deadline)
         self._housekeeping.join(deadline)
         self.bus.close()  # what is queued is delivered: metrics and history first
         self.bus.join_core(deadline)
@@ -269,9 +272,11 @@ class Daemon:
     def _leadership_changed(self, leading: bool) -> None:
         log.warning("leadership changed", leader=leading, identity=self.identity)
         if leading:
-            self.recovery.recover_once()
+            self.recovery.begin()
             return
-        self.runs.stop_runs("leadership_lost", "the lease is held by another replica")
+        detail = "the lease is held by another replica"
+        self.recovery.stop("leadership_lost", detail)
+        self.runs.stop_runs("leadership_lost", detail)
 
     def _restore_state(self) -> None:
         try:
@@ -311,6 +316,10 @@ class Daemon:
         self.halting.check_configmap()  # live: a switch set a moment ago is honoured
         if self.halt.reason():
             raise TriggerError(409, "Halted", str(self.halt.reason()))
+        if self.recovery.recovering():
+            raise TriggerError(
+                503, "Recovering", "replaying the rollbacks of runs a crash interrupted first"
+            )
         reason = self._closed_reason()
         if reason is not None:
             raise TriggerError(503, "History Unavailable", reason)
@@ -324,6 +333,8 @@ class Daemon:
             return f"run history unavailable: {self.store.error}"
         if not self.halting.loaded:
             return "run history unavailable: the halt switch has not been read from it yet"
+        if self.recovery.recovering():
+            return "replaying the rollbacks of runs a crash interrupted"
         return None
 
     def _halted_for_runs(self) -> str | None:

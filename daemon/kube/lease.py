@@ -83,10 +83,14 @@ class LeaderElector:
         self._thread.start()
         return self
 
-    def stop(self, release: bool = True) -> None:
-        """Stop renewing; release the lease (holder cleared) so a follower takes over at once."""
+    def stop(self, release: bool = True, deadline: float | None = None) -> None:
+        """Stop renewing; release the lease (holder cleared) so a follower takes over at once.
+        `deadline` (monotonic): the shutdown bound, which the wait for the renewal loop keeps."""
         self._stop.set()
-        self._thread.join(timeout=self.retry_period + 5)
+        wait = self.retry_period + 5
+        if deadline is not None:
+            wait = min(wait, max(0.0, deadline - time.monotonic()))
+        self._thread.join(timeout=wait)
         leading = self.is_leader()
         self._renewed_at = None
         self._notify()

@@ -1,8 +1,11 @@
 """Runs a crash interrupted (`running` rows at start-up): marked aborted, rollbacks played.
 
 Done once, as soon as this replica leads, the history can be read and the persisted halt is
-known (a replayed kill must see it, F1). Synchronous and outside the listeners: it happens
-before any run of this process, and its record is the run's only end.
+known (a replayed kill must see it, F1). In a thread of its own, not the leader elector's
+(lease renewals go on during a slow rollback), while the launcher stays closed (no run of
+this process starts before the replay is over), outside the listeners: its record is the
+run's only end. Shutdown and a lost lease cut it like a run: a replay that was cut leaves
+the run `running`, so the next leader or start replays it again (a replay only restores).
 """
 
 from __future__ import annotations
@@ -46,7 +49,51 @@ class InterruptedRuns:
         self.metrics = metrics
         self.halt_loaded = halt_loaded
         self.done = False
-        self._lock = threading.Lock()  # leadership and housekeeping may both try
+        self._lock = threading.Lock()  # one recovery at a time
+        self._state = threading.Lock()  # the fields below
+        self._thread: threading.Thread | None = None
+        self._current: RunContext | None = None  # the replay playing now
+        self._cut: tuple[str, str, float | None] | None = None  # why it must stop
+
+    def begin(self) -> None:
+        """Recover in the background (leadership gained, or housekeeping's retry)."""
+        with self._state:
+            if self.done or self.recovering():
+                return
+            if self._cut is not None and self._cut[0] == "shutdown":
+                return
+            self._cut = None
+            self._thread = threading.Thread(
+                target=self.recover_once, name="aftershock-replay", daemon=True
+            )
+            self._thread.start()
+
+    def recovering(self) -> bool:
+        """A replay is playing: no run of this process starts meanwhile."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def stop(self, reason: str, detail: str, *, deadline: float | None = None) -> None:
+        """Cut the replay, as stop_runs cuts a run: no further interrupted run is replayed
+        and the one playing gets the stop (and the shutdown deadline, which cuts its waits)."""
+        with self._state:
+            if self._cut is None or self._cut[0] != "shutdown":  # shutdown is the last word
+                self._cut = (reason, detail, deadline)
+            ctx = self._current
+        if ctx is not None:
+            self._apply_cut(ctx)
+
+    def join(self, deadline: float) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _apply_cut(self, ctx: RunContext) -> None:
+        if self._cut is not None:
+            reason, detail, deadline = self._cut
+            if deadline is not None:
+                ctx.deadline = deadline
+            ctx.request_stop(reason, detail)
 
     def recover_once(self) -> None:
         """Interrupted runs are recovered once, as soon as this replica leads and the history
@@ -55,7 +102,7 @@ class InterruptedRuns:
             # Not before the persisted halt is known: a replayed kill must see it (F1).
             if not self.done and self.halt_loaded():
                 recovered = self._recover()
-                if recovered and self.executor.settings.nodes.enabled:  # node drills
+                if recovered and self.executor.settings.nodes.enabled and self._cut is None:
                     # After the interrupted runs took back their cordons: anything still
                     # cordoned by aftershock without a live run is reported (docs/node-drills.md).
                     cordons.report_orphans(self.executor.kube, self.active.ids())
@@ -70,10 +117,14 @@ class InterruptedRuns:
             return False
         self.done = True
         for row, document in interrupted:
+            if self._cut is not None:
+                break
             if row.id in self.active:
                 continue
             with run_context(row.experiment, row.id):
                 self._recover_one(row.experiment, row.id, document, dry_run=row.dry_run)
+        if self._cut is not None and self._cut[0] != "shutdown":
+            self.done = False  # lease lost: recovered again if this replica leads again
         return True
 
     def _recover_one(
@@ -85,7 +136,20 @@ class InterruptedRuns:
         except StoreError as exc:
             log.error("cannot settle the interrupted run's intents", error=str(exc))
         ctx = self.replay_context(experiment_id, run_id, document, dry_run=dry_run)
-        records = Runner(ctx, document).rollbacks_only()
+        with self._state:
+            self._current = ctx
+            self._apply_cut(ctx)
+        try:
+            records = Runner(ctx, document).rollbacks_only()
+        finally:
+            with self._state:
+                self._current = None
+        if self._cut is not None:
+            log.warning(
+                "replay cut; the run stays interrupted, to be replayed again",
+                reason=self._cut[0],
+            )
+            return
         journal = {
             "experiment": document,
             "status": "interrupted",
