@@ -210,23 +210,15 @@ class RunExecutor:
         return run
 
     def abandon(self, run_id: str, ctx: RunContext) -> None:
-        """A run still going at the shutdown bound: record what is known of it, finished."""
+        """A run still going at the shutdown bound: its rollbacks may not have played, so it
+        is not recorded as ended. Its row stays `running`: the next start (or leader) replays
+        its rollbacks, which only restore, and records it `aborted` / `interrupted`."""
         with ctx.lock:
-            record = {
-                **ctx.record,
-                "outcome": "aborted",
-                "reason": "shutdown_timeout",
-                "detail": "the run did not end within scheduling.shutdown_timeout; abandoned",
-            }
-        journal = {"status": "interrupted", "deviated": False, "aftershock": record}
-        log.error("run abandoned at the shutdown bound", run_id=run_id)
-        try:
-            self.store.finish_run(
-                run_id,
-                outcome=Outcome.ABORTED,
-                reason="shutdown_timeout",
-                journal=journal,
-                ended_at=time.time(),
-            )
-        except StoreError as exc:
-            log.error("abandoned run could not be recorded", run_id=run_id, error=str(exc))
+            disrupted = len(ctx.record.get("disrupted", []))
+            abandoned = list(ctx.record.get("abandoned", []))
+        log.error(
+            "run abandoned at the shutdown bound; its rollbacks are replayed at the next start",
+            run_id=run_id,
+            disrupted=disrupted,
+            abandoned=abandoned,
+        )

@@ -472,6 +472,17 @@ def test_sigterm_while_the_history_is_busy_overruns_the_bound(make_sim, tmp_path
             time.sleep(6)  # the timer's ROLLBACK
             locker.close()
     assert elapsed < bound + 4, f"shutdown took {elapsed:.1f}s (bound {bound}s)"
+    # Nothing is lost: the runs whose end could not be written stay `running`, and the next
+    # start records them (aborted, interrupted) once their rollbacks were replayed.
+    history = sqlite3.connect(tmp_path / "history.db")
+    running = [r[0] for r in history.execute("SELECT id FROM runs WHERE state='running'")]
+    history.close()
+    assert len(running) == 2, running
+    replay_on_restart(sim, config, tmp_path / "second.log", running[-1])  # replays both
+    history = sqlite3.connect(tmp_path / "history.db")
+    ended = set(history.execute("SELECT state, outcome, reason FROM runs"))
+    history.close()
+    assert ended == {("done", "aborted", "interrupted")}, ended
 
 
 def test_serve_abandons_a_run_in_its_stop_condition_check_and_never_restores(
