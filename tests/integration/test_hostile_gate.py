@@ -148,6 +148,32 @@ def replay_on_restart(sim, config: Path, log: Path, run_id: str) -> None:
         second.kill()
 
 
+def held_rollback(hold: Hold) -> dict:
+    """`gate`: a greeter kill, then a 60 s pause; its one rollback waits on `hold`."""
+    return {
+        "title": "gate",
+        "description": "d",
+        "method": [{**KILL_GREETER, "pauses": {"after": 60}}],
+        "rollbacks": [hold.action()],
+    }
+
+
+def crash_mid_run(sim, config: Path, log: Path) -> str:
+    """`aftershock serve` starts a run of `gate` and is SIGKILLed once the method's kill is
+    done: the run stays `running` in the history. Returns its id."""
+    first, url = start_serve(sim, config, log)
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
+            run_id = str(trigger(client).json()["run_id"])
+            wait_for(sim.timeline, 15, "the method's kill")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        first.kill()
+    return run_id
+
+
 def lead_for_a_while(sim, config: Path, log: Path) -> None:
     """Another `aftershock serve` on the same history leads for 3 s (an interrupted run is
     replayed as soon as it leads), then is stopped."""
@@ -210,8 +236,7 @@ def test_shutdown_then_sigkill_during_rollbacks_replays_a_rollback_kill(make_sim
         "method": [{**KILL_GREETER, "pauses": {"after": 60}}],
         "rollbacks": [hold.action(), KILL_WEBAPP],
     }
-    # The replay runs inside the elector's callback (the lease is not renewed meanwhile):
-    # a renew deadline of 6 s leaves the replayed kill time to be planned on a loaded machine.
+    # A renew deadline of 6 s leaves the replayed kill time to be planned on a loaded machine.
     config = _serve_config(
         sim,
         tmp_path,

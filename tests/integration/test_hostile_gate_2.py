@@ -37,6 +37,8 @@ from tests.integration.test_hostile_gate import (
     Hold,
     _serve_config,
     bounded_cli,
+    crash_mid_run,
+    held_rollback,
     lead_for_a_while,
     replay_on_restart,
     serve_story,
@@ -576,33 +578,18 @@ def test_sigterm_during_a_replay_overruns_the_bound(make_sim, tmp_path) -> None:
     bound; bound LeaderElector.stop's join by the shutdown deadline."""
     sim = serve_story(make_sim)
     hold = Hold()
-    experiment = {
-        "title": "gate",
-        "description": "d",
-        "method": [{**KILL_GREETER, "pauses": {"after": 60}}],
-        "rollbacks": [hold.action()],
-    }
     bound = 1.0
     config = _serve_config(
         sim,
         tmp_path,
-        experiment,
+        held_rollback(hold),
         leader={"lease_duration": "8s", "renew_deadline": "6s", "retry_period": "2s"},
         scheduling={"shutdown_timeout": "1s"},
     )
-    first, url = start_serve(sim, config, tmp_path / "first.log")
-    try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            trigger(client)
-            wait_for(sim.timeline, 15, "the method's kill")
-        first.send_signal(signal.SIGKILL)  # a crash mid-run: the run stays `running`
-        first.wait(timeout=10)
-    finally:
-        first.kill()
+    run_id = crash_mid_run(sim, config, tmp_path / "first.log")
     assert not hold.arrived.is_set()
 
-    second, url = start_serve(sim, config, tmp_path / "second.log")
+    second, _ = start_serve(sim, config, tmp_path / "second.log")
     try:
         assert hold.arrived.wait(40), "the interrupted run's replay did not start"
         signalled = time.monotonic()
@@ -622,8 +609,8 @@ def test_sigterm_during_a_replay_overruns_the_bound(make_sim, tmp_path) -> None:
         history = sqlite3.connect(tmp_path / "history.db")
         running = history.execute("SELECT id FROM runs WHERE state='running'").fetchall()
         history.close()
-        assert len(running) == 1, running
-        replay_on_restart(sim, config, tmp_path / "third.log", running[0][0])
+        assert running == [(run_id,)], running
+        replay_on_restart(sim, config, tmp_path / "third.log", run_id)
         assert hold.arrived.is_set(), "the cut replay was not played again"
     finally:
         hold.close()

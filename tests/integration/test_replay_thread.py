@@ -13,9 +13,10 @@ from tests.integration.conftest import wait_for
 from tests.integration.daemon_helpers import TOKEN
 from tests.integration.test_daemon_restart import start_serve
 from tests.integration.test_hostile_gate import (
-    KILL_GREETER,
     Hold,
     _serve_config,
+    crash_mid_run,
+    held_rollback,
     serve_story,
     trigger,
 )
@@ -28,30 +29,15 @@ def lease(sim):
 def test_a_slow_replay_keeps_the_lease_and_holds_runs_back(make_sim, tmp_path) -> None:
     sim = serve_story(make_sim)
     hold = Hold()
-    experiment = {
-        "title": "gate",
-        "description": "d",
-        "method": [{**KILL_GREETER, "pauses": {"after": 60}}],
-        "rollbacks": [hold.action()],
-    }
     # The lease is lost 2 s after the last renewal: a replay in the elector's thread,
     # held 5 s, would lose it.
     config = _serve_config(
         sim,
         tmp_path,
-        experiment,
+        held_rollback(hold),
         leader={"lease_duration": "3s", "renew_deadline": "2s", "retry_period": "500ms"},
     )
-    first, url = start_serve(sim, config, tmp_path / "first.log")
-    try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            run_id = trigger(client).json()["run_id"]
-            wait_for(sim.timeline, 15, "the method's kill")
-        first.send_signal(signal.SIGKILL)  # a crash mid-run: the run stays `running`
-        first.wait(timeout=10)
-    finally:
-        first.kill()
+    run_id = crash_mid_run(sim, config, tmp_path / "first.log")
 
     second, url = start_serve(sim, config, tmp_path / "second.log")
     try:
