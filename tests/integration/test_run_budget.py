@@ -51,6 +51,10 @@ def experiment(method: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
     return {"title": "budget", "description": "d", "method": method, "rollbacks": [], **more}
 
 
+def opened(kind: type[HistoryStore], tmp_path) -> HistoryStore:
+    return kind(tmp_path / "h.db", retention=timedelta(days=1), max_runs_per_experiment=5).open()
+
+
 def kills_per_workload(sim) -> Counter[tuple[str, str, str]]:
     return Counter((d["namespace"], d["workload_kind"], d["workload_name"]) for d in sim.timeline())
 
@@ -137,9 +141,7 @@ def test_intent_that_cannot_be_written_means_nothing_is_disrupted(make_sim, tmp_
         def record_intent(self, intent: Intent) -> int:
             raise StoreError("disk full")
 
-    store = FullDisk(
-        tmp_path / "h.db", retention=timedelta(days=1), max_runs_per_experiment=5
-    ).open()
+    store = opened(FullDisk, tmp_path)
     sim = make_sim(four_replicas())
     sim.ready()
     result = run_experiment(sim, experiment([kill("k", mode="one")]), budget=RunBudget(store))
@@ -160,9 +162,7 @@ def test_a_scale_whose_base_cannot_be_written_is_not_sent(make_sim, tmp_path, re
         def record_scale_base(self, run_id, workload, base) -> None:
             raise StoreError("disk full")
 
-    store = FullDisk(
-        tmp_path / "h.db", retention=timedelta(days=1), max_runs_per_experiment=5
-    ).open()
+    store = opened(FullDisk, tmp_path)
     sim = make_sim(four_replicas())
     sim.ready()
     result = run_experiment(
