@@ -178,9 +178,7 @@ def test_a_scale_whose_base_cannot_be_written_is_not_sent(make_sim, tmp_path, re
 
 
 def test_intents_are_settled_in_the_history(make_sim, tmp_path) -> None:
-    store = HistoryStore(
-        tmp_path / "h.db", retention=timedelta(days=1), max_runs_per_experiment=5
-    ).open()
+    store = opened(HistoryStore, tmp_path)
     sim = make_sim(four_replicas())
     sim.ready()
     run_experiment(sim, experiment([kill("k", value=2)]), budget=RunBudget(store))
