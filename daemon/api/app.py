@@ -170,7 +170,11 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
             return problem_response(
                 503, "Not Ready", "; ".join(problems), "/readyz", problems=problems
             )
-        return {"status": "ready", "leader": daemon.is_leader()}
+        return {
+            "status": "ready",
+            "leader": daemon.is_leader(),
+            "recovering": daemon.recovery.recovering(),  # replaying interrupted runs
+        }
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(_: Annotated[str, Depends(reader)]) -> Response:

@@ -314,6 +314,24 @@ def violations(
     return problems
 
 
+def scale_up_violations(replicas: dict[tuple[str, str], list[int]]) -> list[str]:
+    """One run (its rollbacks replayed after crashes included) scales a Deployment up to at
+    most max(2 x first, first + 5), `first` being the replicas it first saw (docs/safety.md):
+    here the replicas at the run's start, as nothing else scales them."""
+    problems = []
+    for (namespace, name), values in sorted(replicas.items()):
+        if not values:
+            continue
+        first = values[0]
+        ceiling = max(2 * first, first + 5)
+        if max(values) > ceiling:
+            problems.append(
+                f"{namespace}/{name}: scaled up to {max(values)} in one run, over its bound of "
+                f"{ceiling} from the {first} replicas it first saw: replicas {values}"
+            )
+    return problems
+
+
 def cooldown_violations(observed: Observed, limits: Limits, burst: float = 1.0) -> list[str]:
     """A workload disrupted again inside its cooldown: by a later activity of the same run
     (a gap longer than one activity's `burst` of deletes) or by a later run (any two runs)."""

@@ -137,6 +137,8 @@ class ServeProcess:
         self.url = wait_for(url, 30, "the daemon's URL")
         with httpx.Client(base_url=self.url, timeout=5) as client:
             wait_for(lambda: client.get("/readyz").json().get("leader"), 20, "leadership")
+            # runs start once the replay of runs a crash interrupted is over
+            wait_for(lambda: not client.get("/readyz").json()["recovering"], 30, "the replay")
 
     def trigger(self, experiment_id: str) -> str | None:
         """Start a run; None when the daemon declines (cooldown, budget, ...) before a run."""

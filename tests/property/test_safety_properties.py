@@ -32,6 +32,7 @@ from tests.property.ground_truth import (
     Observed,
     ScaleWatch,
     effective_limits,
+    scale_up_violations,
     start_sim,
     stop_sim,
     violations,
@@ -116,7 +117,7 @@ def check_one_run(
     # Under injected latency one activity's deletes can be seconds apart (a delete that the
     # client gave up on lands late): only gaps longer than that count as a second activity.
     burst = 6.0 if faults or disturbances else 1.0
-    broken = violations(observed, limits, burst=burst)
+    broken = violations(observed, limits, burst=burst) + scale_up_violations(observed.replicas)
     if _extension(experiment).get("dry_run"):
         changed = {k: v for k, v in observed.replicas.items() if len(v) > 1}
         if observed.disruptions or changed:
@@ -281,6 +282,94 @@ def test_cooldown_and_daily_budget_hold_across_runs_and_a_daemon_sigkill(scenari
     )
 
 
+def crashed_scales_scenario(
+    safety: dict[str, Any],
+    blast: dict[str, Any],
+    targets: list[int],
+    undo: list[int],
+    sigkill_after: float,
+) -> dict[str, Any]:
+    """One run scaling shop/webapp (4 replicas) to each of `targets`, its rollbacks to each
+    of `undo`; the daemon is SIGKILLed `sigkill_after` s after the trigger."""
+    method = [_scale_step("webapp", "shop", n) for n in targets]
+    for index, step in enumerate(method):
+        step["name"] = f"scale-{index}-{step['name']}"
+    method[-1]["pauses"] = {"after": 30}  # the run is still going when the daemon dies
+    rollbacks = [_scale_step("webapp", "shop", n) for n in undo]
+    for index, step in enumerate(rollbacks):
+        step["name"] = f"undo-{index}-{step['name']}"
+    return {
+        "safety": {**safety, "require_opt_in": True},
+        "experiment": {
+            "title": "generated: the scale bounds hold across a crash",
+            "description": "hypothesis-generated",
+            "method": method,
+            "rollbacks": rollbacks,
+            "extensions": [{"name": "aftershock", "blast_radius": blast}],
+        },
+        "sigkill_after": sigkill_after,
+    }
+
+
+@st.composite
+def crashed_scales(draw: st.DrawFn) -> dict[str, Any]:
+    """Replica counts around the bounds from 4 (scale-up bound 9; from 8: 16)."""
+    safety, blast = draw(limits())
+    return crashed_scales_scenario(
+        safety,
+        blast,
+        draw(st.lists(st.sampled_from([0, 2, 3, 6, 8, 9, 12]), min_size=1, max_size=3)),
+        draw(st.lists(st.sampled_from([3, 4, 9, 10, 16, 24]), min_size=1, max_size=2)),
+        draw(st.sampled_from([0.3, 1.0, 2.5])),
+    )
+
+
+def check_crashed_scales(scenario: dict[str, Any]) -> None:
+    """I1 across a crash: the run's scale-ups stay within its bound from the replicas it
+    first saw, and its scale-downs within its limits, also once the restarted daemon has
+    replayed its rollbacks (which only restore)."""
+    safety, experiment = scenario["safety"], scenario["experiment"]
+    directory = Path(tempfile.mkdtemp(prefix="aftershock-prop-scale-"))
+    catalog = directory / "catalog"
+    catalog.mkdir()
+    (catalog / "scales.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False))
+    sim = start_sim()
+    daemon = ServeProcess(sim, directory, safety, catalog)
+    try:
+        scales = ScaleWatch(sim)
+        daemon.start()
+        started = now()
+        run_id = daemon.trigger("scales")
+        if run_id is not None:
+            time.sleep(scenario["sigkill_after"])
+            daemon.sigkill()
+            daemon.start()  # replays the run's rollbacks before it is ready for runs
+            daemon.wait_done(run_id)
+        observed = Observed(sim.timeline(), scales.close(), runs=[(started, now())])
+    finally:
+        daemon.stop()
+        stop_sim(sim)
+        shutil.rmtree(directory, ignore_errors=True)
+    limits_ = effective_limits(safety, _blast(experiment))
+    broken = violations(observed, limits_) + scale_up_violations(observed.replicas)
+    assert not broken, "\n".join(
+        [
+            *broken,
+            f"effective limits: {limits_}",
+            f"replicas seen: { {f'{k[0]}/{k[1]}': v for k, v in observed.replicas.items()} }",
+            f"settings.safety: {json.dumps(safety)}",
+            f"experiment: {json.dumps(experiment)}",
+            f"SIGKILL {scenario['sigkill_after']} s after the trigger",
+        ]
+    )
+
+
+@settings(PROPERTY, max_examples=examples(3))
+@given(scenario=crashed_scales())
+def test_the_scale_bounds_hold_across_a_daemon_sigkill(scenario) -> None:
+    check_crashed_scales(scenario)
+
+
 # --------------------------------------------------------------------------- regressions
 
 
@@ -416,6 +505,12 @@ def test_finding_2_scale_down_is_a_disruption_within_limits() -> None:
 
 def test_finding_2_scale_down_of_a_namespace_that_did_not_opt_in() -> None:
     check_one_run(_experiment([_scale_step("billing", "legacy", 0)], {}), PERMISSIVE)
+
+
+def test_finding_3_a_replayed_rollback_cannot_compound_the_scale_up_bound() -> None:
+    """The run scales webapp 4 -> 8 (its bound: 9); the daemon dies; the replayed rollback
+    asks for 16, which a bound computed from the live 8 would allow."""
+    check_crashed_scales(crashed_scales_scenario(PERMISSIVE, {}, [8], [16], 2.5))
 
 
 @st.composite
