@@ -94,13 +94,16 @@ class LeaderElector:
         leading = self.is_leader()
         self._renewed_at = None
         self._notify()
-        if release and leading:
+        left = None if deadline is None else deadline - time.monotonic()
+        if release and leading and (left is None or left > 0.1):
+            # Within the bound, or not at all: the Lease then expires as after a crash.
+            timeout = None if left is None else min(self.kube.timeout, left / 2)
             try:
-                lease = self.kube.get("leases", self.namespace, self.name)
+                lease = self.kube.get("leases", self.namespace, self.name, timeout=timeout)
                 if (lease.get("spec") or {}).get("holderIdentity") == self.identity:
                     lease["spec"]["holderIdentity"] = None
                     lease["spec"]["leaseDurationSeconds"] = 1
-                    self.kube.replace_lease(self.namespace, self.name, lease)
+                    self.kube.replace_lease(self.namespace, self.name, lease, timeout=timeout)
             except KubeError as exc:
                 self.last_error = f"release: {exc.message}"
 

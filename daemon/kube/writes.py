@@ -105,10 +105,20 @@ class KubeWrites:
         )
         return result
 
-    def replace_lease(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """PUT with the body's resourceVersion: a concurrent writer gets Conflict (409)."""
+    def replace_lease(
+        self, namespace: str, name: str, body: dict[str, Any], *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """PUT with the body's resourceVersion: a concurrent writer gets Conflict (409).
+        `timeout` (seconds) overrides the client's request deadline."""
+        extra: dict[str, Any] = {} if timeout is None else {"_request_timeout": timeout}
         result: dict[str, Any] = self.call(
-            "update", "leases", self.coordination.replace_namespaced_lease, name, namespace, body
+            "update",
+            "leases",
+            self.coordination.replace_namespaced_lease,
+            name,
+            namespace,
+            body,
+            **extra,
         )
         return result
 

@@ -7,12 +7,12 @@ The history write is safe without depending on the listener queue: the run execu
 registers the same write in `PendingWrites` synchronously when the run ends
 (`RunExecutor.finish`); this listener only attempts it at once. If the listener is late,
 dropped or fails, housekeeping retries it and `Daemon.stop` flushes it, exactly as a write
-the disk refused. The write is idempotent (an UPDATE of one row), so writing twice is safe.
+the disk refused. Only the first write records the end (an UPDATE of a `running` row), so
+writing twice is safe.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 from daemon.listeners import RunEnded
@@ -29,15 +29,23 @@ def finish_key(run_id: str) -> str:
 
 
 def finish_write(store: HistoryStore, run: RunEnded) -> Callable[[], None]:
-    """The history's record of the end of `run`."""
-    return functools.partial(
-        store.finish_run,
-        run.run_id,
-        outcome=str(run.outcome),
-        reason=run.reason,
-        journal=run.journal,
-        ended_at=run.ended_at,
-    )
+    """The history's record of the end of `run` (written once: a second write changes
+    nothing)."""
+
+    def write() -> None:
+        if not store.finish_run(
+            run.run_id,
+            outcome=str(run.outcome),
+            reason=run.reason,
+            journal=run.journal,
+            ended_at=run.ended_at,
+        ):
+            log.warning(
+                "run already recorded ended, by a replica that took it for interrupted",
+                run_id=run.run_id,
+            )
+
+    return write
 
 
 class MetricsListener:

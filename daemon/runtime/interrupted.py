@@ -176,7 +176,7 @@ class InterruptedRuns:
             ),
         )
         try:
-            self.store.finish_run(
+            recorded = self.store.finish_run(
                 run_id,
                 outcome=Outcome.ABORTED,
                 reason="interrupted",
@@ -185,6 +185,8 @@ class InterruptedRuns:
             )
         except StoreError as exc:
             log.error("cannot record the interrupted run", error=str(exc))
+            return
+        if not recorded:  # its own replica ended it meanwhile (a shared history)
             return
         self.metrics().run_finished(experiment_id, journal)
         self.catalog.record_end(

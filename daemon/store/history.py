@@ -237,13 +237,17 @@ class HistoryStore(HistoryReads):
         journal: dict[str, Any],
         ended_at: float,
         disruptions: list[dict[str, Any]] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Record a run ended, once: False (nothing written) when it already was, by another
+        replica sharing the history that took it for interrupted, so its first end stays."""
         with self._tx("recording the end of a run") as db:
-            db.execute(
+            ended = db.execute(
                 "UPDATE runs SET state='done', outcome=?, reason=?, ended_at=?, journal=?"
-                " WHERE id=?",
+                " WHERE id=? AND state='running'",
                 (outcome, reason, ended_at, json.dumps(journal, default=str), run_id),
-            )
+            ).rowcount
+            if not ended:  # recorded ended already (another replica on a shared history)
+                return False
             db.execute("DELETE FROM scale_bases WHERE run_id=?", (run_id,))
             db.executemany(
                 "INSERT INTO disruptions (run_id, namespace, kind, workload, pod, method, at)"
@@ -261,6 +265,7 @@ class HistoryStore(HistoryReads):
                     for d in disruptions or []
                 ],
             )
+        return True
 
     def record_intent(self, intent: Intent) -> int:
         """A disruption about to be requested (I4): committed before the request is sent, so

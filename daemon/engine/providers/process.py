@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -49,12 +52,13 @@ def run_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its own process group: what it starts is killed with it
         )
     except OSError as exc:
         raise ActivityFailed(f"process {path!r} could not run: {exc}") from None
     with child:
         # Polled, not one blocking wait: an activity cancelled (its timeout, the run stopped or
-        # over) kills its process, which must not go on acting after the run let it go.
+        # over) kills its process group, which must not go on acting after the run let it go.
         while True:
             try:
                 stdout, stderr = child.communicate(timeout=0.1)
@@ -63,14 +67,29 @@ def run_process(
                 why = _cancelled(over)
                 if why is None and time.monotonic() < limit:
                     continue
-                child.kill()
-                child.communicate()
+                _kill_group(child)
                 raise ActivityFailed(
                     "activity took too long to complete"
                     if why is None
                     else f"process killed: {why}"
                 ) from None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)  # nothing it left in the background goes on
     return {"status": child.returncode, "stdout": stdout, "stderr": stderr}
+
+
+def _kill_group(child: subprocess.Popen[str]) -> None:
+    """SIGKILL to the process's whole group (the tools a script started too), then its
+    pipes are closed rather than drained: a tool that left the group may still hold them."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        child.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.communicate(timeout=1)
+    for pipe in (child.stdout, child.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def _cancelled(over: threading.Event | None) -> str | None:
