@@ -69,7 +69,11 @@ class MemoryRecorder:
         self.rows[intent_id] = (intent, state)
 
     def record_scale_base(self, run_id: str, workload: WorkloadKey, base: ScaleBase) -> None:
-        self.bases.setdefault((run_id, workload), base)
+        known = self.bases.get((run_id, workload))
+        if known is None:
+            self.bases[(run_id, workload)] = base
+        elif known.scaled_from is None:
+            self.bases[(run_id, workload)] = ScaleBase(known.first_seen, base.scaled_from)
 
 
 @dataclass
@@ -120,21 +124,35 @@ class RunBudget:
         self.ledger.spend(workload, now, uid)
         return intent_id
 
-    def scale_base(self, run_id: str, workload: WorkloadKey, scaled_from: int) -> None:
-        """Before the run's first scale of a Deployment is sent, make its scale-up bound's base
-        durable (the replicas the run first read, and those it scales from), so a replay after
-        a crash bounds its scale-ups as the run did; raises `Unrecorded` (nothing sent). Once
-        the run has scaled it, the base is already recorded and nothing is written."""
-        if workload in self.ledger.scaled_from:
+    def first_read(self, run_id: str, workload: WorkloadKey, replicas: int) -> None:
+        """The run's first read of a Deployment it was asked to scale: the base of its scale-up
+        bound, made durable before anything is judged on it, so a replay after a crash bounds
+        its scale-ups from it too, never from replicas found later (an HPA's, the run's own).
+        Raises `Unrecorded` (nothing is judged, nothing sent)."""
+        if workload in self.ledger.first_seen:
             return
-        base = ScaleBase(self.ledger.first_seen.get(workload, scaled_from), scaled_from)
         try:
-            self.recorder.record_scale_base(run_id, workload, base)
+            self.recorder.record_scale_base(run_id, workload, ScaleBase(replicas, None))
         except Exception as exc:  # noqa: BLE001 - any recorder failure fails closed
             raise Unrecorded(
-                f"the replicas {workload[0]}/{workload[2]} is scaled from could not be recorded "
-                f"({exc}); the scale was not sent"
+                f"the replicas of {workload[0]}/{workload[2]} the run first read could not be "
+                f"recorded ({exc}); nothing was scaled"
             ) from None
+        self.ledger.first_seen[workload] = replicas
+
+    def scaled(self, run_id: str, workload: WorkloadKey, scaled_from: int) -> str:
+        """A scale of the run landed (or may have): what it scaled from bounds the scale-ups
+        that restore it, durably. '' or why it could not be written (a replay then allows no
+        more than the bound from the first read: the safe side)."""
+        if workload in self.ledger.scaled_from:
+            return ""
+        self.ledger.scaled_from[workload] = scaled_from
+        first = self.ledger.first_seen.get(workload, scaled_from)
+        try:
+            self.recorder.record_scale_base(run_id, workload, ScaleBase(first, scaled_from))
+        except Exception as exc:  # noqa: BLE001 - journaled; the replay stays on the safe side
+            return f"the replicas {workload[0]}/{workload[2]} was scaled from not recorded: {exc}"
+        return ""
 
     def settle(
         self,

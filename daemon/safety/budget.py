@@ -32,10 +32,11 @@ class Intent:
 
 @dataclass(frozen=True)
 class ScaleBase:
-    """The base of a run's scale-up bound for one Deployment, recorded before its first scale."""
+    """The base of a run's scale-up bound for one Deployment: recorded at the run's first
+    read of it, completed once a scale of it landed (or may have)."""
 
     first_seen: int  # the replicas the run first read
-    scaled_from: int  # the replicas before the run's first scale was sent
+    scaled_from: int | None  # the replicas the run's first scale that landed left from
 
 
 @dataclass

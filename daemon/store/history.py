@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS scale_bases (  -- a running run's scale-up bound, for
     namespace TEXT NOT NULL,
     name TEXT NOT NULL,                -- the Deployment
     first_seen INTEGER NOT NULL,       -- the replicas the run first read
-    scaled_from INTEGER NOT NULL,      -- the replicas its first scale was sent from
+    scaled_from INTEGER,               -- those its first scale that landed left from
     PRIMARY KEY (run_id, namespace, name)
 );
 """
@@ -297,13 +297,16 @@ class HistoryStore(HistoryReads):
             )
 
     def record_scale_base(self, run_id: str, workload: WorkloadKey, base: ScaleBase) -> None:
-        """Before a run's first scale of a Deployment: the base of its scale-up bound, so the
-        replay of its rollbacks after a crash cannot compound the run's own scale-ups. The
-        first record of a run and Deployment stays; the run's end deletes them."""
+        """The base of a run's scale-up bound for a Deployment (its first read, then what its
+        first landed scale left from), so the replay of its rollbacks after a crash cannot
+        compound the run's own scale-ups. Each field keeps its first value; the run's end
+        deletes the row."""
         namespace, _, name = workload
-        with self._tx("recording the replicas a scale starts from") as db:
+        with self._tx("recording the replicas a scale is bounded from") as db:
             db.execute(
-                "INSERT OR IGNORE INTO scale_bases VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO scale_bases VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_id, namespace, name) DO UPDATE"
+                " SET scaled_from = COALESCE(scale_bases.scaled_from, excluded.scaled_from)",
                 (run_id, namespace, name, base.first_seen, base.scaled_from),
             )
 

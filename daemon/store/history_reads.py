@@ -55,7 +55,9 @@ class HistoryReads:
                 (run_id,),
             ).fetchall()
         return {
-            WorkloadKey(str(ns), "Deployment", str(name)): ScaleBase(int(first), int(scaled))
+            WorkloadKey(str(ns), "Deployment", str(name)): ScaleBase(
+                int(first), None if scaled is None else int(scaled)
+            )
             for ns, name, first, scaled in rows
         }
 

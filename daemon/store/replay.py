@@ -38,10 +38,12 @@ class RefusingRecorder:
         self.inner.settle_disruption(intent_id, state, detail)
 
     def record_scale_base(self, run_id: str, workload: WorkloadKey, base: ScaleBase) -> None:
-        """Refused too: a Deployment the run had not scaled before the crash (else its base
-        would be seeded and nothing written) is not scaled by a replay that cannot judge."""
-        del run_id, base
-        raise RuntimeError(f"{self.why} (scale {workload[0]}/{workload[2]})")
+        """A Deployment the run never read before the crash (else its base would be seeded and
+        its first read not written) is not scaled by a replay that cannot judge; what a
+        landed scale left from is recorded as usual."""
+        if base.scaled_from is None:
+            raise RuntimeError(f"{self.why} (scale {workload[0]}/{workload[2]})")
+        self.inner.record_scale_base(run_id, workload, base)
 
 
 def run_limits(
@@ -79,7 +81,8 @@ def seeded_ledger(
     ledger = Ledger()
     for key, base in (bases or {}).items():
         ledger.first_seen[key] = base.first_seen
-        ledger.scaled_from[key] = base.scaled_from
+        if base.scaled_from is not None:
+            ledger.scaled_from[key] = base.scaled_from
     for row in rows:
         if row.get("state") == "failed":
             continue

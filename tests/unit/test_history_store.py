@@ -155,14 +155,15 @@ def test_a_run_keeps_the_settings_it_started_with(tmp_path) -> None:
 
 
 def test_a_runs_scale_bases_outlive_a_reopen_and_end_with_the_run(tmp_path) -> None:
-    """The scale-up bound's base is durable while the run runs (its replay reads it), the
-    first record per Deployment wins, and the run's end (or pruning) removes it."""
+    """The scale-up bound's base is durable while the run runs (its replay reads it), each
+    field keeps its first value, and the run's end (or pruning) removes it."""
     s = store(tmp_path)
     start(s, "r1", T0)
     start(s, "r2", T0)
     web = WorkloadKey("shop", "Deployment", "web")
-    s.record_scale_base("r1", web, ScaleBase(first_seen=3, scaled_from=3))
-    s.record_scale_base("r1", web, ScaleBase(first_seen=6, scaled_from=6))  # later: ignored
+    s.record_scale_base("r1", web, ScaleBase(first_seen=3, scaled_from=None))  # first read
+    s.record_scale_base("r1", web, ScaleBase(first_seen=6, scaled_from=3))  # a landed scale
+    s.record_scale_base("r1", web, ScaleBase(first_seen=9, scaled_from=9))  # later: ignored
     s.record_scale_base("r2", web, ScaleBase(first_seen=4, scaled_from=5))
     s.close()
     s = store(tmp_path)

@@ -15,6 +15,7 @@ from daemon.store.replay import replay_budget, run_limits, seeded_ledger
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 WEB = ("shop", "Deployment", "web")
+API = ("shop", "Deployment", "api")
 
 
 def row(state: str, uid: str) -> dict:
@@ -80,35 +81,49 @@ def test_known_limits_spend_from_the_seeded_ledger() -> None:
 
 
 def test_the_replay_keeps_the_runs_scale_up_bound() -> None:
-    """A replay's scale-up bound comes from the replicas the run first saw (recorded before
-    its first scale), never from replicas the run itself already scaled up."""
-    bases = {WEB: ScaleBase(first_seen=3, scaled_from=2)}
+    """A replay's scale-up bound comes from the replicas the run first read (recorded at that
+    read), never from replicas found later; what a landed scale left from, when recorded."""
+    bases = {WEB: ScaleBase(first_seen=3, scaled_from=2), API: ScaleBase(5, None)}
     budget, _, problem = replay_budget(MemoryRecorder(), threading.RLock(), {}, {}, [], bases=bases)
     assert problem == ""
-    assert (budget.ledger.first_seen, budget.ledger.scaled_from) == ({WEB: 3}, {WEB: 2})
-    budget.scale_base("r1", WEB, 6)  # already scaled by the run: nothing written
-    assert budget.recorder.bases == {}  # type: ignore[attr-defined]
+    assert budget.ledger.first_seen == {WEB: 3, API: 5}
+    assert budget.ledger.scaled_from == {WEB: 2}
+    budget.first_read("r1", WEB, 20)  # already read by the run: nothing written, 3 stays
+    assert (budget.recorder.bases, budget.ledger.first_seen[WEB]) == ({}, 3)  # type: ignore[attr-defined]
 
 
-def test_a_replay_that_cannot_judge_scales_no_deployment_the_run_did_not_scale() -> None:
+def test_a_replay_that_cannot_judge_scales_no_deployment_the_run_did_not_read() -> None:
     budget, _, problem = replay_budget(
-        MemoryRecorder(), threading.RLock(), None, {"title": "t"}, [], bases={}
+        MemoryRecorder(),
+        threading.RLock(),
+        None,
+        {"title": "t"},
+        [],
+        bases={WEB: ScaleBase(3, None)},
     )
     assert problem
+    budget.first_read("r1", WEB, 3)  # read by the run before the crash: fine
     with pytest.raises(Unrecorded, match="not replayed"):
-        budget.scale_base("r1", WEB, 3)
+        budget.first_read("r1", API, 3)
 
 
-def test_a_scale_base_is_written_once_before_the_first_scale() -> None:
+def test_the_first_read_is_written_before_anything_and_a_landed_scale_after() -> None:
     recorder = MemoryRecorder()
     budget = RunBudget(recorder)
-    budget.ledger.first_seen[WEB] = 3
-    budget.scale_base("r1", WEB, 4)  # someone scaled it to 4 since the run first read it
+    budget.first_read("r1", WEB, 3)
+    budget.first_read("r1", WEB, 20)  # a later read (an HPA's 20) changes nothing
+    assert recorder.bases == {("r1", WEB): ScaleBase(first_seen=3, scaled_from=None)}
+    assert budget.scaled("r1", WEB, 4) == ""  # landed from 4 (someone scaled it meanwhile)
+    assert budget.scaled("r1", WEB, 7) == ""  # the first landed scale stays
     assert recorder.bases == {("r1", WEB): ScaleBase(first_seen=3, scaled_from=4)}
+    assert (budget.ledger.first_seen, budget.ledger.scaled_from) == ({WEB: 3}, {WEB: 4})
 
     class Broken(MemoryRecorder):
         def record_scale_base(self, run_id, workload, base) -> None:
             raise OSError("disk full")
 
+    broken = RunBudget(Broken())
     with pytest.raises(Unrecorded, match="disk full"):
-        RunBudget(Broken()).scale_base("r1", WEB, 3)
+        broken.first_read("r1", WEB, 3)
+    assert broken.ledger.first_seen == {}  # not judged on a read that was not recorded
+    assert "disk full" in broken.scaled("r1", WEB, 3)

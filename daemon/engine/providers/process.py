@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from daemon.engine.context import ACTIVITY_CANCELLED
@@ -56,7 +58,7 @@ def run_process(
         )
     except OSError as exc:
         raise ActivityFailed(f"process {path!r} could not run: {exc}") from None
-    with child:
+    with child, _live(child):
         # Polled, not one blocking wait: an activity cancelled (its timeout, the run stopped or
         # over) kills its process group, which must not go on acting after the run let it go.
         while True:
@@ -76,6 +78,32 @@ def run_process(
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, signal.SIGKILL)  # nothing it left in the background goes on
     return {"status": child.returncode, "stdout": stdout, "stderr": stderr}
+
+
+_LIVE: set[int] = set()  # process groups of activities still running
+_LIVE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _live(child: subprocess.Popen[str]) -> Iterator[None]:
+    with _LIVE_LOCK:
+        _LIVE.add(child.pid)
+    try:
+        yield
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(child.pid)
+
+
+@atexit.register
+def _kill_live_groups() -> None:
+    """At exit (`aftershock run` stopped by SIGTERM, the daemon's shutdown), the process of an
+    activity the run let go may still run in a thread about to vanish: its group goes too."""
+    with _LIVE_LOCK:
+        groups = list(_LIVE)
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
 
 
 def _kill_group(child: subprocess.Popen[str]) -> None:

@@ -6,9 +6,9 @@ run, min ready, PDBs, cooldown, daily budget, dry run), each of the N recorded a
 before the scale is sent. Scaling up disrupts nothing but is bounded *per run*: at most
 max(2 x first, first + SCALE_UP_STEP) replicas, where `first` is the replicas the run first
 saw for that Deployment (kept in the ledger, so chained scale-ups cannot compound, and
-recorded in the history before the run's first scale of it, so a replay after a crash keeps
-the same bound), or back to what this run scaled it down from. Both directions are refused
-where chaos may never go.
+recorded in the history at that first read, so a replay after a crash keeps the same
+bound), or back to what this run scaled it down from. Both directions are refused where chaos
+may never go.
 Right before the request, a scale-down asks `ctx.disruption_blocked()` (halt, lease, stop,
 the activity's cancellation), in every phase, rollbacks included; a scale-up disrupts nothing
 (a rollback restoring replicas may run while halted) and only asks `ctx.cancelled()`.
@@ -21,7 +21,7 @@ from typing import Any
 from daemon import records
 from daemon.engine.budget import Settled
 from daemon.engine.context import RunContext
-from daemon.engine.errors import ActivityFailed, Unrecorded
+from daemon.engine.errors import ActivityFailed
 from daemon.engine.providers.k8s import Refused, build_world, journal_plan, plan_in_budget
 from daemon.kube.client import Kube
 from daemon.kube.errors import Conflict, Invalid, KubeError, NotFound
@@ -119,7 +119,7 @@ def _judge(
     wanted: int,
 ) -> None:
     ns = key[0]
-    ctx.budget.ledger.first_seen.setdefault(key, current)
+    ctx.budget.first_read(ctx.run_id, key, current)  # durable before any judgement
     limits = effective_limits(
         ctx.settings.safety, ctx.aftershock.blast_radius, ctx.settings.kube.namespace
     )
@@ -278,11 +278,6 @@ def _send(
     if closed:  # as close to the request as possible, after the intents were written
         _settle_all(ctx, key, intents, "failed", f"not sent: {closed}")
         raise ActivityFailed(f"scale {ns}/{name} {current} -> {wanted} not sent: {closed}")
-    try:
-        ctx.budget.scale_base(ctx.run_id, key, current)
-    except Unrecorded:
-        _settle_all(ctx, key, intents, "failed", "not sent: the scale base was not recorded")
-        raise
     state: Settled = "done"
     error = ""
     try:
@@ -304,7 +299,9 @@ def _send(
             state = "uncertain"
     _settle_all(ctx, key, intents, state, error)
     if state != "failed":
-        ctx.budget.ledger.scaled_from.setdefault(key, current)
+        problem = ctx.budget.scaled(ctx.run_id, key, current)
+        if problem:
+            ctx.append("errors", problem)
         for _, target in intents:
             ctx.append(
                 "disrupted",
