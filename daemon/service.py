@@ -50,6 +50,10 @@ from daemon.store.pending import PendingWrites
 __all__ = ["HALT_KEY", "Daemon", "Entry", "Halt", "ScheduleOverride", "TriggerError", "settle_heap"]
 
 log = get_logger("aftershock.daemon")
+# How long a trigger waits for a recovery under way (reading the history, a quick replay)
+# before it answers 503 Recovering: a run asked for right after a takeover is not refused
+# for the milliseconds the check for interrupted runs takes.
+RECOVERY_PATIENCE = 2.0
 
 
 def settle_heap() -> None:
@@ -316,10 +320,12 @@ class Daemon:
         self.halting.check_configmap()  # live: a switch set a moment ago is honoured
         if self.halt.reason():
             raise TriggerError(409, "Halted", str(self.halt.reason()))
-        if self.recovery.recovering():
-            raise TriggerError(
-                503, "Recovering", "replaying the rollbacks of runs a crash interrupted first"
-            )
+        if not self.recovery.settled():
+            self.recovery.begin()  # at once, not at housekeeping's next pass
+            if not self.recovery.wait(RECOVERY_PATIENCE):
+                raise TriggerError(
+                    503, "Recovering", "replaying the rollbacks of runs a crash interrupted first"
+                )
         reason = self._closed_reason()
         if reason is not None:
             raise TriggerError(503, "History Unavailable", reason)
@@ -333,7 +339,7 @@ class Daemon:
             return f"run history unavailable: {self.store.error}"
         if not self.halting.loaded:
             return "run history unavailable: the halt switch has not been read from it yet"
-        if self.recovery.recovering():
+        if not self.recovery.settled():
             return "replaying the rollbacks of runs a crash interrupted"
         return None
 

@@ -173,7 +173,8 @@ def create_app(daemon: Daemon, settings: Settings, registry: CollectorRegistry) 
         return {
             "status": "ready",
             "leader": daemon.is_leader(),
-            "recovering": daemon.recovery.recovering(),  # replaying interrupted runs
+            # leading, but the runs a crash interrupted are not all replayed yet: no run starts
+            "recovering": daemon.is_leader() and not daemon.recovery.settled(),
         }
 
     @app.get("/metrics", include_in_schema=False)

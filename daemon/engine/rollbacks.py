@@ -56,7 +56,8 @@ class Rollbacks:
             return []
         try:
             state.load()
-        except InvalidRun as exc:
+        except InvalidRun as exc:  # (a variable or secret missing at this start, say)
+            state.unplayable = str(exc)
             return [failed_record({"name": "configuration"}, str(exc))]
         return [
             state.redact(self.activities.run(activity, "rollback"))

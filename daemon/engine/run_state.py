@@ -70,6 +70,7 @@ class RunState:
         self.refusal: Refused | None = None
         self.fatal: tuple[Outcome, str] | None = None  # ends the run whatever else happened
         self.rollbacks_played = False
+        self.unplayable = ""  # why a replay's rollbacks could not even be loaded
 
     def _index(self) -> dict[str, dict[str, Any]]:
         index: dict[str, dict[str, Any]] = {}

@@ -94,6 +94,12 @@ class Runner:
             raise
         return records + cordons.replay_release(self.ctx)  # node drills: always uncordon
 
+    @property
+    def unplayable(self) -> str:
+        """After rollbacks_only: why the rollbacks could not be loaded at all ('' if they
+        were played): such a run must stay interrupted, to be replayed when they can."""
+        return self.state.unplayable
+
     def _rollbacks_only(self) -> list[dict[str, Any]]:
         try:
             return self.rollbacks.only()

@@ -14,6 +14,7 @@ writing twice is safe.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from daemon.listeners import RunEnded
 from daemon.logging import get_logger
@@ -28,11 +29,20 @@ def finish_key(run_id: str) -> str:
     return f"finish:{run_id}"
 
 
+def rollbacks_cut(journal: dict[str, Any]) -> bool:
+    """Were some of the run's rollbacks cut short (the shutdown bound)? Then it is not
+    recorded ended: it stays `running`, and the next start or leader replays them."""
+    abandoned = (journal.get("aftershock") or {}).get("abandoned") or []
+    return any(isinstance(a, dict) and a.get("phase") == "rollback" for a in abandoned)
+
+
 def finish_write(store: HistoryStore, run: RunEnded) -> Callable[[], None]:
     """The history's record of the end of `run` (written once: a second write changes
-    nothing)."""
+    nothing), unless its rollbacks were cut short."""
 
     def write() -> None:
+        if rollbacks_cut(run.journal):
+            return
         if not store.finish_run(
             run.run_id,
             outcome=str(run.outcome),

@@ -25,7 +25,7 @@ from daemon.listeners import RunEnded
 from daemon.logging import get_logger, run_context
 from daemon.outcomes import Outcome
 from daemon.runtime.active_runs import ActiveRuns
-from daemon.runtime.builtin_listeners import finish_key, finish_write
+from daemon.runtime.builtin_listeners import finish_key, finish_write, rollbacks_cut
 from daemon.runtime.catalog import Catalog
 from daemon.settings import Settings
 from daemon.store.history import HistoryStore, StoreError
@@ -197,8 +197,12 @@ class RunExecutor:
             else (),
         )
         # Durable before anything else can happen: written by the history listener, else by
-        # housekeeping, else by stop(). Disruptions are already in the history (I4).
-        self.pending.keep(finish_key(run_id), finish_write(self.store, run))
+        # housekeeping, else by stop(). Disruptions are already in the history (I4). A run
+        # whose rollbacks were cut short stays `running`: the next start replays them.
+        if rollbacks_cut(journal):
+            log.warning("rollbacks cut short; the run stays interrupted, to be replayed")
+        else:
+            self.pending.keep(finish_key(run_id), finish_write(self.store, run))
         log.info(
             "run finished",
             outcome=str(outcome),

@@ -54,24 +54,49 @@ class InterruptedRuns:
         self._thread: threading.Thread | None = None
         self._current: RunContext | None = None  # the replay playing now
         self._cut: tuple[str, str, float | None] | None = None  # why it must stop
+        self._again = False  # leading again while a cut replay still ends: recover again
 
     def begin(self) -> None:
-        """Recover in the background (leadership gained, or housekeeping's retry)."""
+        """Recover in the background (leadership gained, housekeeping's retry, a trigger)."""
         with self._state:
-            if self.done or self.recovering():
-                return
             if self._cut is not None and self._cut[0] == "shutdown":
+                return
+            if self.recovering():
+                if self._cut is not None:  # cut by a lost lease, which is back: once it ends
+                    self._again = True
+                return
+            if self.done:
                 return
             self._cut = None
             self._thread = threading.Thread(
-                target=self.recover_once, name="aftershock-replay", daemon=True
+                target=self._recover_until_done, name="aftershock-replay", daemon=True
             )
             self._thread.start()
+
+    def _recover_until_done(self) -> None:
+        while True:
+            self.recover_once()
+            with self._state:
+                if not self._again or (self._cut is not None and self._cut[0] == "shutdown"):
+                    return
+                self._again, self._cut = False, None
 
     def recovering(self) -> bool:
         """A replay is playing: no run of this process starts meanwhile."""
         thread = self._thread
         return thread is not None and thread.is_alive()
+
+    def settled(self) -> bool:
+        """Every run a crash interrupted has been replayed (or there was none): runs may
+        start. Until then the launcher is closed and triggers answer `Recovering`."""
+        return self.done and not self.recovering()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait (bounded) for a recovery under way; settled() after it."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=timeout)
+        return self.settled()
 
     def stop(self, reason: str, detail: str, *, deadline: float | None = None) -> None:
         """Cut the replay, as stop_runs cuts a run: no further interrupted run is replayed
@@ -139,11 +164,19 @@ class InterruptedRuns:
         with self._state:
             self._current = ctx
             self._apply_cut(ctx)
+        runner = Runner(ctx, document)
         try:
-            records = Runner(ctx, document).rollbacks_only()
+            records = runner.rollbacks_only()
         finally:
             with self._state:
                 self._current = None
+        if runner.unplayable:  # not played: recording it ended would lose them for good
+            log.error(
+                "the interrupted run's rollbacks could not be loaded; it stays interrupted, "
+                "to be replayed by the next start or leader",
+                error=runner.unplayable,
+            )
+            return
         if self._cut is not None:
             log.warning(
                 "replay cut; the run stays interrupted, to be replayed again",
