@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import queue
 import statistics
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -57,33 +57,54 @@ def attack(
             codes[code] += 1
             latencies.append(elapsed)
 
+    # Daemon threads, not a ThreadPoolExecutor: Python joins an executor's workers at exit,
+    # so requests held by a slow service would keep a stopped `aftershock run` alive.
+    work: queue.SimpleQueue[bool] = queue.SimpleQueue()
+
+    def stopped() -> bool:
+        return ctx.stop.is_set() or ctx.cancelled() is not None
+
+    def worker() -> None:
+        while work.get() and not stopped():
+            one()
+
+    workers = [
+        threading.Thread(target=worker, name="aftershock-traffic", daemon=True)
+        for _ in range(min(MAX_WORKERS, max(1, int(rate * per_request) + 1)))
+    ]
+    for thread in workers:
+        thread.start()
     start = time.monotonic()
-    with ThreadPoolExecutor(
-        max_workers=min(MAX_WORKERS, max(1, int(rate * per_request) + 1))
-    ) as pool:
-        for index in range(total):
-            if ctx.stop.is_set():
-                break
-            due = start + index / float(rate)
-            pause = due - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            pool.submit(one)
+    for index in range(total):
+        pause = start + index / float(rate) - time.monotonic()
+        if stopped() or (pause > 0 and ctx.stop.wait(pause)):
+            break
+        work.put(True)
+    for _ in workers:
+        work.put(False)
+    # The requests in flight finish within their timeout; a stopped run does not wait.
+    end = time.monotonic() + per_request + 1.0
+    for thread in workers:
+        while thread.is_alive() and not stopped() and time.monotonic() < end:
+            thread.join(timeout=0.1)
     wall = time.monotonic() - start
     session.close()
-    ordered = sorted(latencies)
+    with lock:  # workers of a stopped run may still be answering: a snapshot
+        ordered = sorted(latencies)
+        answered = Counter(codes)
+        failed = dict(errors)
 
     def pct(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 6) if ordered else 0.0
 
-    sent = sum(codes.values())
-    success = sum(n for code, n in codes.items() if 200 <= code < 400)
+    sent = sum(answered.values())
+    success = sum(n for code, n in answered.items() if 200 <= code < 400)
     return {
         "requests": sent,
         "rate": round(sent / wall, 3) if wall else 0.0,
         "duration": round(wall, 3),
         "success": round(success / sent, 6) if sent else 0.0,
-        "status_codes": {str(code): n for code, n in sorted(codes.items())},
+        "status_codes": {str(code): n for code, n in sorted(answered.items())},
         "latencies": {
             "mean": round(statistics.fmean(ordered), 6) if ordered else 0.0,
             "50th": pct(0.5),
@@ -91,5 +112,5 @@ def attack(
             "99th": pct(0.99),
             "max": pct(1.0),
         },
-        "errors": dict(errors),
+        "errors": failed,
     }
