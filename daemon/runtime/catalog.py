@@ -262,10 +262,13 @@ class Catalog:
                 wanted[experiment_id] = schedule
         return wanted
 
-    def longest_cooldown(self) -> timedelta:
+    def longest_cooldown(self) -> timedelta | None:
         """The longest cooldown in effect (global and every loaded experiment's): pruning
-        keeps the disruption rows it is computed from."""
+        keeps the disruption rows it is computed from. None while a file does not load (or
+        the index cannot be read): its cooldown is unknown, so no row may be pruned."""
         with self.lock:
+            if self.invalid_files or self.problems:
+                return None
             own = [
                 e.loaded.settings.blast_radius.cooldown
                 for e in self.entries.values()

@@ -28,7 +28,7 @@ class Housekeeping:
         stopping: threading.Event,
         check_halt_configmap: Callable[[], None],
         reload_catalog: Callable[[], object],
-        longest_cooldown: Callable[[], timedelta],
+        longest_cooldown: Callable[[], timedelta | None],
         halt_loaded: Callable[[], bool],
         load_halt: Callable[[], None],
         recovery_due: Callable[[], bool],

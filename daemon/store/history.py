@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS scale_bases (  -- a running run's scale-up bound, for
     PRIMARY KEY (run_id, namespace, name)
 );
 """
+LONGEST_KEPT = "prune.longest_cooldown_seconds"  # state key: see prune
 # Columns added after the first release; an older history file gets them on open.
 RUN_MIGRATIONS = {"settings": "ALTER TABLE runs ADD COLUMN settings TEXT"}
 MIGRATIONS = {
@@ -320,15 +321,27 @@ class HistoryStore(HistoryReads):
             ).rowcount
         return int(changed)
 
-    def prune(self, now: float, *, keep_disruptions: timedelta = timedelta(0)) -> int:
+    def prune(self, now: float, *, keep_disruptions: timedelta | None = timedelta(0)) -> int:
         """Retention by age, then by count per experiment; running rows are kept.
 
         Disruption rows are what cooldown and the daily budget are computed from, so they are
-        kept for the longest of: store.retention, 24 h and `keep_disruptions` (the caller's
-        longest cooldown in effect). Pruning never shortens a cooldown."""
+        kept for the longest of: store.retention, 24 h, `keep_disruptions` (the caller's
+        longest cooldown in effect) and the longest one ever pruned for (kept in the history:
+        an experiment removed for a while comes back with its rows). `keep_disruptions` None:
+        a cooldown in effect is unknown (a file that does not load), no row is pruned.
+        Pruning never shortens a cooldown."""
         cutoff = now - self.retention.total_seconds()
-        keep = max(self.retention.total_seconds(), 86400.0, keep_disruptions.total_seconds())
         with self._tx("pruning") as db:
+            found = db.execute("SELECT value FROM state WHERE key=?", (LONGEST_KEPT,)).fetchone()
+            longest = float(json.loads(found[0])) if found is not None else 0.0
+            if keep_disruptions is not None:
+                longest = max(longest, keep_disruptions.total_seconds())
+                db.execute(
+                    "INSERT INTO state VALUES (?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (LONGEST_KEPT, json.dumps(longest)),
+                )
+            keep = max(self.retention.total_seconds(), 86400.0, longest)
             removed = db.execute(
                 "DELETE FROM runs WHERE state='done' AND started_at < ?", (cutoff,)
             ).rowcount
@@ -339,7 +352,8 @@ class HistoryStore(HistoryReads):
                 "  WHERE state='done') WHERE n > ?)",
                 (self.max_runs,),
             ).rowcount
-            db.execute("DELETE FROM disruptions WHERE at < ?", (now - keep,))
+            if keep_disruptions is not None:
+                db.execute("DELETE FROM disruptions WHERE at < ?", (now - keep,))
             db.execute(
                 "DELETE FROM scale_bases WHERE run_id NOT IN"
                 " (SELECT id FROM runs WHERE state='running')"

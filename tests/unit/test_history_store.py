@@ -230,3 +230,20 @@ def test_no_write_waits_past_the_shutdown_bound(tmp_path) -> None:
     s.close()
     assert time.monotonic() - began < 3.5  # both bounds of 0.5 s, not the 4 s lock
     other.close()
+
+
+def test_pruning_keeps_the_rows_of_a_cooldown_once_in_effect_or_unknown(tmp_path) -> None:
+    """A 72 h cooldown pruned for once keeps its rows later, when no loaded experiment has
+    it (a file removed for a while); an unknown cooldown (None: a file that does not load)
+    prunes no disruption row at all."""
+    s = store(tmp_path, retention=timedelta(days=1))
+    workload = WorkloadKey("shop", "Deployment", "web")
+    s.settle_disruption(s.record_intent(Intent("r1", workload, "web-a", "u", "delete", T0)), "done")
+    day = 86400.0
+    s.prune(T0 + 2 * day, keep_disruptions=timedelta(hours=72))
+    s.prune(T0 + 2.5 * day, keep_disruptions=timedelta(0))  # the 72 h experiment is gone now
+    assert [d["pod"] for d in s.disruptions()] == ["web-a"]
+    s.prune(T0 + 30 * day, keep_disruptions=None)
+    assert [d["pod"] for d in s.disruptions()] == ["web-a"]
+    s.prune(T0 + 3.5 * day, keep_disruptions=timedelta(0))  # 72 h after it: may go
+    assert s.disruptions() == []
