@@ -1,7 +1,8 @@
 """Assemble and run the daemon: one registry, one settings object, one Kube client.
 
 Used by `aftershock serve` (in the cluster) and `aftershock demo` (against the simulator).
-uvicorn owns SIGINT/SIGTERM; when it returns, the daemon stops within its bound.
+SIGINT/SIGTERM stop the daemon's runs at once (DaemonServer.handle_exit); uvicorn then drains
+its requests and returns, and the daemon stops within the bound counted from the signal.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from prometheus_client import CollectorRegistry
@@ -31,6 +33,20 @@ from daemon.settings import Settings
 from daemon.store.history import HistoryStore, StoreError
 
 log = get_logger("aftershock.server")
+
+
+class DaemonServer(uvicorn.Server):
+    """uvicorn's server, whose SIGINT/SIGTERM first stops the daemon's runs: uvicorn waits
+    for the requests in flight before it returns, and nothing may be disrupted meanwhile
+    (the shutdown bound counts from the signal)."""
+
+    def __init__(self, config: uvicorn.Config, daemon: Daemon):
+        super().__init__(config)
+        self.daemon = daemon
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.daemon.begin_stop()
+        super().handle_exit(sig, frame)
 
 
 @dataclass
@@ -136,14 +152,18 @@ def start(
     sock.bind((host, settings.api.port if port is None else port))
     sock.listen(2048)  # connections queue from now on, before uvicorn accepts them
     bound = sock.getsockname()[1]
+    # uvicorn drains the requests in flight within the shutdown bound (its runs already stop)
+    shutdown_bound = settings.scheduling.shutdown_timeout.total_seconds()
     config = uvicorn.Config(
         app,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=3,
+        timeout_graceful_shutdown=max(
+            1, min(3, int(shutdown_bound))
+        ),  # requests in flight, in the bound
         lifespan="off",
     )
-    server = uvicorn.Server(config)
+    server = DaemonServer(config, daemon)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
     running = Running(daemon, server, f"http://{shown}:{bound}", sock)
     daemon.start()

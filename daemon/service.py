@@ -32,7 +32,7 @@ from daemon.listeners import RunListener
 from daemon.logging import get_logger
 from daemon.observability.metrics import DaemonState, Metrics
 from daemon.runtime import cordon_sweep
-from daemon.runtime.active_runs import ActiveRuns
+from daemon.runtime.active_runs import ActiveRun, ActiveRuns
 from daemon.runtime.builtin_listeners import HistoryListener, MetricsListener
 from daemon.runtime.catalog import Catalog, CatalogView, Entry, ScheduleOverride
 from daemon.runtime.executor import RunExecutor
@@ -93,6 +93,9 @@ class Daemon:
         self.identity = identity  # leader election's, and the holder named on our cordons
         self._pending = PendingWrites()  # history writes refused, retried by housekeeping
         self._stopping = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._deadline: float | None = None  # the shutdown bound, from the signal on
+        self._stopped_runs: dict[str, ActiveRun] = {}
         self.abandoned: list[str] = []  # runs still going at the shutdown bound
         self.halt_switch = HaltConfigMap(
             kube, settings.kube.namespace, settings.safety.halt_configmap
@@ -235,19 +238,35 @@ class Daemon:
             leader_election=self.elector is not None,
         )
 
-    def stop(self) -> None:
-        """Stop scheduling, abort runs in flight (rollbacks played), deliver what the
-        listeners have queued, release the lease; all within `scheduling.shutdown_timeout`."""
-        bound = self.settings.scheduling.shutdown_timeout.total_seconds()
-        deadline = time.monotonic() + bound
+    def begin_stop(self) -> float:
+        """The first half of stop(), quick enough for a signal handler: the bound starts now,
+        nothing new starts and every run (and replay) in flight is stopped at once, with its
+        waits cut to the bound. The HTTP server drains its requests afterwards, within the
+        same bound. Returns the deadline (monotonic); idempotent."""
+        with self._stop_lock:
+            if self._deadline is not None:
+                return self._deadline
+            bound = self.settings.scheduling.shutdown_timeout.total_seconds()
+            self._deadline = deadline = time.monotonic() + bound
         self.store.deadline = deadline  # no history write waits past the bound
         self._stopping.set()
-        self.launcher.shutdown()
         # Every wait of the run (pauses, providers, rollbacks, recovery) is cut to this,
         # leaving a margin to journal it (I9).
         cut = deadline - min(2.0, bound * 0.2)
-        runs = self.runs.stop_runs("shutdown", "SIGTERM", deadline=cut)
+        self._stopped_runs = self.runs.stop_runs("shutdown", "SIGTERM", deadline=cut)
         self.recovery.stop("shutdown", "SIGTERM", deadline=cut)  # a replay playing, likewise
+        return deadline
+
+    def stop(self) -> None:
+        """Stop scheduling, abort runs in flight (rollbacks played), deliver what the
+        listeners have queued, release the lease; all within `scheduling.shutdown_timeout`,
+        counted from the signal (begin_stop)."""
+        deadline = self.begin_stop()
+        self.launcher.shutdown()
+        runs = {**self._stopped_runs}
+        cut = deadline - min(2.0, self.settings.scheduling.shutdown_timeout.total_seconds() * 0.2)
+        for run_id, run in self.runs.stop_runs("shutdown", "SIGTERM", deadline=cut).items():
+            runs.setdefault(run_id, run)  # one that started as the signal came
         for run in runs.values():
             run.thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self.recovery.join(deadline)
