@@ -13,7 +13,8 @@ on the code they were written against (hostile-3 branch, from fd2123b):
   bound; a replay whose configuration cannot be loaded;
 - I4 bounded shutdown: the Lease release, the traffic attack's pool, uvicorn's graceful
   wait (runs keep killing meanwhile), an orphaned `process` tool that disrupts after exit;
-- I5 cooldown data: pruning while an experiment does not load forgets its cooldown."""
+- I5 cooldown data: pruning while an experiment does not load forgets its cooldown.
+All twelve are fixed (CHANGELOG, docs/daemon.md) and stay as guards."""
 
 from __future__ import annotations
 
