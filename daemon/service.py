@@ -339,6 +339,9 @@ class Daemon:
         self.halting.check_configmap()  # live: a switch set a moment ago is honoured
         if self.halt.reason():
             raise TriggerError(409, "Halted", str(self.halt.reason()))
+        reason = self._history_reason()
+        if reason is not None:
+            raise TriggerError(503, "History Unavailable", reason)
         if not self.recovery.settled():
             self.recovery.begin()  # at once, not at housekeeping's next pass
             if not self.recovery.wait(RECOVERY_PATIENCE):
@@ -349,15 +352,21 @@ class Daemon:
         if reason is not None:
             raise TriggerError(503, "History Unavailable", reason)
 
+    def _history_reason(self) -> str | None:
+        if self.store.error:
+            return f"run history unavailable: {self.store.error}"
+        if not self.halting.loaded:
+            return "run history unavailable: the halt switch has not been read from it yet"
+        return None
+
     def _closed_reason(self) -> str | None:
         if self._stopping.is_set():
             return "shutting down"
         if not self.is_leader():
             return "not the leader"
-        if self.store.error:
-            return f"run history unavailable: {self.store.error}"
-        if not self.halting.loaded:
-            return "run history unavailable: the halt switch has not been read from it yet"
+        history = self._history_reason()
+        if history is not None:
+            return history
         if not self.recovery.settled():
             return "replaying the rollbacks of runs a crash interrupted"
         return None
