@@ -400,8 +400,11 @@ def _write_journal(path: Path, journal: dict[str, Any]) -> bool:
 @click.pass_obj
 def serve(obj: Context, port: int | None) -> None:
     """Run the daemon: schedules, guarded runs, API, metrics (the in-cluster entry point)."""
+    import logging
     import os
+    import threading
 
+    from daemon.logging import get_logger
     from daemon.server import serve as serve_forever
     from daemon.server import start
 
@@ -413,11 +416,22 @@ def serve(obj: Context, port: int | None) -> None:
         sys.exit(EXIT_INVALID)
     click.echo(f"aftershock serving on {running.url}", err=True)
     serve_forever(running)
-    if running.daemon.abandoned:
-        # Runs abandoned at the shutdown bound are journaled; their threads must not keep
-        # the process alive past it (I9).
+    lingering = [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and t.is_alive() and not t.daemon
+    ]
+    if running.daemon.abandoned or lingering:
+        # Runs abandoned at the shutdown bound are journaled, and the daemon has stopped
+        # within it; no thread (a run's, a request's worker waiting on a TokenReview) may
+        # keep the process alive past it (I9): the interpreter would join them at exit.
+        if lingering:
+            get_logger("aftershock.server").warning(
+                "threads still busy at the shutdown bound; exiting", threads=lingering
+            )
         sys.stdout.flush()
         sys.stderr.flush()
+        logging.shutdown()
         os._exit(0)
 
 

@@ -295,7 +295,7 @@ class Daemon:
     def _leadership_changed(self, leading: bool) -> None:
         log.warning("leadership changed", leader=leading, identity=self.identity)
         if leading:
-            self.recovery.begin()
+            self.recovery.begin(leading_again=True)
             return
         detail = "the lease is held by another replica"
         self.recovery.stop("leadership_lost", detail)

@@ -1,5 +1,6 @@
 """Rollbacks: when chaoslib's strategy plays them, and aftershock's one deviation from it
-(a run aftershock itself stopped still plays them under `default`: chaos must not stay)."""
+(a run aftershock itself stopped plays them under every strategy but `never`: chaos must
+not stay)."""
 
 from __future__ import annotations
 
@@ -23,14 +24,13 @@ class Rollbacks:
         strategy = state.rollback_strategy
         status = journal["status"]
         # Deliberate deviation from chaoslib: when aftershock itself stopped the run (stop
-        # condition, halt, shutdown), `default` still plays rollbacks: chaos must not stay behind.
+        # condition, halt, shutdown), every strategy but `never` plays rollbacks, as after a
+        # crash: the run was cut, chaos must not stay behind.
         stopped_by_us = ctx.stop.is_set()
         play = (
-            (force and strategy != "never")
+            ((force or stopped_by_us) and strategy != "never")
             or strategy == "always"
-            or (
-                strategy == "default" and (status not in ("failed", "interrupted") or stopped_by_us)
-            )
+            or (strategy == "default" and status not in ("failed", "interrupted"))
             or (strategy == "deviated" and journal["deviated"])
         )
         if not play or not state.experiment.get("rollbacks"):

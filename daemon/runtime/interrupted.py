@@ -55,16 +55,21 @@ class InterruptedRuns:
         self._current: RunContext | None = None  # the replay playing now
         self._cut: tuple[str, str, float | None] | None = None  # why it must stop
         self._again = False  # leading again while a cut replay still ends: recover again
+        self._unplayable = False  # a replay's rollbacks could not be loaded: not settled
 
-    def begin(self) -> None:
-        """Recover in the background (leadership gained, housekeeping's retry, a trigger)."""
+    def begin(self, *, leading_again: bool = False) -> None:
+        """Recover in the background (leadership gained, housekeeping's retry, a trigger).
+        `leading_again`: a fresh look at the history, which another leader may have left
+        with runs interrupted since this replica last led."""
         with self._state:
             if self._cut is not None and self._cut[0] == "shutdown":
                 return
             if self.recovering():
-                if self._cut is not None:  # cut by a lost lease, which is back: once it ends
+                if self._cut is not None or leading_again:  # once this one ends
                     self._again = True
                 return
+            if leading_again:
+                self.done = False
             if self.done:
                 return
             self._cut = None
@@ -79,7 +84,7 @@ class InterruptedRuns:
             with self._state:
                 if not self._again or (self._cut is not None and self._cut[0] == "shutdown"):
                     return
-                self._again, self._cut = False, None
+                self._again, self._cut, self.done = False, None, False
 
     def recovering(self) -> bool:
         """A replay is playing: no run of this process starts meanwhile."""
@@ -141,6 +146,7 @@ class InterruptedRuns:
             log.error("cannot read interrupted runs", error=str(exc))
             return False
         self.done = True
+        self._unplayable = False
         for row, document in interrupted:
             if self._cut is not None:
                 break
@@ -150,6 +156,8 @@ class InterruptedRuns:
                 self._recover_one(row.experiment, row.id, document, dry_run=row.dry_run)
         if self._cut is not None and self._cut[0] != "shutdown":
             self.done = False  # lease lost: recovered again if this replica leads again
+        if self._unplayable:  # not replayed: no run starts, housekeeping tries again
+            self.done = False
         return True
 
     def _recover_one(
@@ -171,6 +179,7 @@ class InterruptedRuns:
             with self._state:
                 self._current = None
         if runner.unplayable:  # not played: recording it ended would lose them for good
+            self._unplayable = True
             log.error(
                 "the interrupted run's rollbacks could not be loaded; it stays interrupted, "
                 "to be replayed by the next start or leader",
