@@ -13,7 +13,7 @@ import secrets as token_source
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from daemon.catalog.extension import AftershockSettings
@@ -130,6 +130,10 @@ class RunExecutor:
                         started_at=began,
                         settings=loaded.settings.model_dump(
                             mode="json", include=set(AftershockSettings.model_fields)
+                        ),
+                        cooldown=max(
+                            self.settings.safety.cooldown,
+                            loaded.settings.blast_radius.cooldown or timedelta(0),
                         ),
                     )
                 except StoreError as exc:

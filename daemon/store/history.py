@@ -211,10 +211,13 @@ class HistoryStore(HistoryReads):
         experiment_doc: dict[str, Any],
         started_at: float,
         settings: dict[str, Any] | None = None,
+        cooldown: timedelta = timedelta(0),
     ) -> None:
         """`settings`: the run's effective aftershock settings (JSON-able), so that a restart
-        replays an interrupted run's rollbacks under that run's own limits."""
+        replays an interrupted run's rollbacks under that run's own limits. `cooldown`: the
+        run's, remembered for pruning (see prune) before the run can disrupt anything."""
         with self._tx("recording the start of a run") as db:
+            self._remember_cooldown(db, cooldown.total_seconds())
             db.execute(
                 "INSERT INTO runs (id, experiment, trigger, state, dry_run, started_at,"
                 " experiment_doc, settings) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
@@ -326,21 +329,16 @@ class HistoryStore(HistoryReads):
 
         Disruption rows are what cooldown and the daily budget are computed from, so they are
         kept for the longest of: store.retention, 24 h, `keep_disruptions` (the caller's
-        longest cooldown in effect) and the longest one ever pruned for (kept in the history:
-        an experiment removed for a while comes back with its rows). `keep_disruptions` None:
+        longest cooldown in effect) and the longest one ever in effect (every run's, at its
+        start, and every prune's, kept in the history: an experiment removed for a while, or
+        added, run and removed between two prunes, keeps its rows). `keep_disruptions` None:
         a cooldown in effect is unknown (a file that does not load), no row is pruned.
         Pruning never shortens a cooldown."""
         cutoff = now - self.retention.total_seconds()
         with self._tx("pruning") as db:
-            found = db.execute("SELECT value FROM state WHERE key=?", (LONGEST_KEPT,)).fetchone()
-            longest = float(json.loads(found[0])) if found is not None else 0.0
-            if keep_disruptions is not None:
-                longest = max(longest, keep_disruptions.total_seconds())
-                db.execute(
-                    "INSERT INTO state VALUES (?, ?)"
-                    " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                    (LONGEST_KEPT, json.dumps(longest)),
-                )
+            longest = self._remember_cooldown(
+                db, 0.0 if keep_disruptions is None else keep_disruptions.total_seconds()
+            )
             keep = max(self.retention.total_seconds(), 86400.0, longest)
             removed = db.execute(
                 "DELETE FROM runs WHERE state='done' AND started_at < ?", (cutoff,)
@@ -359,6 +357,20 @@ class HistoryStore(HistoryReads):
                 " (SELECT id FROM runs WHERE state='running')"
             )
         return int(removed)
+
+    @staticmethod
+    def _remember_cooldown(db: sqlite3.Connection, seconds: float) -> float:
+        """The longest cooldown ever in effect (every run's at its start, every prune's),
+        raised to `seconds`; returned."""
+        found = db.execute("SELECT value FROM state WHERE key=?", (LONGEST_KEPT,)).fetchone()
+        known = float(json.loads(found[0])) if found is not None else 0.0
+        if seconds > known:
+            db.execute(
+                "INSERT INTO state VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (LONGEST_KEPT, json.dumps(seconds)),
+            )
+        return max(known, seconds)
 
     def set_state(self, key: str, value: Any) -> None:
         """Small durable facts (the API halt switch) that must survive a restart."""
