@@ -30,10 +30,17 @@ def finish_key(run_id: str) -> str:
 
 
 def rollbacks_cut(journal: dict[str, Any]) -> bool:
-    """Were some of the run's rollbacks cut short (the shutdown bound)? Then it is not
-    recorded ended: it stays `running`, and the next start or leader replays them."""
-    abandoned = (journal.get("aftershock") or {}).get("abandoned") or []
-    return any(isinstance(a, dict) and a.get("phase") == "rollback" for a in abandoned)
+    """Were some of the run's rollbacks cut short (the shutdown bound), or did one fail while
+    the daemon shut down (an API server answering 503 during a rolling update)? Then it is
+    not recorded ended: it stays `running`, and the next start replays them."""
+    record = journal.get("aftershock") or {}
+    abandoned = record.get("abandoned") or []
+    if any(isinstance(a, dict) and a.get("phase") == "rollback" for a in abandoned):
+        return True
+    return record.get("reason") == "shutdown" and any(
+        isinstance(r, dict) and r.get("status") != "succeeded"
+        for r in journal.get("rollbacks") or []
+    )
 
 
 def finish_write(store: HistoryStore, run: RunEnded) -> Callable[[], None]:
