@@ -4,7 +4,8 @@ and "Shutdown", docs/safety.md). Each test is one break, judged from ground trut
 simulator's timeline, objects read back with the kubernetes client, process exit times, the
 SQLite history read directly), never from aftershock's journal. Each docstring says the
 attack, where it breaks, the evidence and a direction for the fix. All of them fail on the
-code they were written against (hostile-4 branch, from 84a305d)."""
+code they were written against (hostile-4 branch, from 84a305d). Six are fixed and stay as
+guards; one (a tool that leaves its process group) is a known limit, a strict xfail."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.integration.conftest import wait_for
 from tests.integration.daemon_helpers import TOKEN, write_catalog
@@ -375,6 +377,11 @@ def test_sigterm_while_an_api_request_waits_on_token_review_overruns_the_bound(
     )
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit (docs/safety.md): a tool that leaves the process group of its "
+    "`process` activity (setsid, a daemonizing tool) is not killed with it",
+)
 def test_a_process_tool_in_a_session_of_its_own_keeps_disrupting_after_sigterm(
     make_sim, tmp_path
 ) -> None:
