@@ -61,6 +61,18 @@ def _rows(path: Path, query: str, args: tuple = ()) -> list[tuple]:
         history.close()
 
 
+def _started_before_the_replay(history: Path, run_id: str) -> tuple[str, float | None, list]:
+    """The interrupted run's state and end, and the runs started before that end (ground
+    truth: the SQLite history read directly)."""
+    ((state, ended_at),) = _rows(history, "SELECT state, ended_at FROM runs WHERE id=?", (run_id,))
+    early = _rows(
+        history,
+        "SELECT id, started_at FROM runs WHERE id != ? AND started_at < ?",
+        (run_id, ended_at if ended_at is not None else time.time() + 3600),
+    )
+    return state, ended_at, early
+
+
 def _steal_lease(sim, holder: str = "intruder", seconds: int = 2) -> None:
     """Another writer takes the Lease for `seconds` (a replica that thinks it won, an
     operator): the daemon's next renewal meets a 409 and it steps down, then takes the Lease
@@ -150,12 +162,7 @@ def test_a_replay_cut_by_a_lost_lease_lets_runs_start_before_it_is_replayed(
     finally:
         second.kill()
         hold.close()
-    ((state, ended_at),) = _rows(history, "SELECT state, ended_at FROM runs WHERE id=?", (run_id,))
-    early = _rows(
-        history,
-        "SELECT id, started_at FROM runs WHERE id != ? AND started_at < ?",
-        (run_id, ended_at if ended_at is not None else time.time() + 3600),
-    )
+    state, ended_at, early = _started_before_the_replay(history, run_id)
     assert answer is not None
     assert early == [], (
         f"run(s) {early} started while the interrupted run {run_id} was not replayed yet "
@@ -633,12 +640,7 @@ def test_a_busy_history_at_takeover_lets_runs_start_before_the_replay(make_sim, 
     finally:
         locker.close()
         second.kill()
-    ((state, ended_at),) = _rows(history, "SELECT state, ended_at FROM runs WHERE id=?", (run_id,))
-    early = _rows(
-        history,
-        "SELECT id, started_at FROM runs WHERE id != ? AND started_at < ?",
-        (run_id, ended_at if ended_at is not None else time.time() + 3600),
-    )
+    state, ended_at, early = _started_before_the_replay(history, run_id)
     assert answer is not None
     assert early == [], (
         f"run(s) {early} started while the interrupted run {run_id} was not replayed yet "
@@ -843,14 +845,27 @@ def test_a_process_activity_stopped_by_sigterm_keeps_disrupting_after_exit(
     Fix direction: start the child in a session/process group of its own
     (`start_new_session=True`) and kill the group (`os.killpg`, SIGTERM then SIGKILL after a
     short grace); do not wait on pipes an orphan may hold."""
+    late, took = late_deletes_of_a_chaos_script(make_sim, tmp_path)
+    assert late == [], (
+        f"disrupted after SIGTERM (aftershock run exited after {took} s): {late}; "
+        f"last log lines: {_tail(tmp_path)}"
+    )
+
+
+def late_deletes_of_a_chaos_script(
+    make_sim, tmp_path: Path, launcher: str = ""
+) -> tuple[list[str], float | None]:
+    """`aftershock run` (3 s bound) runs an allow-listed script whose tool (started through
+    `launcher`, e.g. "setsid ") deletes a webapp pod 4 s in; SIGTERM 1 s after the script
+    started. The pods deleted after the SIGTERM (ground truth), and the exit time."""
     sim = make_sim(story(3))
     sim.ready()
     pod = sim.core.list_namespaced_pod("shop", label_selector="app=webapp").items[0]
     script = tmp_path / "chaos.sh"
     script.write_text(
         "#!/bin/sh\n"
-        f"sh -c 'sleep 4; kubectl --kubeconfig {sim.sim.kubeconfig} delete pod -n shop "
-        f"{pod.metadata.name} --wait=false'\n"
+        f"{launcher}sh -c 'sleep 4; kubectl --kubeconfig {sim.sim.kubeconfig} delete pod "
+        f"-n shop {pod.metadata.name} --wait=false'\n"
     )
     script.chmod(0o755)
     experiment = {
@@ -889,8 +904,4 @@ def test_a_process_activity_stopped_by_sigterm_keeps_disrupting_after_exit(
     finally:
         process.kill()
         log.close()
-    late = [e["pod"] for e in sim.timeline() if e["requested_at"] >= signalled_at]
-    assert late == [], (
-        f"disrupted after SIGTERM (aftershock run exited after {took} s): {late}; "
-        f"last log lines: {_tail(tmp_path)}"
-    )
+    return [e["pod"] for e in sim.timeline() if e["requested_at"] >= signalled_at], took

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -24,19 +23,17 @@ from tests.integration.daemon_helpers import TOKEN, write_catalog
 from tests.integration.engine_helpers import scale_webapp
 from tests.integration.test_daemon_ops import rbac_cluster
 from tests.integration.test_daemon_restart import start_serve
-from tests.integration.test_engine import story
 from tests.integration.test_engine_faults import arrival, faults
 from tests.integration.test_hostile_gate import (
     KILL_GREETER,
     KILL_WEBAPP,
     _serve_config,
-    bounded_cli,
     lead_for_a_while,
     serve_story,
     trigger,
 )
-from tests.integration.test_hostile_gate_2 import _replicas, _sigterm_then_maybe_kill
-from tests.integration.test_hostile_gate_3 import _in_ns_from_env
+from tests.integration.test_hostile_gate_2 import _replicas
+from tests.integration.test_hostile_gate_3 import _in_ns_from_env, late_deletes_of_a_chaos_script
 
 
 def _rows(path: Path, query: str, args: tuple = ()) -> list[tuple]:
@@ -88,16 +85,7 @@ def test_a_run_starts_while_an_unplayable_interrupted_run_was_never_replayed(
     )
     history = tmp_path / "history.db"
     monkeypatch.setenv("SHOP_NS", "shop")
-    first, url = start_serve(sim, config, tmp_path / "first.log")
-    try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            run_id = trigger(client).json()["run_id"]
-        wait_for(lambda: _replicas(sim) == before - 1, 15, "the method's scale-down")
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
-    finally:
-        first.kill()
+    run_id = _signal_after_the_scale_down(sim, config, tmp_path, before, signal.SIGKILL)
     monkeypatch.delenv("SHOP_NS")
     kills_before = len(sim.timeline())
     second, url = start_serve(sim, config, tmp_path / "second.log")
@@ -163,16 +151,7 @@ def test_sigterm_leaves_a_deviated_strategy_runs_scale_down_for_good(make_sim, t
         "rollbacks": [scale_webapp(before)],
     }
     config = _serve_config(sim, tmp_path, experiment)
-    first, url = start_serve(sim, config, tmp_path / "first.log")
-    try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
-            run_id = trigger(client).json()["run_id"]
-        wait_for(lambda: _replicas(sim) == before - 1, 15, "the method's scale-down")
-        first.send_signal(signal.SIGTERM)
-        first.wait(timeout=30)
-    finally:
-        first.kill()
+    run_id = _signal_after_the_scale_down(sim, config, tmp_path, before, signal.SIGTERM)
     after_sigterm = _replicas(sim)
     lead_for_a_while(sim, config, tmp_path / "second.log")
     rows = _rows(
@@ -406,53 +385,7 @@ def test_a_process_tool_in_a_session_of_its_own_keeps_disrupting_after_sigterm(
     (prctl PR_SET_CHILD_SUBREAPER) and kill every re-parented descendant of the activity;
     otherwise document that tools leaving the session are not contained."""
 
-    sim = make_sim(story(3))
-    sim.ready()
-    pod = sim.core.list_namespaced_pod("shop", label_selector="app=webapp").items[0]
-    script = tmp_path / "chaos.sh"
-    script.write_text(
-        "#!/bin/sh\n"
-        f"setsid sh -c 'sleep 4; kubectl --kubeconfig {sim.sim.kubeconfig} delete pod -n shop "
-        f"{pod.metadata.name} --wait=false'\n"
-    )
-    script.chmod(0o755)
-    experiment = {
-        "title": "gate",
-        "description": "d",
-        "method": [
-            {
-                "type": "action",
-                "name": "chaos-script",
-                "provider": {"type": "process", "path": str(script), "timeout": 30},
-            }
-        ],
-    }
-    argv, env = bounded_cli(
-        sim,
-        tmp_path,
-        experiment,
-        3,
-        safety={
-            "max_percent": 100,
-            "min_ready_replicas": 0,
-            "cooldown": "0s",
-            "process_allowlist": [str(script)],
-        },
-    )
-    log = (tmp_path / "run.log").open("w")
-    process = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        wait_for(
-            lambda: "chaos-script" in (tmp_path / "run.log").read_text(), 30, "the chaos script"
-        )
-        time.sleep(1)
-        signalled_at = time.time()
-        took = _sigterm_then_maybe_kill(process, patience=10)
-        time.sleep(6)  # the script's tool is done by now, if it still runs
-    finally:
-        process.kill()
-        log.close()
-    late = [e["pod"] for e in sim.timeline() if e["requested_at"] >= signalled_at]
+    late, took = late_deletes_of_a_chaos_script(make_sim, tmp_path, launcher="setsid ")
     assert late == [], f"disrupted after SIGTERM (aftershock run exited after {took} s): {late}"
 
 
@@ -600,3 +533,21 @@ def test_a_replica_leading_again_never_replays_the_run_its_successor_left_interr
         f"at {_replicas(sim)} of {before})"
     )
     assert _replicas(sim) == before, f"B's run never replayed: webapp at {_replicas(sim)}"
+
+
+def _signal_after_the_scale_down(
+    sim, config: Path, tmp_path: Path, before: int, signum: signal.Signals
+) -> str:
+    """`aftershock serve` triggers `gate`, which scales webapp to `before - 1`; then the
+    daemon gets `signum` (and is killed if it has not exited 30 s later). The run's id."""
+    first, url = start_serve(sim, config, tmp_path / "first.log")
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            wait_for(lambda: client.get("/readyz").json().get("leader"), 15, "leadership")
+            run_id = str(trigger(client).json()["run_id"])
+        wait_for(lambda: _replicas(sim) == before - 1, 15, "the method's scale-down")
+        first.send_signal(signum)
+        first.wait(timeout=30)
+    finally:
+        first.kill()
+    return run_id
