@@ -45,7 +45,9 @@ class DaemonServer(uvicorn.Server):
         self.daemon = daemon
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self.daemon.begin_stop()
+        # In a thread of its own: a signal handler must not wait for a lock the interrupted
+        # main thread might hold; the runs are stopped within milliseconds all the same.
+        threading.Thread(target=self.daemon.begin_stop, name="aftershock-stop", daemon=True).start()
         super().handle_exit(sig, frame)
 
 
@@ -158,9 +160,7 @@ def start(
         app,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=max(
-            1, min(3, int(shutdown_bound))
-        ),  # requests in flight, in the bound
+        timeout_graceful_shutdown=max(1, min(3, int(shutdown_bound))),
         lifespan="off",
     )
     server = DaemonServer(config, daemon)
