@@ -95,6 +95,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._stop_lock = threading.Lock()
         self._deadline: float | None = None  # the shutdown bound, from the signal on
+        self._run_cut = 0.0  # runs' waits end here: the bound less a margin to journal them
         self._stopped_runs: dict[str, ActiveRun] = {}
         self.abandoned: list[str] = []  # runs still going at the shutdown bound
         self.halt_switch = HaltConfigMap(
@@ -248,11 +249,11 @@ class Daemon:
                 return self._deadline
             bound = self.settings.scheduling.shutdown_timeout.total_seconds()
             self._deadline = deadline = time.monotonic() + bound
+            # Every wait of the run (pauses, providers, rollbacks, recovery) is cut to this,
+            # leaving a margin to journal it (I9).
+            self._run_cut = cut = deadline - min(2.0, bound * 0.2)
         self.store.deadline = deadline  # no history write waits past the bound
         self._stopping.set()
-        # Every wait of the run (pauses, providers, rollbacks, recovery) is cut to this,
-        # leaving a margin to journal it (I9).
-        cut = deadline - min(2.0, bound * 0.2)
         self._stopped_runs = self.runs.stop_runs("shutdown", "SIGTERM", deadline=cut)
         self.recovery.stop("shutdown", "SIGTERM", deadline=cut)  # a replay playing, likewise
         return deadline
@@ -264,8 +265,9 @@ class Daemon:
         deadline = self.begin_stop()
         self.launcher.shutdown()
         runs = {**self._stopped_runs}
-        cut = deadline - min(2.0, self.settings.scheduling.shutdown_timeout.total_seconds() * 0.2)
-        for run_id, run in self.runs.stop_runs("shutdown", "SIGTERM", deadline=cut).items():
+        for run_id, run in self.runs.stop_runs(
+            "shutdown", "SIGTERM", deadline=self._run_cut
+        ).items():
             runs.setdefault(run_id, run)  # one that started as the signal came
         for run in runs.values():
             run.thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -21,13 +21,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from daemon.catalog.extension import AftershockSettings
-from daemon.engine.context import RunContext
 from daemon.engine.runner import Runner
 from daemon.kube.client import Connection, Kube
 from tests.integration.conftest import wait_for
 from tests.integration.daemon_helpers import TOKEN, write_catalog
-from tests.integration.engine_helpers import scale_webapp, settings
+from tests.integration.engine_helpers import plain_context, scale_webapp, settings
 from tests.integration.test_daemon_restart import start_serve
 from tests.integration.test_engine import story
 from tests.integration.test_engine_faults import arrival, faults
@@ -250,16 +248,7 @@ def test_a_restoring_scale_never_lands_while_the_deployment_metadata_changes(sim
     activity's timeout / the run's deadline."""
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=10))
     assert _replicas(sim) == 3
-    ctx = RunContext(
-        experiment_id="t",
-        run_id="t-run",
-        settings=settings(),
-        aftershock=AftershockSettings(),
-        kube=kube,
-        seed=1,
-        dry_run=False,
-        environ={},
-    )
+    ctx = plain_context(kube)
     document = {
         "title": "scale down, then restore while the Deployment's metadata changes",
         "description": "d",
@@ -742,16 +731,7 @@ def test_a_scale_down_with_no_answer_is_not_counted_and_the_run_exceeds_max_pods
     from the server is `failed`."""
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=2))
     assert _replicas(sim) == 3
-    ctx = RunContext(
-        experiment_id="t",
-        run_id="t-run",
-        settings=settings(max_pods=1),
-        aftershock=AftershockSettings(),
-        kube=kube,
-        seed=1,
-        dry_run=False,
-        environ={},
-    )
+    ctx = plain_context(kube, settings=settings(max_pods=1))
     document = {
         "title": "scale webapp down by one, kill one greeter, max_pods 1",
         "description": "d",
@@ -868,16 +848,7 @@ def test_a_process_activity_abandoned_at_the_halt_keeps_disrupting(sim, tmp_path
     )
     script.chmod(0o755)
     kube = Kube.connect(Connection(kubeconfig=sim.sim.kubeconfig, timeout=10))
-    ctx = RunContext(
-        experiment_id="t",
-        run_id="t-run",
-        settings=settings(process_allowlist=[str(script)]),
-        aftershock=AftershockSettings(),
-        kube=kube,
-        seed=1,
-        dry_run=False,
-        environ={},
-    )
+    ctx = plain_context(kube, settings=settings(process_allowlist=[str(script)]))
     document = {
         "title": "an operator's chaos script, halted",
         "description": "d",
